@@ -1,0 +1,72 @@
+# GPT Kata. Every target works on a fresh clone: a missing .venv is created first.
+#
+#   make test                  your katas (exercises/); KATA=<name> for one kata
+#   make test IMPL=solutions   the reference solutions; CHAIN=mine builds later katas on yours
+#   make progress              where you are and the one next step
+#   make watch                 rerun the current kata whenever you save
+#   make hint KATA=<name>      the next hint for a kata
+#   make reset KATA=<name>     back to the pristine stub (your version is backed up first)
+#   make data [SOURCE=path]    install the tiny Shakespeare corpus (download or local copy)
+#   make train [PRESET=cpu] [ARGS="..."]   train the reference GPT
+#   make sample [ARGS="..."]   sample text from a trained checkpoint
+#   make bench                 speed benchmarks, printed side by side
+#   make check                 what CI runs: the suite against the solutions, the stub and
+#                              mirror checks, the linter
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+IMPL   ?= exercises
+CHAIN  ?= reference
+KATA   ?=
+SOURCE ?=
+PRESET ?= cpu
+ARGS   ?=
+
+.PHONY: install data test check lint progress watch hint reset train sample bench speed
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > $(VENV)/requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r $(VENV)/requirements.txt
+	@touch $@
+
+install: $(VENV)/.installed
+
+data: $(VENV)/.installed
+	@$(PY) -m gptkata.data $(if $(SOURCE),--source "$(SOURCE)")
+
+test: $(VENV)/.installed
+	@$(PY) -m gptkata test --impl $(IMPL) --chain $(CHAIN) $(if $(KATA),--kata $(KATA))
+
+progress: $(VENV)/.installed
+	@$(PY) -m gptkata progress --chain $(CHAIN)
+
+watch: $(VENV)/.installed
+	@$(PY) -m gptkata watch --chain $(CHAIN) $(if $(KATA),--kata $(KATA))
+
+hint: $(VENV)/.installed
+	@$(PY) -m gptkata hint $(if $(KATA),--kata $(KATA))
+
+reset: $(VENV)/.installed
+	@$(PY) -m gptkata reset $(if $(KATA),--kata $(KATA))
+
+train: $(VENV)/.installed
+	@$(PY) -m gptkata.train --preset $(PRESET) $(ARGS)
+
+sample: $(VENV)/.installed
+	@$(PY) -m gptkata.sample $(ARGS)
+
+bench: $(VENV)/.installed
+	@$(PY) -m gptkata.bench $(ARGS)
+
+speed: $(VENV)/.installed
+	@$(PY) -m gptkata.speed
+
+lint: $(VENV)/.installed
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+check: $(VENV)/.installed lint
+	GPTKATA_IMPL=solutions HYPOTHESIS_PROFILE=thorough $(PY) -m pytest tests solutions --doctest-modules
+	$(PY) -m gptkata.checks

@@ -1,0 +1,79 @@
+"""Kata 2 - batching: the corpus as a tensor, the split, and random batches.
+
+The whole corpus becomes one long 1-D tensor of ids. Its dtype is `torch.long`
+(int64) because the layers that take ids - `nn.Embedding` and the targets of
+`F.cross_entropy` - index with 64-bit integers and reject floats or int32.
+
+The first 90% trains the model; the last 10% is held out to check that the model
+learns the language rather than memorising the text (the validation loss).
+
+A model never sees the whole corpus at once, only chunks of `block_size + 1`
+characters. One chunk holds `block_size` examples at once: for every t the context
+is chunk[:t+1] and the target is chunk[t+1]. So the model learns to predict from a
+context of 1 character up to `block_size` characters.
+
+`get_batch` samples `batch_size` such chunks at random positions and stacks them:
+
+    x: (B, T)  the inputs,   x[b] = data[i : i+T]
+    y: (B, T)  the targets,  y[b] = data[i+1 : i+T+1], x shifted left by one
+
+Start positions come from
+`torch.randint(len(data) - block_size, (batch_size,), generator=generator)`, which
+is what makes the seed notebook's batch reproduce under seed 1337.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from gptkata.select import earlier
+
+tokenizer = earlier(__name__, "tokenizer")
+
+
+def text_to_tensor(text: str, stoi: dict[str, int]) -> torch.Tensor:
+    """`text` encoded as a 1-D `torch.long` tensor of shape (len(text),).
+
+    Use the tokenizer kata's `encode` (available here as `tokenizer.encode`).
+    """
+    raise NotImplementedError("not implemented yet: batching.text_to_tensor")
+
+
+def train_val_split(
+    data: torch.Tensor, train_fraction: float = 0.9
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """`(train, val)`: the first `int(len(data) * train_fraction)` ids, then the rest.
+
+    The split is a cut, not a shuffle: the validation text is text the model has
+    never seen, in one piece. A fraction outside (0, 1) is a ValueError.
+    """
+    raise NotImplementedError("not implemented yet: batching.train_val_split")
+
+
+def context_target_pairs(data: torch.Tensor, block_size: int) -> list[tuple[torch.Tensor, int]]:
+    """The `block_size` (context, target) examples hidden in `data[:block_size + 1]`.
+
+    Pair t is `(data[:t+1], int(data[t+1]))` for t = 0 .. block_size-1: contexts grow
+    from one id to `block_size` ids. Data no longer than `block_size` is a ValueError.
+    """
+    raise NotImplementedError("not implemented yet: batching.context_target_pairs")
+
+
+def get_batch(
+    data: torch.Tensor,
+    batch_size: int,
+    block_size: int,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A random batch `(x, y)` of shape (batch_size, block_size) each; y is x shifted by one.
+
+    Pass a seeded `torch.Generator` to get the same batch every time. Data no longer
+    than `block_size` (no room for one target) is a ValueError, as is a batch_size
+    below 1.
+    """
+    raise NotImplementedError("not implemented yet: batching.get_batch")
+
+
+def _check_block(data: torch.Tensor, block_size: int) -> None:
+    """Raise ValueError unless `data` is 1-D and longer than a positive `block_size`."""
+    raise NotImplementedError("not implemented yet: batching._check_block")

@@ -1,0 +1,141 @@
+"""Which implementation runs: the learner's exercises or the reference solutions.
+
+This is the seam between the tests and the code under test. Nothing is ever copied:
+choosing the solutions is only a different import.
+
+Two environment variables decide (the Makefile sets them from IMPL= and CHAIN=):
+
+  GPTKATA_IMPL   exercises (default) | solutions
+                 the implementation whose katas are tested.
+  GPTKATA_CHAIN  reference (default) | mine
+                 where a later kata gets the pieces it builds on (get_batch for
+                 training, attention heads for a block, ...). With `reference` every
+                 kata can be attempted on its own; with `mine` later katas use the
+                 learner's own earlier work.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import traceback
+from types import ModuleType
+
+from gptkata import manifest, paths
+
+PACKAGES = ("exercises", "solutions")
+CHAINS = ("reference", "mine")
+
+
+class KataBroken(Exception):
+    """A kata's file could not be imported (a SyntaxError, a bad import, ...)."""
+
+
+def _choice(variable: str, allowed: tuple[str, ...], default: str) -> str:
+    value = os.environ.get(variable, default) or default
+    if value not in allowed:
+        raise ValueError(f"{variable}={value!r} is not one of: {', '.join(allowed)}")
+    return value
+
+
+def impl_name() -> str:
+    """The package under test: 'exercises' or 'solutions'."""
+    return _choice("GPTKATA_IMPL", PACKAGES, "exercises")
+
+
+def chain_name() -> str:
+    """Where later katas get earlier pieces: 'reference' or 'mine'."""
+    return _choice("GPTKATA_CHAIN", CHAINS, "reference")
+
+
+def load(package: str, kata_name: str) -> ModuleType:
+    """Import `package.<module of kata_name>`, turning any import failure into a
+    one-line KataBroken that names the file and line."""
+    kata = manifest.get(kata_name)
+    qualified = f"{package}.{kata.module}"
+    if qualified in sys.modules:
+        return sys.modules[qualified]
+    if not (paths.ROOT / package / f"{kata.module}.py").is_file():
+        raise KataBroken(
+            f"{package}/{kata.module}.py is missing: `make reset KATA={kata.name}` restores the stub"
+        )
+    try:
+        return importlib.import_module(qualified)
+    except Exception as error:  # any error while importing the learner's file
+        sys.modules.pop(qualified, None)
+        raise KataBroken(describe_import_error(f"{package}/{kata.module}.py", error)) from error
+
+
+def describe_import_error(filename: str, error: BaseException) -> str:
+    """'exercises/x.py does not import: SyntaxError: invalid syntax (exercises/x.py:12)'."""
+    where = ""
+    if isinstance(error, SyntaxError) and error.lineno:
+        where = f"{filename}:{error.lineno}"
+        message = error.msg
+    else:
+        message = str(error)
+        frames = traceback.extract_tb(error.__traceback__)
+        inside = [f for f in frames if f.filename.replace("\\", "/").endswith(filename)]
+        if inside or frames:
+            frame = (inside or frames)[-1]
+            where = f"{_relative(frame.filename)}:{frame.lineno}"
+    suffix = f" ({where})" if where else ""
+    return f"{filename} does not import: {type(error).__name__}: {message}{suffix}"
+
+
+def _relative(filename: str) -> str:
+    try:
+        return os.path.relpath(filename, paths.ROOT)
+    except ValueError:
+        return filename
+
+
+def implementation(kata_name: str) -> ModuleType:
+    """The module under test for `kata_name`, from the selected implementation."""
+    return load(impl_name(), kata_name)
+
+
+def dependency(kata_name: str) -> ModuleType:
+    """A building block from another kata, as the tests use it: the reference,
+    unless the learner chose to chain their own work (GPTKATA_CHAIN=mine)."""
+    if impl_name() == "solutions" or chain_name() == "reference":
+        return load("solutions", kata_name)
+    return load("exercises", kata_name)
+
+
+def earlier(importer: str, kata_name: str) -> ModuleType:
+    """The module of an earlier kata, for a kata module to build on.
+
+    Call it as `earlier(__name__, "batching")`. The reference solutions always build
+    on the reference; an exercise builds on the reference too unless
+    GPTKATA_CHAIN=mine, so a learner can start at any kata.
+    """
+    package, _, module = importer.rpartition(".")
+    me, wanted = manifest.by_module(module), manifest.get(kata_name)
+    if wanted.number >= me.number:
+        raise ValueError(
+            f"kata {me.name!r} can only build on earlier katas, not on {wanted.name!r}"
+        )
+    if package == "exercises" and chain_name() == "mine":
+        return load("exercises", kata_name)
+    return load("solutions", kata_name)
+
+
+class Lazy:
+    """A stand-in for a kata module that imports it on first use.
+
+    Test files write `tokenizer = Lazy(implementation, "tokenizer")` at the top:
+    a broken exercise file then fails that kata's tests one by one, with a one-line
+    reason, instead of stopping the collection of the whole suite.
+    """
+
+    def __init__(self, resolve, kata_name: str):
+        self._resolve = resolve
+        self._kata_name = kata_name
+
+    def __getattr__(self, attribute: str):
+        return getattr(self._resolve(self._kata_name), attribute)
+
+    def __repr__(self) -> str:
+        return f"<kata {self._kata_name!r} via {self._resolve.__name__}>"

@@ -1,0 +1,95 @@
+"""Kata 1 - tokenizer: characters as tokens.
+
+A language model reads numbers, not text. The simplest tokenizer gives every distinct
+character of the corpus its own integer id: the vocabulary is the sorted list of
+characters, `stoi` ("string to integer") maps a character to its id and `itos` maps
+it back. Tiny Shakespeare has 65 distinct characters, so ids run from 0 to 64 and
+`encode("Hola") == [20, 53, 50, 39]`.
+
+Real GPTs use sub-word tokenizers (BPE) with tens of thousands of tokens, which
+makes sequences shorter; the idea - a fixed, invertible map between text and
+integers - is the same.
+
+The one property that matters: decode(encode(s)) == s for every string `s` whose
+characters are in the vocabulary. Anything outside it must fail loudly, naming the
+offending character and where it is, rather than be skipped or guessed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+
+def build_vocab(text: str) -> list[str]:
+    """The sorted list of distinct characters in `text`.
+
+    Sorting makes the ids reproducible: the same text always gives the same ids.
+
+    >>> build_vocab("hello")
+    ['e', 'h', 'l', 'o']
+    """
+    return sorted(set(text))
+
+
+def build_lookup(vocab: Sequence[str]) -> tuple[dict[str, int], dict[int, str]]:
+    """The two lookup tables `(stoi, itos)` for a vocabulary.
+
+    `stoi[ch]` is the position of `ch` in `vocab`; `itos` is its inverse. The map
+    must be a bijection, so a vocabulary whose entries are not distinct single
+    characters is a ValueError.
+
+    >>> build_lookup(["a", "b"])
+    ({'a': 0, 'b': 1}, {0: 'a', 1: 'b'})
+    """
+    for position, ch in enumerate(vocab):
+        if not isinstance(ch, str) or len(ch) != 1:
+            raise ValueError(f"vocab[{position}] is {ch!r}: every entry must be one character")
+    if len(set(vocab)) != len(vocab):
+        repeated = sorted({ch for ch in vocab if list(vocab).count(ch) > 1})
+        raise ValueError(f"the vocabulary repeats {repeated}: each character must appear once")
+    stoi = {ch: i for i, ch in enumerate(vocab)}
+    itos = {i: ch for ch, i in stoi.items()}
+    return stoi, itos
+
+
+def encode(text: str, stoi: dict[str, int]) -> list[int]:
+    """The list of ids of the characters of `text`.
+
+    A character missing from `stoi` is a ValueError naming it and its position.
+
+    >>> encode("ab", {"a": 0, "b": 1})
+    [0, 1]
+    """
+    ids = []
+    for position, ch in enumerate(text):
+        if ch not in stoi:
+            raise ValueError(f"character {ch!r} at position {position} is not in the vocabulary")
+        ids.append(stoi[ch])
+    return ids
+
+
+def decode(ids: Sequence[int] | torch.Tensor, itos: dict[int, str]) -> str:
+    """The text whose ids are `ids` (a list of ints or a 1-D integer tensor).
+
+    Pitfall: iterating over a tensor yields 0-d tensors, not ints, and a 0-d tensor
+    is not a key of `itos`. Convert with `ids.tolist()` first. An id missing from
+    `itos` is a ValueError naming it and its position.
+
+    >>> decode([1, 0], {0: "a", 1: "b"})
+    'ba'
+    """
+    if isinstance(ids, torch.Tensor):
+        if ids.dim() != 1 or ids.dtype.is_floating_point or ids.dtype == torch.bool:
+            raise ValueError(
+                f"decode takes a 1-D integer tensor, got shape {tuple(ids.shape)} "
+                f"and dtype {ids.dtype}"
+            )
+        ids = ids.tolist()
+    chars = []
+    for position, i in enumerate(ids):
+        if i not in itos:
+            raise ValueError(f"id {i!r} at position {position} is not in the vocabulary")
+        chars.append(itos[i])
+    return "".join(chars)

@@ -1,0 +1,63 @@
+"""Shared fixtures and hypothesis profiles for the whole suite.
+
+Profiles: `fast` (the default: few examples, the same ones every run, so a learner's
+rerun is quick and stable) and `thorough` (many random examples; `make check` uses
+it). Choose with HYPOTHESIS_PROFILE=thorough.
+"""
+
+from __future__ import annotations
+
+import os
+from types import SimpleNamespace
+
+import pytest
+import torch
+from hypothesis import HealthCheck, settings
+
+from gptkata.data import read_corpus
+from gptkata.select import dependency
+
+settings.register_profile(
+    "fast",
+    max_examples=12,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "thorough", max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fast"))
+
+torch.set_num_threads(min(2, torch.get_num_threads()))
+
+
+@pytest.fixture(scope="session")
+def corpus_text() -> str:
+    """The tiny Shakespeare corpus; fails with the `make data` instruction if missing."""
+    return read_corpus()
+
+
+@pytest.fixture(scope="session")
+def shakespeare(corpus_text) -> SimpleNamespace:
+    """The corpus prepared with the reference pieces (or yours, with CHAIN=mine):
+    text, vocab, stoi, itos, data (long tensor), train and val (the 90/10 split)."""
+    tokenizer, batching = dependency("tokenizer"), dependency("batching")
+    vocab = tokenizer.build_vocab(corpus_text)
+    stoi, itos = tokenizer.build_lookup(vocab)
+    data = batching.text_to_tensor(corpus_text, stoi)
+    train, val = batching.train_val_split(data, 0.9)
+    return SimpleNamespace(
+        text=corpus_text, vocab=vocab, stoi=stoi, itos=itos, data=data, train=train, val=val
+    )
+
+
+@pytest.fixture
+def seeded():
+    """Seed torch's global generator (the one the seed notebook uses) for one test."""
+
+    def seed(value: int = 1337) -> torch.Generator:
+        torch.manual_seed(value)
+        return torch.Generator().manual_seed(value)
+
+    return seed
