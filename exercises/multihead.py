@@ -1,0 +1,57 @@
+"""Kata 7 - multi-head attention and the feed-forward layer.
+
+One head can only look for one kind of thing at a time. Multi-head attention runs
+`n_head` heads side by side, each of size n_embd // n_head, so that together their
+outputs again have n_embd channels: concatenate them along the last dimension, then
+mix them with a linear projection (which also puts the result back on the residual
+path of the next kata).
+
+    x                 (B, T, n_embd)
+    each head         (B, T, n_embd // n_head)
+    concatenated      (B, T, n_embd)
+    proj, dropout     (B, T, n_embd)
+
+Attention is communication between positions; the feed-forward layer is computation
+within each position: the same small MLP applied to every position independently,
+widened 4x in the middle as in "Attention Is All You Need".
+
+    Linear(n_embd, 4 n_embd) -> ReLU -> Linear(4 n_embd, n_embd) -> Dropout
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from gptkata.select import earlier
+
+attention = earlier(__name__, "attention")
+
+
+class MultiHeadAttention(nn.Module):
+    """`n_head` causal heads in parallel, concatenated and projected: (B, T, C) -> (B, T, C)."""
+
+    def __init__(self, n_embd: int, n_head: int, block_size: int, dropout: float = 0.0):
+        """`heads`, an `nn.ModuleList` of n_head `Head(n_embd, n_embd // n_head, ...)`;
+        `proj`, an `nn.Linear(n_embd, n_embd)` with bias; `dropout`, an `nn.Dropout`.
+
+        An n_embd that n_head does not divide is a ValueError.
+        """
+        raise NotImplementedError("not implemented yet: multihead.MultiHeadAttention.__init__")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T, n_embd) -> (B, T, n_embd)."""
+        raise NotImplementedError("not implemented yet: multihead.MultiHeadAttention.forward")
+
+
+class FeedForward(nn.Module):
+    """The per-position MLP: (B, T, C) -> (B, T, C), 4x wider inside."""
+
+    def __init__(self, n_embd: int, dropout: float = 0.0):
+        """`net`, an `nn.Sequential` of Linear(n_embd, 4 n_embd), ReLU,
+        Linear(4 n_embd, n_embd) and Dropout(dropout)."""
+        raise NotImplementedError("not implemented yet: multihead.FeedForward.__init__")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T, n_embd) -> (B, T, n_embd), each position on its own."""
+        raise NotImplementedError("not implemented yet: multihead.FeedForward.forward")

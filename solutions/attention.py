@@ -1,0 +1,69 @@
+"""Kata 6 - attention: one head of causal self-attention.
+
+The averaging kata let every position take the plain mean of its past. Attention
+makes the weights depend on the data: every position t emits
+
+    a query  q_t = x_t @ Wq   "what am I looking for?"
+    a key    k_t = x_t @ Wk   "what do I contain?"
+    a value  v_t = x_t @ Wv   "what I pass on if you attend to me"
+
+The score of position s for position t is the dot product q_t . k_s: high when
+what t looks for matches what s contains. Scores are masked so t sees only s <= t,
+turned into weights with a softmax (the averaging kata's `causal_softmax`), and the
+output at t is the weighted sum of the values.
+
+Shapes, with head_size = H:
+
+    x            (B, T, n_embd)
+    q, k, v      (B, T, H)
+    scores, wei  (B, T, T)     q @ k.transpose(-2, -1)
+    out          (B, T, H)     wei @ v
+
+Pitfall - the scale: with unit-variance q and k, a dot product over H dimensions has
+variance H, and a softmax of large scores is nearly one-hot, so each position would
+listen to a single other one and gradients would vanish. Multiplying the scores by
+`head_size ** -0.5` keeps their variance at 1. (The lecture's first version scaled by
+n_embd, C ** -0.5, a known slip: the dot product runs over head_size dimensions.)
+
+Dropout on `wei` randomly stops some positions from talking to each other during
+training, a regulariser; in eval mode it does nothing.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from gptkata.select import earlier
+
+averaging = earlier(__name__, "averaging")
+
+
+class Head(nn.Module):
+    """One head of causal self-attention: (B, T, n_embd) -> (B, T, head_size)."""
+
+    def __init__(self, n_embd: int, head_size: int, block_size: int, dropout: float = 0.0):
+        """Three `nn.Linear(n_embd, head_size, bias=False)` called `key`, `query` and
+        `value`, an `nn.Dropout(dropout)` called `dropout`, and `block_size` kept as
+        the longest sequence the head accepts."""
+        super().__init__()
+        self.key = nn.Linear(n_embd, head_size, bias=False)
+        self.query = nn.Linear(n_embd, head_size, bias=False)
+        self.value = nn.Linear(n_embd, head_size, bias=False)
+        self.dropout = nn.Dropout(dropout)
+        self.head_size = head_size
+        self.block_size = block_size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Attend over the past: (B, T, n_embd) -> (B, T, head_size).
+
+        T may be anything from 1 to block_size; a longer sequence is a ValueError.
+        """
+        B, T, C = x.shape
+        if T > self.block_size:
+            raise ValueError(f"sequence length {T} is longer than block_size {self.block_size}")
+        k = self.key(x)  # (B, T, H)
+        q = self.query(x)  # (B, T, H)
+        scores = q @ k.transpose(-2, -1) * self.head_size**-0.5  # (B, T, T)
+        wei = self.dropout(averaging.causal_softmax(scores))  # (B, T, T), no future
+        return wei @ self.value(x)  # (B, T, H)

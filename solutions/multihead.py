@@ -1,0 +1,72 @@
+"""Kata 7 - multi-head attention and the feed-forward layer.
+
+One head can only look for one kind of thing at a time. Multi-head attention runs
+`n_head` heads side by side, each of size n_embd // n_head, so that together their
+outputs again have n_embd channels: concatenate them along the last dimension, then
+mix them with a linear projection (which also puts the result back on the residual
+path of the next kata).
+
+    x                 (B, T, n_embd)
+    each head         (B, T, n_embd // n_head)
+    concatenated      (B, T, n_embd)
+    proj, dropout     (B, T, n_embd)
+
+Attention is communication between positions; the feed-forward layer is computation
+within each position: the same small MLP applied to every position independently,
+widened 4x in the middle as in "Attention Is All You Need".
+
+    Linear(n_embd, 4 n_embd) -> ReLU -> Linear(4 n_embd, n_embd) -> Dropout
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from gptkata.select import earlier
+
+attention = earlier(__name__, "attention")
+
+
+class MultiHeadAttention(nn.Module):
+    """`n_head` causal heads in parallel, concatenated and projected: (B, T, C) -> (B, T, C)."""
+
+    def __init__(self, n_embd: int, n_head: int, block_size: int, dropout: float = 0.0):
+        """`heads`, an `nn.ModuleList` of n_head `Head(n_embd, n_embd // n_head, ...)`;
+        `proj`, an `nn.Linear(n_embd, n_embd)` with bias; `dropout`, an `nn.Dropout`.
+
+        An n_embd that n_head does not divide is a ValueError.
+        """
+        super().__init__()
+        if n_head < 1 or n_embd % n_head != 0:
+            raise ValueError(f"n_embd={n_embd} must be divisible by n_head={n_head}")
+        head_size = n_embd // n_head
+        self.heads = nn.ModuleList(
+            attention.Head(n_embd, head_size, block_size, dropout) for _ in range(n_head)
+        )
+        self.proj = nn.Linear(n_embd, n_embd)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T, n_embd) -> (B, T, n_embd)."""
+        out = torch.cat([head(x) for head in self.heads], dim=-1)  # (B, T, n_embd)
+        return self.dropout(self.proj(out))
+
+
+class FeedForward(nn.Module):
+    """The per-position MLP: (B, T, C) -> (B, T, C), 4x wider inside."""
+
+    def __init__(self, n_embd: int, dropout: float = 0.0):
+        """`net`, an `nn.Sequential` of Linear(n_embd, 4 n_embd), ReLU,
+        Linear(4 n_embd, n_embd) and Dropout(dropout)."""
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(n_embd, 4 * n_embd),
+            nn.ReLU(),
+            nn.Linear(4 * n_embd, n_embd),
+            nn.Dropout(dropout),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T, n_embd) -> (B, T, n_embd), each position on its own."""
+        return self.net(x)
