@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import argparse
 import ast
 import json
 import os
@@ -113,18 +114,21 @@ def run_suite(
     )
 
 
-def stub_problems() -> list[str]:
+def stub_problems(only: list[str] | None = None) -> list[str]:
+    """Problems of the suite against pristine stubs (all katas, or the named ones)."""
+    katas = [manifest.get(name) for name in only] if only else list(manifest.KATAS)
     problems = []
     with tempfile.TemporaryDirectory(prefix="gptkata-stubs-") as scratch:
         root = scratch_copy(Path(scratch))
         report = root / "report.json"
-        run = run_suite(root, report, "tests/katas")
+        targets = [str(k.test_file.relative_to(paths.ROOT)) for k in katas]
+        run = run_suite(root, report, *targets)
         if not report.is_file():
             return [
                 f"the suite did not run against the stubs:\n{run.stdout[-2000:]}{run.stderr[-2000:]}"
             ]
         results = json.loads(report.read_text())
-    seen = {kata.name: 0 for kata in manifest.KATAS}
+    seen = {kata.name: 0 for kata in katas}
     for r in results:
         seen[r["kata"]] = seen.get(r["kata"], 0) + 1
         if r["outcome"] == "passed":
@@ -148,10 +152,16 @@ def stub_problems() -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    names = argv if argv else ["mirror", "stubs"]
-    checks = {"mirror": mirror_problems, "stubs": stub_problems}
+    parser = argparse.ArgumentParser(prog="python -m gptkata.checks", description=__doc__)
+    parser.add_argument("checks", nargs="*", help="mirror and/or stubs (default: both)")
+    parser.add_argument("--kata", action="append", help="stubs check: only this kata")
+    args = parser.parse_args(argv)
+    checks = {"mirror": mirror_problems, "stubs": lambda: stub_problems(args.kata)}
+    unknown = set(args.checks) - checks.keys()
+    if unknown:
+        parser.error(f"unknown check(s) {sorted(unknown)}; the checks are: mirror, stubs")
     failed = False
-    for name in names:
+    for name in args.checks or list(checks):
         problems = checks[name]()
         if problems:
             failed = True

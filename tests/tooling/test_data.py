@@ -1,0 +1,93 @@
+"""The corpus installer: verified, atomic, one-line errors that say how to fix them."""
+
+import hashlib
+
+import pytest
+
+from gptkata import data
+
+
+@pytest.fixture(scope="module")
+def corpus_bytes() -> bytes:
+    return data.read_corpus().encode("utf-8")
+
+
+def test_installed_corpus_is_the_verified_one(corpus_bytes):
+    assert len(corpus_bytes) == data.LENGTH
+    assert hashlib.sha256(corpus_bytes).hexdigest() == data.SHA256
+
+
+def test_install_from_a_local_copy(tmp_path, corpus_bytes):
+    source = tmp_path / "input.txt"
+    source.write_bytes(corpus_bytes)
+    target = data.install_from(source, folder=tmp_path / "data")
+    assert target == tmp_path / "data" / data.FILENAME
+    assert target.read_bytes() == corpus_bytes
+    assert [p.name for p in target.parent.iterdir()] == [data.FILENAME], "no temporary file left"
+
+
+def test_a_wrong_file_is_refused_and_nothing_is_written(tmp_path, corpus_bytes):
+    source = tmp_path / "input.txt"
+    source.write_bytes(corpus_bytes[:-10])  # truncated
+    folder = tmp_path / "data"
+    with pytest.raises(data.CorpusError) as error:
+        data.install_from(source, folder=folder)
+    message = str(error.value)
+    assert "not the tiny Shakespeare corpus" in message and "SOURCE=" in message
+    assert "\n" not in message
+    assert not folder.exists() or list(folder.iterdir()) == []
+
+
+def test_a_wrong_file_never_replaces_a_good_corpus(tmp_path, corpus_bytes):
+    folder = tmp_path / "data"
+    good = tmp_path / "good.txt"
+    good.write_bytes(corpus_bytes)
+    data.install_from(good, folder=folder)
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"not shakespeare")
+    with pytest.raises(data.CorpusError):
+        data.install_from(bad, folder=folder)
+    assert data.corpus_path(folder).read_bytes() == corpus_bytes
+
+
+def test_a_missing_source_says_so(tmp_path):
+    with pytest.raises(data.CorpusError, match="does not exist"):
+        data.install_from(tmp_path / "nowhere.txt", folder=tmp_path)
+
+
+def test_an_unreachable_url_is_a_one_line_error_naming_the_offline_fix(tmp_path):
+    # Port 9 on the loopback address: nothing listens, the connection is refused at once.
+    with pytest.raises(data.CorpusError) as error:
+        data.download("http://127.0.0.1:9/input.txt", folder=tmp_path, timeout=5)
+    message = str(error.value)
+    assert "could not download" in message and "make data SOURCE=" in message
+    assert "\n" not in message
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_download_of_the_wrong_bytes_is_refused(tmp_path):
+    wrong = tmp_path / "wrong.txt"
+    wrong.write_text("To be, or not to be")
+    folder = tmp_path / "data"
+    with pytest.raises(data.CorpusError, match="not the tiny Shakespeare corpus"):
+        data.download(wrong.as_uri(), folder=folder)
+    assert not data.corpus_path(folder).exists()
+
+
+def test_a_download_of_the_right_bytes_is_installed(tmp_path, corpus_bytes):
+    source = tmp_path / "served.txt"
+    source.write_bytes(corpus_bytes)
+    target = data.download(source.as_uri(), folder=tmp_path / "data")
+    assert target.read_bytes() == corpus_bytes
+
+
+def test_reading_a_missing_corpus_gives_the_make_data_instruction(tmp_path):
+    with pytest.raises(data.CorpusError) as error:
+        data.read_corpus(tmp_path)
+    assert "make data" in str(error.value)
+
+
+def test_the_command_line_reports_errors_in_one_line_and_exits_1(tmp_path, capsys):
+    assert data.main(["--source", str(tmp_path / "missing.txt")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("make data: ") and err.count("\n") == 1
