@@ -32,7 +32,16 @@ import pytest
 
 from gptkata import manifest, paths, progress, select, stubs
 from gptkata.data import CorpusError
-from gptkata.results import BROKEN, IN_PROGRESS, KATA_BROKEN, TODO, Result, kata_of, tally
+from gptkata.results import (
+    BROKEN,
+    IN_PROGRESS,
+    KATA_BROKEN,
+    TODO,
+    KataState,
+    Result,
+    kata_of,
+    tally,
+)
 
 # Failing-example notes hypothesis attaches to the exception, e.g.
 # "Falsifying example: test_x(\n    text='0',\n)" (older) or "Failing test case: ..." (newer).
@@ -232,7 +241,7 @@ def summary_lines(results: list[Result]) -> list[str]:
     states = [s for s in tally(results) if s.results]
     now = next((s for s in states if s.unfinished), None)
     if now is None:
-        return []
+        return finished_lines(states)
     fresh = all(r.outcome == TODO for r in results)
     # the katas being worked on: the current one and any other begun and not done
     listed = [s for s in states if s.state != KATA_BROKEN and (s is now or s.state == IN_PROGRESS)]
@@ -266,6 +275,25 @@ def summary_lines(results: list[Result]) -> list[str]:
     else:
         lines += progress.next_step_lines(now, select.chain_name())
     return lines
+
+
+def finished_lines(states: list[KataState]) -> list[str]:
+    """After a run in which every test passed: what comes next."""
+    if not states:
+        return []
+    last = states[-1].kata
+    later = [k for k in manifest.KATAS[last.number :] if k.test_file.is_file()]
+    names = ", ".join(s.kata.name for s in states)
+    if not later:
+        return ["", f"All tests pass ({names}). Check the whole path with make progress."]
+    following = later[0]
+    return [
+        "",
+        f"All tests of {names} pass. Next: kata {following.number}, {following.name} -"
+        f" {following.title}",
+        f"  read: make show KATA={following.name}    run: make test KATA={following.name}"
+        "    or the whole path: make progress",
+    ]
 
 
 def welcome_lines(kata: manifest.Kata) -> list[str]:

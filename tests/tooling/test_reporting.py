@@ -3,7 +3,8 @@ vs actual with hypothesis's smallest example, an error in the learner's code wit
 the frames of torch or the tests."""
 
 from gptkata import manifest
-from gptkata.pytest_plugin import one_line, smallest_example, welcome_lines
+from gptkata.pytest_plugin import finished_lines, one_line, smallest_example, welcome_lines
+from gptkata.results import KataState, Result
 from tests.tooling.repo import exercise, gptkata, line_of, scratch
 
 
@@ -85,3 +86,15 @@ def test_the_smallest_example_is_read_from_hypothesis_notes():
 def test_one_line_joins_lines_and_squeezes_spaces():
     assert one_line("f(x)\n  returned: 1\n  why:      because") == "f(x); returned: 1; why: because"
     assert len(one_line("x" * 500)) == 160
+
+
+def test_a_kata_that_passes_points_to_the_next_one():
+    tokenizer = KataState(
+        manifest.get("tokenizer"),
+        [Result("tests/katas/test_tokenizer.py::t", "tokenizer", "passed", "")],
+    )
+
+    lines = finished_lines([tokenizer])
+
+    assert "All tests of tokenizer pass. Next: kata 2, batching" in lines[1]
+    assert "make show KATA=batching" in lines[2] and "make test KATA=batching" in lines[2]
