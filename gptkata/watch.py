@@ -31,6 +31,10 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+from watchdog.observers.polling import PollingObserver
+
 from gptkata import manifest, paths, progress
 from gptkata.results import DONE, KataState, tally
 
@@ -160,19 +164,35 @@ def _draw(lines: list[str]) -> None:
     print("\n".join(lines), flush=True)
 
 
-def _observer(poll: bool):
-    """A started-to-be watchdog observer: native file events, or polling."""
-    from watchdog.observers import Observer
-    from watchdog.observers.polling import PollingObserver
+class _Saves(FileSystemEventHandler):
+    """Puts the path of every saved exercise file into a queue."""
 
-    return PollingObserver(timeout=POLL_SECONDS) if poll else Observer()
+    def __init__(self, saves: queue.Queue):
+        self.saves = saves
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        path = saved_path(
+            event.event_type,
+            os.fsdecode(event.src_path),
+            os.fsdecode(getattr(event, "dest_path", "") or ""),
+            event.is_directory,
+        )
+        if path:
+            self.saves.put(path)
+
+
+def _start_observer(poll: bool, saves: queue.Queue):
+    """A running watchdog observer of exercises/: file events, or polling."""
+    observer = PollingObserver(timeout=POLL_SECONDS) if poll else Observer()
+    observer.schedule(_Saves(saves), str(paths.EXERCISES), recursive=False)
+    observer.start()
+    return observer
 
 
 def main(kata_name: str = "", chain: str = "reference", poll: bool = False) -> int:
-    from watchdog.events import FileSystemEventHandler
-
     chosen = bool(kata_name)
-    print("Finding the current kata...", flush=True)
+    if not chosen:
+        print("Finding the current kata (the first that is not done)...", flush=True)
     kata = manifest.get(kata_name) if chosen else progress.current_kata(chain)
     if kata is None:
         print("Every kata passes: nothing to watch. Train your GPT: make train")
@@ -181,26 +201,10 @@ def main(kata_name: str = "", chain: str = "reference", poll: bool = False) -> i
     proc_version = version.read_text() if version.is_file() else ""
     polling, how = should_poll(poll, dict(os.environ), proc_version, paths.ROOT)
     saves: queue.Queue[str] = queue.Queue()
-
-    class Saves(FileSystemEventHandler):
-        def on_any_event(self, event):
-            path = saved_path(
-                event.event_type,
-                os.fsdecode(event.src_path),
-                os.fsdecode(getattr(event, "dest_path", "") or ""),
-                event.is_directory,
-            )
-            if path:
-                saves.put(path)
-
-    observer = _observer(polling)
-    observer.schedule(Saves(), str(paths.EXERCISES), recursive=False)
     try:
-        observer.start()
+        observer = _start_observer(polling, saves)
     except OSError as error:  # e.g. the system's limit of watched folders is reached
-        observer = _observer(True)
-        observer.schedule(Saves(), str(paths.EXERCISES), recursive=False)
-        observer.start()
+        observer = _start_observer(True, saves)
         how = f"polling: file events are unavailable ({error})"
     debouncer = Debouncer()
     saved: set[str] = set()
