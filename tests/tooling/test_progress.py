@@ -65,23 +65,41 @@ def test_a_broken_earlier_kata_holds_up_later_ones_only_with_chain_mine(tmp_path
     assert "CHAIN=mine" in mine and "make test KATA=tokenizer CHAIN=mine" in mine
 
 
-def test_a_fresh_kata_is_not_started_and_first_in_line(tmp_path):
-    root = scratch(tmp_path, "tokenizer")
-
-    out = gptkata(root, "progress").stdout
-
-    assert "not started" in kata_row(out, "tokenizer")
-    assert "Next: kata 1, tokenizer (0 of 12 tests pass)" in out
-    assert "  edit:    exercises/tokenizer.py, function build_vocab (line" in out
+def outcomes(name: str, *kinds: str) -> KataState:
+    kata = manifest.get(name)
+    return KataState(
+        kata,
+        [Result(f"tests/katas/test_{name}.py::t{i}", name, k, "") for i, k in enumerate(kinds)],
+    )
 
 
-def test_when_every_kata_is_done_progress_says_so(tmp_path):
-    root = scratch(tmp_path, "tokenizer")
-    solve(root, "tokenizer")
+def test_a_katas_state_follows_from_its_results():
+    assert outcomes("tokenizer", "passed", "passed", "skipped").state == "done"
+    assert outcomes("tokenizer", "passed", "failed").state == "in progress"
+    assert outcomes("tokenizer", TODO, "failed").state == "in progress"  # begun, but wrong
+    assert outcomes("tokenizer", TODO, TODO).state == "not started"
+    assert outcomes("tokenizer", "passed", BROKEN).state == "broken"
+    assert outcomes("tokenizer").state == "no tests"
 
-    out = gptkata(root, "progress").stdout
 
-    assert "1 of 1 katas done" in out and "Every kata passes" in out and "Next:" not in out
+def test_the_current_kata_is_the_first_that_is_not_done():
+    states = [
+        outcomes("tokenizer", "passed"),
+        outcomes("batching", TODO),
+        outcomes("bigram", "failed"),
+    ]
+    view = progress.view_lines(states)
+
+    assert view[2].startswith("   1 tokenizer") and view[3].startswith(">  2 batching")
+    assert "1 of 3 tests pass, 1 of 3 katas done" in "\n".join(view)
+    assert any(line.startswith("Next: kata 2, batching (0 of 1 tests pass)") for line in view)
+    assert any(line.startswith("  start:   ") for line in view)
+
+
+def test_when_every_kata_is_done_progress_says_so():
+    view = "\n".join(progress.view_lines([outcomes("tokenizer", "passed")]))
+
+    assert "1 of 1 katas done" in view and "Every kata passes" in view and "Next:" not in view
 
 
 def result(outcome, message="", **fields):
