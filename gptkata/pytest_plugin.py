@@ -147,10 +147,14 @@ def _describe(item, error: BaseException) -> dict | None:
         details = "\n".join(filter(None, [text, example_line, checked_at]))
         function = _named_function(kata_name, text.splitlines()[0] if text else "")
         return dict(message=one_line(text), details=details, function=function)
-    # Any other exception: the learner's line that raised it, or else the test's line
-    # that got something it could not use; never the frames of torch or of pytest.
-    # A plain assert in a test is better shown by pytest itself, and so is anything
-    # outside the kata tests.
+    return _describe_exception(item, error, kata_name, example_line, checked_at)
+
+
+def _describe_exception(item, error, kata_name, example_line, checked_at) -> dict | None:
+    """Any other exception: the learner's line that raised it, or else the test's line
+    that got something it could not use; never the frames of torch or of pytest. A
+    plain assert in a test is better shown by pytest itself, and so is anything outside
+    the kata tests."""
     mine = _frames_in(error, paths.ROOT / select.impl_name())
     if kata_name is None or (isinstance(error, AssertionError) and not mine):
         return None
