@@ -3,8 +3,9 @@
 #   make test                  your katas (exercises/); KATA=<name> for one kata
 #   make test IMPL=solutions   the reference solutions; CHAIN=mine builds later katas on yours
 #   make progress              where you are and the one next step
-#   make watch                 rerun the current kata whenever you save
-#   make hint KATA=<name>      the next hint for a kata
+#   make watch [POLL=1]        rerun the current kata whenever you save (POLL=1: poll for saves)
+#   make show KATA=<name>      a kata's instructions (without KATA: the current kata)
+#   make hint KATA=<name>      the next hint for a kata (AGAIN=1: reread them, RESTART=1: hide them)
 #   make reset KATA=<name>     back to the pristine stub (your version is backed up first)
 #   make data [SOURCE=path]    install the tiny Shakespeare corpus (download or local copy)
 #   make train [PRESET=cpu] [ARGS="..."]   train the reference GPT
@@ -23,7 +24,7 @@ SOURCE ?=
 PRESET ?= cpu
 ARGS   ?=
 
-.PHONY: install data test check lint progress watch hint reset train sample bench speed
+.PHONY: install data test check lint progress watch show hint reset train sample bench speed
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,10 +44,13 @@ progress: $(VENV)/.installed
 	@$(PY) -m gptkata progress --chain $(CHAIN)
 
 watch: $(VENV)/.installed
-	@$(PY) -m gptkata watch --chain $(CHAIN) $(if $(KATA),--kata $(KATA))
+	@$(PY) -m gptkata watch --chain $(CHAIN) $(if $(KATA),--kata $(KATA)) $(if $(POLL),--poll)
+
+show: $(VENV)/.installed
+	@$(PY) -m gptkata show $(if $(KATA),--kata $(KATA))
 
 hint: $(VENV)/.installed
-	@$(PY) -m gptkata hint $(if $(KATA),--kata $(KATA))
+	@$(PY) -m gptkata hint $(if $(KATA),--kata $(KATA)) $(if $(AGAIN),--again) $(if $(RESTART),--restart)
 
 reset: $(VENV)/.installed
 	@$(PY) -m gptkata reset $(if $(KATA),--kata $(KATA))

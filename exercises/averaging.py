@@ -1,3 +1,4 @@
+# %%
 """Kata 5 - the averaging trick: three ways to let a position see its past.
 
 Self-attention starts from a simple wish: let position t of a sequence gather
@@ -24,11 +25,13 @@ different order, so they can differ in the last bits (about 1e-8 here).
 of values of size ~1 while still catching any real mistake.
 """
 
+# %%
 from __future__ import annotations
 
 import torch
 
 
+# %%
 def average_loop(x: torch.Tensor) -> torch.Tensor:
     """Prefix means with explicit loops: out[b, t] = x[b, :t+1].mean(0). (B, T, C) -> (B, T, C).
 
@@ -37,6 +40,7 @@ def average_loop(x: torch.Tensor) -> torch.Tensor:
     raise NotImplementedError("not implemented yet: averaging.average_loop")
 
 
+# %%
 def causal_average_weights(T: int) -> torch.Tensor:
     """The (T, T) float matrix whose row t averages positions 0..t.
 
@@ -50,11 +54,13 @@ def causal_average_weights(T: int) -> torch.Tensor:
     raise NotImplementedError("not implemented yet: averaging.causal_average_weights")
 
 
+# %%
 def average_matmul(x: torch.Tensor) -> torch.Tensor:
     """Prefix means as one matrix multiply: causal_average_weights(T) @ x. (B, T, C) -> (B, T, C)."""
     raise NotImplementedError("not implemented yet: averaging.average_matmul")
 
 
+# %%
 def average_softmax(x: torch.Tensor) -> torch.Tensor:
     """Prefix means through a masked softmax of all-zero scores. (B, T, C) -> (B, T, C).
 
@@ -63,6 +69,7 @@ def average_softmax(x: torch.Tensor) -> torch.Tensor:
     raise NotImplementedError("not implemented yet: averaging.average_softmax")
 
 
+# %%
 def causal_softmax(scores: torch.Tensor) -> torch.Tensor:
     """Softmax over the last dimension after masking the future: (..., T, T) -> (..., T, T).
 
@@ -74,6 +81,7 @@ def causal_softmax(scores: torch.Tensor) -> torch.Tensor:
     raise NotImplementedError("not implemented yet: averaging.causal_softmax")
 
 
+# %%
 def _check_btc(x: torch.Tensor) -> None:
     """Raise ValueError unless x is a (B, T, C) tensor."""
     raise NotImplementedError("not implemented yet: averaging._check_btc")

@@ -1,3 +1,4 @@
+# %%
 """Kata 2 - batching: the corpus as a tensor, the split, and random batches.
 
 The whole corpus becomes one long 1-D tensor of ids. Its dtype is `torch.long`
@@ -22,6 +23,7 @@ Start positions come from
 is what makes the seed notebook's batch reproduce under seed 1337.
 """
 
+# %%
 from __future__ import annotations
 
 import torch
@@ -31,6 +33,7 @@ from gptkata.select import earlier
 tokenizer = earlier(__name__, "tokenizer")
 
 
+# %%
 def text_to_tensor(text: str, stoi: dict[str, int]) -> torch.Tensor:
     """`text` encoded as a 1-D `torch.long` tensor of shape (len(text),).
 
@@ -39,6 +42,7 @@ def text_to_tensor(text: str, stoi: dict[str, int]) -> torch.Tensor:
     raise NotImplementedError("not implemented yet: batching.text_to_tensor")
 
 
+# %%
 def train_val_split(
     data: torch.Tensor, train_fraction: float = 0.9
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -50,6 +54,7 @@ def train_val_split(
     raise NotImplementedError("not implemented yet: batching.train_val_split")
 
 
+# %%
 def context_target_pairs(data: torch.Tensor, block_size: int) -> list[tuple[torch.Tensor, int]]:
     """The `block_size` (context, target) examples hidden in `data[:block_size + 1]`.
 
@@ -59,6 +64,7 @@ def context_target_pairs(data: torch.Tensor, block_size: int) -> list[tuple[torc
     raise NotImplementedError("not implemented yet: batching.context_target_pairs")
 
 
+# %%
 def get_batch(
     data: torch.Tensor,
     batch_size: int,
@@ -74,6 +80,7 @@ def get_batch(
     raise NotImplementedError("not implemented yet: batching.get_batch")
 
 
+# %%
 def _check_block(data: torch.Tensor, block_size: int) -> None:
     """Raise ValueError unless `data` is 1-D and longer than a positive `block_size`."""
     raise NotImplementedError("not implemented yet: batching._check_block")

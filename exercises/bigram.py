@@ -1,3 +1,4 @@
+# %%
 """Kata 3 - bigram: the simplest language model, as an `nn.Module`.
 
 A bigram model predicts the next character from the current one alone. Its only
@@ -24,6 +25,7 @@ the last position, turn them into probabilities with softmax, draw one id with
 `torch.multinomial`, append it, repeat. It needs no gradients.
 """
 
+# %%
 from __future__ import annotations
 
 import torch
@@ -31,6 +33,7 @@ import torch.nn as nn
 from torch.nn import functional as F
 
 
+# %%
 class BigramLanguageModel(nn.Module):
     """A lookup table of next-character logits: `token_embedding_table`, vocab x vocab."""
 

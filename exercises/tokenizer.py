@@ -1,3 +1,4 @@
+# %%
 """Kata 1 - tokenizer: characters as tokens.
 
 A language model reads numbers, not text. The simplest tokenizer gives every distinct
@@ -15,6 +16,7 @@ characters are in the vocabulary. Anything outside it must fail loudly, naming t
 offending character and where it is, rather than be skipped or guessed.
 """
 
+# %%
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -22,6 +24,7 @@ from collections.abc import Sequence
 import torch
 
 
+# %%
 def build_vocab(text: str) -> list[str]:
     """The sorted list of distinct characters in `text`.
 
@@ -33,6 +36,7 @@ def build_vocab(text: str) -> list[str]:
     raise NotImplementedError("not implemented yet: tokenizer.build_vocab")
 
 
+# %%
 def build_lookup(vocab: Sequence[str]) -> tuple[dict[str, int], dict[int, str]]:
     """The two lookup tables `(stoi, itos)` for a vocabulary.
 
@@ -46,6 +50,7 @@ def build_lookup(vocab: Sequence[str]) -> tuple[dict[str, int], dict[int, str]]:
     raise NotImplementedError("not implemented yet: tokenizer.build_lookup")
 
 
+# %%
 def encode(text: str, stoi: dict[str, int]) -> list[int]:
     """The list of ids of the characters of `text`.
 
@@ -57,6 +62,7 @@ def encode(text: str, stoi: dict[str, int]) -> list[int]:
     raise NotImplementedError("not implemented yet: tokenizer.encode")
 
 
+# %%
 def decode(ids: Sequence[int] | torch.Tensor, itos: dict[int, str]) -> str:
     """The text whose ids are `ids` (a list of ints or a 1-D integer tensor).
 

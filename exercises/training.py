@@ -1,3 +1,4 @@
+# %%
 """Kata 4 - training: AdamW, the training loop, and an honest loss estimate.
 
 One training step is always the same four moves:
@@ -21,6 +22,7 @@ model in eval mode (so dropout, later, is off) - and then puts the model back in
 the mode it was in, so a training loop that calls it keeps training.
 """
 
+# %%
 from __future__ import annotations
 
 import torch
@@ -31,6 +33,7 @@ from gptkata.select import earlier
 batching = earlier(__name__, "batching")
 
 
+# %%
 def train_step(
     model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor
 ) -> float:
@@ -38,6 +41,7 @@ def train_step(
     raise NotImplementedError("not implemented yet: training.train_step")
 
 
+# %%
 def train(
     model: nn.Module,
     data: torch.Tensor,
@@ -57,6 +61,7 @@ def train(
     raise NotImplementedError("not implemented yet: training.train")
 
 
+# %%
 def estimate_loss(
     model: nn.Module,
     splits: dict[str, torch.Tensor],

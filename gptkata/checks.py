@@ -22,10 +22,12 @@ import sys
 import tempfile
 from pathlib import Path
 
+import tomllib
+
 from gptkata import manifest, paths, stubs
 
 
-def _api(source: str) -> dict[str, tuple[str, str | None]]:
+def api(source: str) -> dict[str, tuple[str, str | None]]:
     """qualified name -> (signature, docstring) for every function and class."""
     out = {}
     tree = ast.parse(source)
@@ -59,7 +61,7 @@ def mirror_problems() -> list[str]:
             problems.append(f"{kata.name}: the manifest has no hints for it")
         solution = kata.solution_file.read_text(encoding="utf-8")
         exercise = kata.exercise_file.read_text(encoding="utf-8")
-        wanted, got = _api(solution), _api(exercise)
+        wanted, got = api(solution), api(exercise)
         for name, (signature, doc) in wanted.items():
             if not doc:
                 problems.append(f"{kata.name}.{name} has no docstring in solutions/")
@@ -84,11 +86,19 @@ def mirror_problems() -> list[str]:
     return problems
 
 
-def scratch_copy(target: Path) -> Path:
-    """A copy of the repository with pristine, freshly generated exercises."""
+def scratch_copy(target: Path, katas: tuple[str, ...] = ()) -> Path:
+    """A copy of the repository with pristine, freshly generated exercises.
+
+    With `katas` (names), the copy's manifest lists only those katas, in their
+    order: the suite, the progress view and the other tools then see only them.
+    """
     for name in ("gptkata", "solutions", "tests"):
         shutil.copytree(
             paths.ROOT / name, target / name, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    if katas:
+        (target / "gptkata" / manifest.MANIFEST.name).write_text(
+            _manifest_of(manifest.MANIFEST.read_text(encoding="utf-8"), katas), encoding="utf-8"
         )
     shutil.copy2(paths.ROOT / "pyproject.toml", target / "pyproject.toml")
     (target / "data").symlink_to(paths.DATA.resolve(), target_is_directory=True)
@@ -101,10 +111,22 @@ def scratch_copy(target: Path) -> Path:
     return target
 
 
+def _manifest_of(text: str, katas: tuple[str, ...]) -> str:
+    """The manifest `text` with only the entries of the katas named in `katas`."""
+    unknown = set(katas) - {k.name for k in manifest.KATAS}
+    if unknown:
+        raise ValueError(f"no such katas in the manifest: {sorted(unknown)}")
+    header, *entries = text.split("[[kata]]\n")
+    kept = [e for e in entries if tomllib.loads("[[kata]]\n" + e)["kata"][0]["name"] in katas]
+    return header + "".join("[[kata]]\n" + e for e in kept)
+
+
 def run_suite(
-    root: Path, report: Path, *args: str, impl: str = "exercises"
+    root: Path, report: Path, *args: str, impl: str = "exercises", chain: str = "reference"
 ) -> subprocess.CompletedProcess:
-    env = dict(os.environ, GPTKATA_IMPL=impl, GPTKATA_REPORT=str(report), GPTKATA_CHAIN="reference")
+    """Run pytest in `root` in a subprocess, writing the JSON report (see
+    gptkata.results) to `report`; its output is captured, not shown."""
+    env = dict(os.environ, GPTKATA_IMPL=impl, GPTKATA_REPORT=str(report), GPTKATA_CHAIN=chain)
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
         cwd=root,

@@ -1,4 +1,15 @@
-"""The command line behind the Makefile. Each command is one small function."""
+"""The command line behind the Makefile. Each command is one small function.
+
+    python -m gptkata test [--kata K] [--impl exercises|solutions] [--chain reference|mine]
+    python -m gptkata progress [--chain ...]      every kata's state and the next step
+    python -m gptkata watch [--kata K] [--poll]   rerun the current kata on every save
+    python -m gptkata show [--kata K]             a kata's instructions
+    python -m gptkata hint [--kata K] [--again | --restart]
+    python -m gptkata reset --kata K              the pristine stub (yours is backed up)
+
+Without --kata, show, hint and watch take the current kata: the first one that is
+not done.
+"""
 
 from __future__ import annotations
 
@@ -6,30 +17,100 @@ import argparse
 import os
 import sys
 
-from gptkata import manifest, paths, select
+from gptkata import hints, manifest, progress, reset, select, show, watch
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-    """Run the kata suite (all katas, or one) against the chosen implementation."""
+    """Run the kata tests (all katas in manifest order, or one) against the chosen
+    implementation."""
     import pytest
 
     os.environ["GPTKATA_IMPL"] = args.impl
     os.environ["GPTKATA_CHAIN"] = args.chain
-    target = str(paths.KATA_TESTS)
+    katas = (manifest.get(args.kata),) if args.kata else manifest.KATAS
+    targets = [str(k.test_file) for k in katas if k.test_file.is_file()]
+    if not targets:
+        raise ValueError(f"kata {args.kata} has no tests yet")
+    return pytest.main([*targets, *args.pytest_args])
+
+
+def _kata_or_current(args: argparse.Namespace) -> str | None:
+    """The kata named with --kata, or else the first one that is not done."""
     if args.kata:
-        target = str(manifest.get(args.kata).test_file)
-    return pytest.main([target, *args.pytest_args])
+        return manifest.get(args.kata).name
+    print("No KATA given: finding the current kata (the first that is not done)...", flush=True)
+    kata = progress.current_kata(getattr(args, "chain", "reference"))
+    if kata is None:
+        print("Every kata is done. Name one to see it anyway: KATA=<name>")
+        return None
+    print(f"The current kata is {kata.name}.\n")
+    return kata.name
+
+
+def cmd_progress(args: argparse.Namespace) -> int:
+    return progress.main(args.chain)
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    return watch.main(args.kata, args.chain, args.poll)
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    name = _kata_or_current(args)
+    return show.main(name) if name else 0
+
+
+def cmd_hint(args: argparse.Namespace) -> int:
+    name = _kata_or_current(args)
+    return hints.main(name, again=args.again, start_over=args.restart) if name else 0
+
+
+def cmd_reset(args: argparse.Namespace) -> int:
+    if not args.kata:
+        names = ", ".join(k.name for k in manifest.KATAS)
+        raise ValueError(
+            f"name the kata to start over: make reset KATA=<name>; the katas are: {names}"
+        )
+    return reset.main(args.kata)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m gptkata", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m gptkata",
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True)
-    test = commands.add_parser("test", help="run the kata tests")
-    test.add_argument("--kata", default="", help="only this kata (see gptkata/katas.toml)")
+
+    def command(name: str, run, help: str, kata_help: str = "the kata (default: the current one)"):
+        sub = commands.add_parser(name, help=help, description=help)
+        sub.add_argument("--kata", default="", help=kata_help)
+        sub.set_defaults(run=run)
+        return sub
+
+    def chain_option(sub):
+        sub.add_argument("--chain", default="reference", choices=select.CHAINS)
+
+    test = command("test", cmd_test, "run the kata tests", "only this kata (default: all)")
     test.add_argument("--impl", default="exercises", choices=select.PACKAGES)
-    test.add_argument("--chain", default="reference", choices=select.CHAINS)
+    chain_option(test)
     test.add_argument("pytest_args", nargs="*", help="passed on to pytest")
-    test.set_defaults(run=cmd_test)
+    chain_option(command("progress", cmd_progress, "every kata's state and the next step"))
+    watching = command("watch", cmd_watch, "rerun the current kata's tests on every save")
+    chain_option(watching)
+    watching.add_argument(
+        "--poll", action="store_true", help="poll for changes instead of file events"
+    )
+    command("show", cmd_show, "a kata's instructions: what to build, the shapes, the tests")
+    hint = command("hint", cmd_hint, "reveal a kata's next hint")
+    hint.add_argument("--again", action="store_true", help="show the revealed hints, no new one")
+    hint.add_argument("--restart", action="store_true", help="hide the kata's hints again")
+    command(
+        "reset",
+        cmd_reset,
+        "back to the pristine stub; your version is backed up first",
+        "the kata to start over (required)",
+    )
     return parser
 
 
@@ -41,3 +122,6 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:  # a wrong kata name or option: one line, no traceback
         print(f"{parser.prog} {args.command}: {error}", file=sys.stderr)
         return 2
+    except progress.SuiteError as error:
+        print(f"{parser.prog} {args.command}: {error}", file=sys.stderr)
+        return 1

@@ -8,9 +8,15 @@ Loaded for every run (pyproject's addopts). It changes only how results are show
 * A kata file that does not import, and a missing corpus, fail with one line that
   says what to do.
 * A `Mismatch` (raised by the tests' expectation helpers) is shown as its message:
-  the call, what came back, what was expected - no stack of test internals.
-* With GPTKATA_REPORT=path, every result is also written there as JSON, for the
-  progress view and the maintainer checks.
+  the call, what came back, what was expected and why - no stack of test internals.
+  When a property test (hypothesis) fails, the smallest failing example it found
+  follows in one plain line.
+* An exception raised inside the learner's own code is shown as its type and message
+  and the learner's line that raised it, without the frames of torch or the tests.
+* The run ends with the next step; a first run on a fresh clone ends with a short
+  welcome that says where to start.
+* With GPTKATA_REPORT=path, every result is also written there as JSON (see
+  gptkata.results), for the progress view, watch and the maintainer checks.
 """
 
 from __future__ import annotations
@@ -19,48 +25,166 @@ import json
 import os
 import re
 import traceback
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 
-from gptkata import manifest, paths, select, stubs
+from gptkata import manifest, paths, progress, select, stubs
 from gptkata.data import CorpusError
+from gptkata.results import (
+    BROKEN,
+    IN_PROGRESS,
+    KATA_BROKEN,
+    TODO,
+    KataState,
+    Result,
+    kata_of,
+    tally,
+)
 
-TODO, BROKEN = "todo", "broken"
-_TEST_FILE = re.compile(r"tests/katas/test_(\w+)\.py")
+# Failing-example notes hypothesis attaches to the exception, e.g.
+# "Falsifying example: test_x(\n    text='0',\n)" (older) or "Failing test case: ..." (newer).
+_EXAMPLE_NOTE = re.compile(
+    r"^(?:Falsifying|Failing) (?:explicit )?(?:example|test case):\s*\w+\((.*)\)\s*$", re.DOTALL
+)
 
 
 class Mismatch(AssertionError):
     """A failed expectation whose message is complete: shown as it is, without a traceback."""
 
 
-@dataclass
-class Result:
-    nodeid: str
-    kata: str | None  # the kata whose test file this is
-    outcome: str  # passed | failed | skipped | todo | broken
-    message: str  # one line; empty when passed
-    stub: str | None = None  # 'kata.function' of the stub that was hit
-    where: str | None = None  # file:line of that stub
+def smallest_example(error: BaseException) -> str | None:
+    """ "text='0e'" from hypothesis's note on `error`, on one line; None without one."""
+    for note in getattr(error, "__notes__", ()):
+        match = _EXAMPLE_NOTE.match(note.strip())
+        if match:
+            # drop hypothesis's comments ("# or any other generated value")
+            lines = [re.sub(r",\s+#.*$", ",", line).strip() for line in match.group(1).splitlines()]
+            return " ".join(line for line in lines if line and not line.startswith("#")).rstrip(",")
+    return None
 
 
-def kata_of(nodeid: str) -> str | None:
-    match = _TEST_FILE.search(nodeid.replace("\\", "/"))
-    return match.group(1) if match else None
+def one_line(text: str, limit: int = 160) -> str:
+    """The lines of `text` joined into one (runs of spaces made single), at most
+    `limit` characters long."""
+    line = "; ".join(" ".join(part.split()) for part in text.strip().splitlines() if part.strip())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
-def _where(excinfo) -> str:
-    frame = traceback.extract_tb(excinfo.tb)[-1]
+def _relative(filename: str) -> str:
     try:
-        name = os.path.relpath(frame.filename, paths.ROOT)
+        return os.path.relpath(filename, paths.ROOT).replace("\\", "/")
     except ValueError:
-        name = frame.filename
-    return f"{name}:{frame.lineno}"
+        return filename
 
 
-def _first_line(text: str) -> str:
-    return text.strip().splitlines()[0] if text.strip() else ""
+def _at(frame) -> str:
+    return f"{_relative(frame.filename)}:{frame.lineno}"
+
+
+def _named_function(kata_name: str | None, call: str) -> str | None:
+    """The kata function that `call` (e.g. "encode('Hola', stoi)") is about: the one
+    named earliest in it."""
+    if kata_name not in {k.name for k in manifest.KATAS}:
+        return None
+    found = []
+    for qualified in stubs.stubbed_functions(manifest.get(kata_name)):
+        match = re.search(rf"\b{re.escape(qualified.rsplit('.', 1)[-1])}\(", call)
+        if match:
+            found.append((match.start(), qualified))
+    return min(found)[1] if found else None
+
+
+def _frames_in(error: BaseException, folder: Path) -> list:
+    """The frames of `error`'s traceback that run code of a file in `folder`."""
+    folder = folder.resolve()
+    frames = traceback.extract_tb(error.__traceback__)
+    return [f for f in frames if Path(f.filename).resolve().parent == folder]
+
+
+def _qualified(frame) -> str | None:
+    """'tokenizer.encode' for a frame in exercises/tokenizer.py, function encode."""
+    try:
+        kata = manifest.by_module(Path(frame.filename).stem)
+    except ValueError:
+        return None
+    for qualified in stubs.stubbed_functions(kata):
+        if qualified.rsplit(".", 1)[-1] == frame.name:
+            return qualified
+    return None
+
+
+def _describe(item, error: BaseException) -> dict | None:
+    """What the plugin knows about a failure: outcome, one-line message, details,
+    stub, where and function. None for failures it leaves to pytest."""
+    kata_name = kata_of(item.nodeid)
+    test_file, line, _ = item.location
+    checked_at = f"  (checked at {test_file}:{line + 1})"
+    grouped = getattr(error, "exceptions", None)  # an exception group
+    if isinstance(grouped, tuple) and grouped:
+        # hypothesis found several different failures: the first one is enough to act on
+        described = _describe(item, grouped[0])
+        if described is not None:
+            count = len(grouped)
+            described["details"] += (
+                f"\n  (hypothesis found {count} different failures; this is the first)"
+            )
+        return described
+    if isinstance(error, NotImplementedError) and str(error).startswith(stubs.PREFIX):
+        stub = str(error)[len(stubs.PREFIX) :]
+        where = _at(traceback.extract_tb(error.__traceback__)[-1])
+        text = f"{error} ({where})"
+        return dict(outcome=TODO, stub=stub, where=where, function=stub, message=text, details=text)
+    if isinstance(error, select.KataBroken):
+        return dict(outcome=BROKEN, message=str(error), details=str(error))
+    if isinstance(error, CorpusError):
+        return dict(message=str(error), details=str(error))
+    example = smallest_example(error)
+    example_line = f"  smallest failing example: {example}" if example else ""
+    if isinstance(error, Mismatch):
+        text = str(error)
+        details = "\n".join(filter(None, [text, example_line, checked_at]))
+        function = _named_function(kata_name, text.splitlines()[0] if text else "")
+        return dict(message=one_line(text), details=details, function=function)
+    return _describe_exception(item, error, kata_name, example_line, checked_at)
+
+
+def _describe_exception(item, error, kata_name, example_line, checked_at) -> dict | None:
+    """Any other exception: the learner's line that raised it, or else the test's line
+    that got something it could not use; never the frames of torch or of pytest. A
+    plain assert in a test is better shown by pytest itself, and so is anything outside
+    the kata tests."""
+    mine = _frames_in(error, paths.ROOT / select.impl_name())
+    if kata_name is None or (isinstance(error, AssertionError) and not mine):
+        return None
+    frame = (mine or _frames_in(error, Path(item.path).parent) or [None])[-1]
+    if frame is None:
+        return None
+    where = _at(frame)
+    code = (frame.line or "").strip()
+    if mine:  # the learner's function, even when the line is inside a comprehension
+        function = next(filter(None, map(_qualified, reversed(mine))), None)
+    else:
+        function = _named_function(kata_name, code)
+    name = function.split(".", 1)[1] if function else frame.name
+    headline = one_line(f"{type(error).__name__}: {error}")
+    place = f"in {name}" if mine else "in the test"
+    lines = [
+        headline,
+        f"  raised at {where}, {place}:  {code}",
+        example_line,
+        f"  what {name} must do: its docstring, or make show KATA={kata_name}"
+        if function and kata_name
+        else "",
+        checked_at,
+    ]
+    return dict(
+        message=f"{headline} ({where})",
+        details="\n".join(filter(None, lines)),
+        where=where if mine else None,
+        function=function,
+    )
 
 
 @pytest.hookimpl(wrapper=True)
@@ -68,26 +192,17 @@ def pytest_runtest_makereport(item, call):
     report = yield
     if call.excinfo is None or not report.failed:
         return report
-    error = call.excinfo.value
-    if isinstance(error, NotImplementedError) and str(error).startswith(stubs.PREFIX):
-        stub = str(error)[len(stubs.PREFIX) :]
-        report.gptkata = (TODO, stub, _where(call.excinfo))
-        report.longrepr = f"{error} ({_where(call.excinfo)})"
-    elif isinstance(error, select.KataBroken):
-        report.gptkata = (BROKEN, None, None)
-        report.longrepr = str(error)
-    elif isinstance(error, CorpusError):
-        report.longrepr = str(error)
-    elif isinstance(error, Mismatch):
-        test_file, line, _ = item.location
-        report.longrepr = f"{error}\n  (checked at {test_file}:{line + 1})"
+    described = _describe(item, call.excinfo.value)
+    if described is not None:
+        report.gptkata = described
+        report.longrepr = described["details"]
     return report
 
 
 def pytest_report_teststatus(report, config):
-    tag = getattr(report, "gptkata", None)
-    if tag and report.when == "call":
-        return (TODO, "T", "TODO") if tag[0] == TODO else (BROKEN, "B", "BROKEN")
+    outcome = getattr(report, "gptkata", {}).get("outcome")
+    if outcome in (TODO, BROKEN) and report.when == "call":
+        return (TODO, "T", "TODO") if outcome == TODO else (BROKEN, "B", "BROKEN")
     return None
 
 
@@ -98,21 +213,19 @@ class _Collector:
     @pytest.hookimpl
     def pytest_runtest_logreport(self, report):
         if report.when == "call" or (report.when == "setup" and not report.passed):
-            tag = getattr(report, "gptkata", None)
-            if tag:
-                outcome, stub, where = tag
-            else:
-                outcome, stub, where = report.outcome, None, None
-            message = "" if report.passed else _first_line(str(report.longrepr or ""))
-            self.results.append(
-                Result(report.nodeid, kata_of(report.nodeid), outcome, message, stub, where)
-            )
+            described = dict(getattr(report, "gptkata", {}))
+            if not report.passed:
+                text = str(report.longrepr or "")
+                described.setdefault("message", text.strip().splitlines()[0] if text else "")
+                described.setdefault("details", text)
+            described.setdefault("outcome", report.outcome)
+            described.setdefault("message", "")
+            self.results.append(Result(report.nodeid, kata_of(report.nodeid), **described))
 
     @pytest.hookimpl
     def pytest_terminal_summary(self, terminalreporter, exitstatus, config):
-        write = terminalreporter.write_line
         for line in summary_lines(self.results):
-            write(line)
+            terminalreporter.write_line(line)
 
     @pytest.hookimpl
     def pytest_sessionfinish(self, session, exitstatus):
@@ -126,64 +239,76 @@ def pytest_configure(config):
 
 
 def summary_lines(results: list[Result]) -> list[str]:
-    """The end of a run: every function still stubbed in the katas that ran, one line
-    each (with how many tests wait on it), then the one next step."""
+    """The end of a run: the functions still stubbed in the katas being worked on (one
+    line each, with how many tests wait on it), then the next step - or, on a fresh
+    clone, the welcome."""
+    states = [s for s in tally(results) if s.results]
+    now = next((s for s in states if s.unfinished), None)
+    if now is None:
+        return finished_lines(states)
+    fresh = all(r.outcome == TODO for r in results)
+    # the katas being worked on: the current one and any other begun and not done
+    listed = [s for s in states if s.state != KATA_BROKEN and (s is now or s.state == IN_PROGRESS)]
     hits: dict[str, int] = {}
     for r in results:
         if r.outcome == TODO and r.stub:
             hits[r.stub] = hits.get(r.stub, 0) + 1
-    ran = {r.kata for r in results}
     package = paths.ROOT / select.impl_name()
     todo = [
-        (stub, f"{package.name}/{kata.module}.py:{line}")
-        for kata in manifest.KATAS
-        if kata.name in ran
-        for stub, line in stubs.remaining(package / f"{kata.module}.py")
+        (stub, f"{package.name}/{s.kata.module}.py:{line}")
+        for s in listed
+        for stub, line in stubs.remaining(package / f"{s.kata.module}.py")
     ]
     lines = []
     if todo:
-        lines.append("")
-        lines.append(
-            "Not implemented yet (one line per function; replace its `raise NotImplementedError`):"
-        )
+        lines += [
+            "",
+            "Not implemented yet (one line per function; replace its `raise NotImplementedError`):",
+        ]
         width = max(len(stub) for stub, _ in todo)
         for stub, where in todo:
             count = hits.get(stub, 0)
             waiting = {0: "", 1: "1 test stops here"}.get(count, f"{count} tests stop here")
             lines.append(f"  {stub:<{width}}  {where:<28} {waiting}".rstrip())
-    lines.extend(next_step_lines(results))
-    return lines
-
-
-def next_step_lines(results: list[Result]) -> list[str]:
-    """At most ten lines saying what to do now."""
-    by_kata: dict[str, list[Result]] = {}
-    for r in results:
-        if r.kata:
-            by_kata.setdefault(r.kata, []).append(r)
-    pending = [
-        k for k in manifest.KATAS if any(r.outcome != "passed" for r in by_kata.get(k.name, []))
-    ]
-    if not pending:
-        return []
-    kata = pending[0]
-    mine = by_kata[kata.name]
-    fresh = all(r.outcome == TODO for rs in by_kata.values() for r in rs)
-    first = next(r for r in mine if r.outcome != "passed")
-    done = sum(r.outcome == "passed" for r in mine)
-    lines = [""]
-    if fresh and kata.number == 1:
-        lines += [
-            "Welcome to GPT Kata! Every kata is still a stub: that is where you start.",
-            f"First: open exercises/{kata.module}.py and read its docstring (kata 1, {kata.title}).",
-            "Replace each `raise NotImplementedError(...)` with your code, then run only this kata:",
-            f"    make test KATA={kata.name}",
-            f"Stuck? make hint KATA={kata.name}    Where am I? make progress",
-        ]
+    waiting = [s.kata.name for s in states if s.unfinished and s not in listed]
+    if waiting and not fresh:
+        lines.append(f"Not started yet: {', '.join(waiting)} (make progress shows the whole path)")
+    lines.append("")
+    if fresh and now.kata == manifest.KATAS[0]:
+        lines += welcome_lines(now.kata)
     else:
-        lines += [
-            f"Next: kata {kata.number}, {kata.name} ({done} of {len(mine)} tests pass) - edit exercises/{kata.module}.py",
-            f"  {first.message or first.nodeid}",
-            f"  run it alone: make test KATA={kata.name}    a hint: make hint KATA={kata.name}",
-        ]
+        lines += progress.next_step_lines(now, select.chain_name())
     return lines
+
+
+def finished_lines(states: list[KataState]) -> list[str]:
+    """After a run in which every test passed: what comes next."""
+    if not states:
+        return []
+    last = states[-1].kata
+    later = [k for k in manifest.KATAS[last.number :] if k.test_file.is_file()]
+    names = ", ".join(s.kata.name for s in states)
+    if not later:
+        return ["", f"All tests pass ({names}). Check the whole path with make progress."]
+    following = later[0]
+    return [
+        "",
+        f"All tests of {names} pass. Next: kata {following.number}, {following.name} -"
+        f" {following.title}",
+        f"  read: make show KATA={following.name}    run: make test KATA={following.name}"
+        "    or the whole path: make progress",
+    ]
+
+
+def welcome_lines(kata: manifest.Kata) -> list[str]:
+    """What a newcomer reads after their first `make test`: where to start, in a few lines."""
+    file = f"exercises/{kata.module}.py"
+    return [
+        f"Welcome to GPT Kata! {len(manifest.KATAS)} katas lead from single characters to a GPT;",
+        "each is a file of stubs for you to fill in, checked by the tests.",
+        f"Start with kata {kata.number}, {kata.name}: {kata.title}.",
+        f"  1. read what to build:   make show KATA={kata.name}   (also the docstring of {file})",
+        f"  2. replace each `raise NotImplementedError(...)` in {file} with your code",
+        f"  3. check just this kata: make test KATA={kata.name}   (or on every save: make watch)",
+        f"Stuck? make hint KATA={kata.name}    Where am I? make progress",
+    ]

@@ -111,6 +111,8 @@ def earlier(importer: str, kata_name: str) -> ModuleType:
     on the reference; an exercise builds on the reference too unless
     GPTKATA_CHAIN=mine, so a learner can start at any kata.
     """
+    if importer == "__main__":  # the kata opened as a notebook, or run as a script
+        return load("exercises" if chain_name() == "mine" else "solutions", kata_name)
     package, _, module = importer.rpartition(".")
     me, wanted = manifest.by_module(module), manifest.get(kata_name)
     if wanted.number >= me.number:

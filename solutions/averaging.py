@@ -1,3 +1,4 @@
+# %%
 """Kata 5 - the averaging trick: three ways to let a position see its past.
 
 Self-attention starts from a simple wish: let position t of a sequence gather
@@ -24,11 +25,13 @@ different order, so they can differ in the last bits (about 1e-8 here).
 of values of size ~1 while still catching any real mistake.
 """
 
+# %%
 from __future__ import annotations
 
 import torch
 
 
+# %%
 def average_loop(x: torch.Tensor) -> torch.Tensor:
     """Prefix means with explicit loops: out[b, t] = x[b, :t+1].mean(0). (B, T, C) -> (B, T, C).
 
@@ -43,6 +46,7 @@ def average_loop(x: torch.Tensor) -> torch.Tensor:
     return out
 
 
+# %%
 def causal_average_weights(T: int) -> torch.Tensor:
     """The (T, T) float matrix whose row t averages positions 0..t.
 
@@ -59,12 +63,14 @@ def causal_average_weights(T: int) -> torch.Tensor:
     return wei / wei.sum(dim=1, keepdim=True)
 
 
+# %%
 def average_matmul(x: torch.Tensor) -> torch.Tensor:
     """Prefix means as one matrix multiply: causal_average_weights(T) @ x. (B, T, C) -> (B, T, C)."""
     _check_btc(x)
     return causal_average_weights(x.shape[1]).to(x.dtype) @ x
 
 
+# %%
 def average_softmax(x: torch.Tensor) -> torch.Tensor:
     """Prefix means through a masked softmax of all-zero scores. (B, T, C) -> (B, T, C).
 
@@ -75,6 +81,7 @@ def average_softmax(x: torch.Tensor) -> torch.Tensor:
     return causal_softmax(torch.zeros(T, T, dtype=x.dtype)) @ x
 
 
+# %%
 def causal_softmax(scores: torch.Tensor) -> torch.Tensor:
     """Softmax over the last dimension after masking the future: (..., T, T) -> (..., T, T).
 
@@ -90,6 +97,7 @@ def causal_softmax(scores: torch.Tensor) -> torch.Tensor:
     return scores.masked_fill(~tril, float("-inf")).softmax(dim=-1)
 
 
+# %%
 def _check_btc(x: torch.Tensor) -> None:
     """Raise ValueError unless x is a (B, T, C) tensor."""
     if x.dim() != 3:

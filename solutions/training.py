@@ -1,3 +1,4 @@
+# %%
 """Kata 4 - training: AdamW, the training loop, and an honest loss estimate.
 
 One training step is always the same four moves:
@@ -21,6 +22,7 @@ model in eval mode (so dropout, later, is off) - and then puts the model back in
 the mode it was in, so a training loop that calls it keeps training.
 """
 
+# %%
 from __future__ import annotations
 
 import torch
@@ -31,6 +33,7 @@ from gptkata.select import earlier
 batching = earlier(__name__, "batching")
 
 
+# %%
 def train_step(
     model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor
 ) -> float:
@@ -42,6 +45,7 @@ def train_step(
     return loss.item()
 
 
+# %%
 def train(
     model: nn.Module,
     data: torch.Tensor,
@@ -69,6 +73,7 @@ def train(
     return losses
 
 
+# %%
 def estimate_loss(
     model: nn.Module,
     splits: dict[str, torch.Tensor],

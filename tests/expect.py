@@ -78,6 +78,12 @@ def close(
         fail(call, got, expected, f"{why} (largest difference {worst:.3g}, allowed atol={atol:g})")
 
 
+BAD_INPUT = (
+    "bad input must fail loudly: a ValueError whose message names what was wrong "
+    "(the function's docstring says which inputs are bad)"
+)
+
+
 def value_error(call: str, function, *args, mentions: tuple[str, ...] = (), **kwargs) -> str:
     """`function(*args, **kwargs)` raises a ValueError whose message contains each of
     `mentions`; returns the message."""
@@ -88,10 +94,17 @@ def value_error(call: str, function, *args, mentions: tuple[str, ...] = (), **kw
     except ValueError as error:
         message = str(error)
     except Exception as error:
-        fail(call, f"{type(error).__name__}: {error}", "a ValueError with a clear message")
+        fail(
+            call, f"{type(error).__name__}: {error}", "a ValueError with a clear message", BAD_INPUT
+        )
     else:
-        fail(call, result, "a ValueError")
+        fail(call, result, "a ValueError", BAD_INPUT)
     for word in mentions:
         if word not in message:
-            fail(call, f"ValueError({message!r})", f"a ValueError whose message mentions {word!r}")
+            fail(
+                call,
+                f"ValueError({message!r})",
+                f"a ValueError whose message mentions {word!r}",
+                BAD_INPUT,
+            )
     return message

@@ -1,0 +1,162 @@
+"""`make progress`: where you are on the path, and the one next step.
+
+The kata tests run in a subprocess with GPTKATA_REPORT set, and the JSON report they
+leave is read back (gptkata.results). So nothing a learner writes can stop the view:
+a file that does not import only marks its own kata as broken. The view shows
+
+  every kata in manifest order with its state: done, in progress (k of n tests
+  pass), not started, or broken (the import error and its file:line, in one line);
+  an overall progress bar;
+  the next step: the first kata that is not done, its first failing test in one
+  line, the file and function to edit, and the commands that explain the kata,
+  run just its tests, and give a hint.
+
+CHAIN is respected (with CHAIN=mine later katas build on your own earlier work, so
+an unfinished kata holds up the ones after it). Nothing under exercises/ is written.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+from gptkata import checks, manifest, paths
+from gptkata.results import (
+    DONE,
+    KATA_BROKEN,
+    NO_TESTS,
+    NOT_STARTED,
+    KataState,
+    Result,
+    as_sentence,
+    current,
+    tally,
+)
+
+
+class SuiteError(Exception):
+    """The tests did not run at all (a broken test file, a broken harness)."""
+
+
+def run(
+    katas: tuple[manifest.Kata, ...] | None = None,
+    chain: str = "reference",
+    first_failure: bool = False,
+) -> list[Result]:
+    """Run the tests of `katas` (all by default) in manifest order, in a subprocess,
+    and return their results. With `first_failure`, stop at the first test that does
+    not pass: the katas before it are done, and its kata is the current one."""
+    katas = manifest.KATAS if katas is None else katas
+    files = [str(k.test_file.relative_to(paths.ROOT)) for k in katas if k.test_file.is_file()]
+    if not files:
+        return []
+    with tempfile.TemporaryDirectory(prefix="gptkata-progress-") as folder:
+        report = Path(folder) / "report.json"
+        extra = ["--exitfirst"] if first_failure else []
+        finished = checks.run_suite(paths.ROOT, report, *files, *extra, chain=chain)
+        # pytest's exit codes: 0 all passed, 1 some failed, 5 no tests; others: it did not run
+        if finished.returncode not in (0, 1, 5) or not report.is_file():
+            output = (finished.stdout + finished.stderr).strip().splitlines()
+            raise SuiteError("the kata tests did not run:\n" + "\n".join(output[-15:]))
+        return [Result(**r) for r in json.loads(report.read_text())]
+
+
+def current_kata(chain: str = "reference") -> manifest.Kata | None:
+    """The first kata that is not done (None when every kata is), found by running
+    the tests in order up to the first one that does not pass."""
+    state = current(tally(run(chain=chain, first_failure=True)))
+    return state.kata if state else None
+
+
+def bar(fraction: float, width: int) -> str:
+    filled = round(max(0.0, min(1.0, fraction)) * width)
+    return "[" + "#" * filled + "-" * (width - filled) + "]"
+
+
+def kata_line(state: KataState, is_current: bool = False) -> str:
+    """' > 2 batching   in progress  [####--------]   4/12' - one kata, one line."""
+    width = max(len(k.name) for k in manifest.KATAS)
+    marker = ">" if is_current else " "
+    head = f"{marker} {state.kata.number:>2} {state.kata.name:<{width}}  {state.state:<11}"
+    if state.state == KATA_BROKEN:
+        return f"{head}  {state.first_problem.message}"
+    if state.state == NO_TESTS:
+        return f"{head}  (its tests are not written yet)"
+    return f"{head}  {bar(state.passed / state.total, 12)} {state.passed:>3}/{state.total}"
+
+
+def _chain_note(chain: str) -> str:
+    if chain == "mine":
+        return "CHAIN=mine: later katas build on your own earlier katas"
+    return "later katas build on the reference versions of earlier ones; CHAIN=mine uses yours"
+
+
+def view_lines(states: list[KataState], chain: str = "reference") -> list[str]:
+    """The whole progress view: the katas, the overall bar, the next step."""
+    now = current(states)
+    lines = [f"GPT Kata - your progress ({_chain_note(chain)})", ""]
+    lines += [kata_line(s, s is now) for s in states]
+    passed, total = sum(s.passed for s in states), sum(s.total for s in states)
+    done = sum(s.state == DONE for s in states)
+    lines += [
+        "",
+        f"Overall {bar(passed / total if total else 0.0, 30)}  "
+        f"{passed} of {total} tests pass, {done} of {len(states)} katas done",
+        "",
+    ]
+    if now is None:
+        lines.append("Every kata passes: your GPT is complete. Train it for real: make train")
+    else:
+        lines += next_step_lines(now, chain)
+    return lines
+
+
+def next_step_lines(state: KataState, chain: str = "reference") -> list[str]:
+    """What to do now in the kata of `state`: at most seven lines."""
+    kata, problem = state.kata, state.first_problem
+    also = " CHAIN=mine" if chain == "mine" else ""
+    lines = [
+        f"Next: kata {kata.number}, {kata.name} ({state.passed} of {state.total} tests pass)"
+        f" - {kata.title}"
+    ]
+    if state.state == KATA_BROKEN:
+        lines += [
+            f"  broken:  {problem.message}",
+            f"  fix:     that line in exercises/{kata.module}.py, or start the kata over"
+            f" (your version is backed up first): make reset KATA={kata.name}",
+        ]
+    else:
+        label = "start:  " if state.state == NOT_STARTED else "failing:"
+        lines.append(f"  {label} {as_sentence(problem.test_name)}: {problem.message}")
+        lines.append(f"  edit:    {what_to_edit(problem, kata)}")
+    lines += [
+        f"  read:    make show KATA={kata.name}    what to build, the shapes, what the tests check",
+        f"  run:     make test KATA={kata.name}{also}    or rerun on every save: make watch{also}",
+        f"  stuck:   make hint KATA={kata.name}    {len(kata.hints)} hints, one at a time",
+    ]
+    return lines
+
+
+def what_to_edit(problem: Result, kata: manifest.Kata) -> str:
+    """'exercises/tokenizer.py, function build_vocab (line 33)', as far as it is known."""
+    if not problem.function:
+        return f"exercises/{kata.module}.py"
+    owner, name = problem.function.split(".", 1)
+    file = f"exercises/{manifest.get(owner).module}.py"
+    line = ""
+    if problem.where and problem.where.startswith(file + ":"):
+        line = f" (line {problem.where.rsplit(':', 1)[1]})"
+    return f"{file}, function {name}{line}"
+
+
+def main(chain: str = "reference") -> int:
+    print("Running the kata tests...", file=sys.stderr, flush=True)
+    try:
+        states = tally(run(chain=chain))
+    except SuiteError as error:
+        print(error, file=sys.stderr)
+        return 1
+    print("\n".join(view_lines(states, chain)))
+    return 0

@@ -1,0 +1,75 @@
+"""`make reset KATA=<name>`: start a kata over from its pristine stub - without losing
+what you wrote.
+
+Your version of exercises/<module>.py is first saved under backups/ (ignored by git)
+with the time in its name, e.g. backups/tokenizer-20250314-093015.py. Backups are
+never overwritten and never deleted. Only once the backup is written and read back
+intact is the exercise replaced by the stub generated from the solution
+(gptkata.stubs), written to a temporary file first and moved into place in one step.
+
+A kata that is already the pristine stub needs no backup and is left alone. This is
+the only command that writes under exercises/.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import datetime
+from pathlib import Path
+
+from gptkata import manifest, paths, stubs
+
+
+def backup(kata: manifest.Kata, content: bytes, now: datetime | None = None) -> Path:
+    """Save `content` as a new file under backups/, never overwriting one; returns its path."""
+    stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
+    paths.BACKUPS.mkdir(parents=True, exist_ok=True)
+    for attempt in range(1, 1000):
+        suffix = "" if attempt == 1 else f"-{attempt}"
+        target = paths.BACKUPS / f"{kata.module}-{stamp}{suffix}.py"
+        try:
+            with target.open("xb") as f:  # "x": never overwrite an existing file
+                f.write(content)
+        except FileExistsError:
+            continue
+        if target.read_bytes() != content:
+            raise OSError(f"the backup {target} could not be written intact; nothing was reset")
+        return target
+    raise OSError(f"too many backups of {kata.module} at {stamp}; nothing was reset")
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def reset(kata: manifest.Kata, now: datetime | None = None) -> str:
+    """Restore the pristine stub of `kata` (backing up your version first); returns
+    what happened, for the learner."""
+    exercise = kata.exercise_file
+    shown = exercise.relative_to(paths.ROOT)
+    pristine = stubs.stub_source(kata)
+    if not exercise.is_file():
+        _write_atomically(exercise, pristine)
+        return f"{shown} was missing; the pristine stub is back (there was nothing to back up)."
+    mine = exercise.read_bytes()
+    if mine == pristine.encode("utf-8"):
+        return f"{shown} is already the pristine stub: nothing to back up, nothing changed."
+    saved = backup(kata, mine, now).relative_to(paths.ROOT)
+    _write_atomically(exercise, pristine)
+    return (
+        f"Your version of {shown} is saved as {saved} (backups are never deleted).\n"
+        f"{shown} is the pristine stub again. To bring yours back: cp {saved} {shown}"
+    )
+
+
+def main(kata_name: str) -> int:
+    print(reset(manifest.get(kata_name)))
+    return 0

@@ -1,0 +1,230 @@
+"""`make watch`: rerun the current kata's tests every time you save a file in exercises/.
+
+After each run the screen shows the kata's progress line, its first failure in full
+(what came back, what was expected, why) and the function to edit. When the kata is
+done, watch moves on to the next one by itself (unless you chose one with KATA=).
+
+File events come from watchdog. Some filesystems never deliver them - a project on a
+Windows drive under WSL (/mnt/c/...), network shares, some containers - so watch can
+poll instead (look at the files once a second):
+
+  make watch POLL=1                 or the environment variable GPTKATA_WATCH_POLL=1
+  GPTKATA_WATCH_POLL=0              never poll, even where polling would be chosen
+
+By default it polls under WSL when the project lives on a Windows drive, and falls
+back to polling if file events cannot be set up at all.
+
+Editors rarely save in one step: they write a temporary file, rename it, touch it
+again. `Debouncer` waits until saves have been quiet for a moment and then runs the
+tests once; `saved_path` ignores editor temporaries (.swp, ~ backups, .#locks,
+JetBrains' ___jb_ files) and Python's own __pycache__. Both are plain functions of
+their inputs (time is passed in), so they are tested without waiting for anything.
+Watch only reads exercises/; it never writes there.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+from watchdog.observers.polling import PollingObserver
+
+from gptkata import manifest, paths, progress
+from gptkata.results import DONE, KataState, tally
+
+QUIET_SECONDS = 0.4  # how long saves must be quiet before the tests run
+POLL_SECONDS = 1.0
+SAVE_EVENTS = {"created", "modified", "moved", "deleted", "closed"}  # not "opened": tests read
+
+
+def saved_path(
+    event_type: str, src_path: str, dest_path: str = "", is_directory: bool = False
+) -> str | None:
+    """The exercise file a file event saved (or removed), or None when the event is not
+    a save of a kata module in exercises/ - an editor's temporary file, a directory,
+    a cache file, a mere read."""
+    if is_directory or event_type not in SAVE_EVENTS:
+        return None
+    path = Path(dest_path or src_path)
+    name = path.name
+    if path.suffix != ".py" or name.startswith((".", "#", "~")) or "___jb_" in name:
+        return None
+    if path.parent != paths.EXERCISES or name == "__init__.py":
+        return None
+    return str(path)
+
+
+class Debouncer:
+    """Gathers saves and says when a burst of them is over.
+
+    `add(path, now)` notes a save; `ready(now)` is true once `quiet` seconds passed
+    since the last one; `take()` hands over the saved paths and starts afresh.
+    """
+
+    def __init__(self, quiet: float = QUIET_SECONDS):
+        self.quiet = quiet
+        self.pending: set[str] = set()
+        self.last: float | None = None
+
+    def add(self, path: str, now: float) -> None:
+        self.pending.add(path)
+        self.last = now
+
+    def ready(self, now: float) -> bool:
+        return bool(self.pending) and now - self.last >= self.quiet
+
+    def wait(self, now: float, longest: float = 1.0) -> float:
+        """How long to wait for the next event before asking `ready` again."""
+        if not self.pending:
+            return longest
+        return max(0.0, min(longest, self.last + self.quiet - now))
+
+    def take(self) -> set[str]:
+        saved, self.pending, self.last = self.pending, set(), None
+        return saved
+
+
+def should_poll(
+    flag: bool, environ: dict[str, str], proc_version: str, root: Path
+) -> tuple[bool, str]:
+    """Whether to poll instead of waiting for file events, and why (shown to the learner)."""
+    if flag:
+        return True, "polling, as asked (POLL=1)"
+    setting = environ.get("GPTKATA_WATCH_POLL", "").strip().lower()
+    if setting in ("1", "true", "yes"):
+        return True, "polling, as asked (GPTKATA_WATCH_POLL)"
+    if setting in ("0", "false", "no"):
+        return False, "file events, as asked (GPTKATA_WATCH_POLL=0)"
+    if "microsoft" in proc_version.lower() and root.as_posix().startswith("/mnt/"):
+        return True, "polling: WSL does not report saves on Windows drives"
+    return False, "file events"
+
+
+def after(kata: manifest.Kata, state: KataState, chosen: bool) -> manifest.Kata | None:
+    """The kata to run next once `kata` has run: the following kata with tests when
+    this one is done (and the learner did not pick it with KATA=), else None."""
+    if chosen or state.state != DONE:
+        return None
+    later = [k for k in manifest.KATAS[kata.number :] if k.test_file.is_file()]
+    return later[0] if later else None
+
+
+def screen_lines(state: KataState, saved: set[str], how: str, chain: str) -> list[str]:
+    """What watch shows after a run: the progress line, the first failure, what to edit."""
+    kata = state.kata
+    when = datetime.now().strftime("%H:%M:%S")
+    names = ", ".join(sorted(Path(p).name for p in saved)) or "(first run)"
+    lines = [
+        f"GPT Kata watch - kata {kata.number} of {len(manifest.KATAS)}   saved: {names} at {when}",
+        "",
+        progress.kata_line(state, is_current=True),
+        "",
+    ]
+    problem = state.first_problem
+    if state.state == DONE:
+        lines.append(f"Kata {kata.name} is done: all {state.total} tests pass.")
+    elif problem is not None:
+        lines.append(f"First failure: {problem.test_name}")
+        lines += [f"  {line}" for line in problem.details.strip().splitlines()]
+        lines += ["", f"edit: {progress.what_to_edit(problem, kata)}"]
+    also = " CHAIN=mine" if chain == "mine" else ""
+    lines += [
+        f"hint: make hint KATA={kata.name}    instructions: make show KATA={kata.name}"
+        f"    everything: make progress{also}",
+        "",
+        f"Watching exercises/ ({how}). Save a file to rerun; Ctrl-C stops.",
+    ]
+    return lines
+
+
+def _run_until_unfinished(
+    kata: manifest.Kata, chosen: bool, chain: str
+) -> tuple[manifest.Kata, KataState]:
+    """Run `kata`'s tests; while it is done (and not chosen), go on to the next kata."""
+    while True:
+        state = tally(progress.run((kata,), chain), (kata,))[0]
+        following = after(kata, state, chosen)
+        if following is None:
+            return kata, state
+        print(f"Kata {kata.name} is done - on to kata {following.number}, {following.name}.")
+        kata = following
+
+
+def _draw(lines: list[str]) -> None:
+    if sys.stdout.isatty():
+        print("\033[2J\033[H", end="")  # clear the screen, cursor to the top
+    else:
+        print("-" * 72)
+    print("\n".join(lines), flush=True)
+
+
+class _Saves(FileSystemEventHandler):
+    """Puts the path of every saved exercise file into a queue."""
+
+    def __init__(self, saves: queue.Queue):
+        self.saves = saves
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        path = saved_path(
+            event.event_type,
+            os.fsdecode(event.src_path),
+            os.fsdecode(getattr(event, "dest_path", "") or ""),
+            event.is_directory,
+        )
+        if path:
+            self.saves.put(path)
+
+
+def _start_observer(poll: bool, saves: queue.Queue):
+    """A running watchdog observer of exercises/: file events, or polling."""
+    observer = PollingObserver(timeout=POLL_SECONDS) if poll else Observer()
+    observer.schedule(_Saves(saves), str(paths.EXERCISES), recursive=False)
+    observer.start()
+    return observer
+
+
+def main(kata_name: str = "", chain: str = "reference", poll: bool = False) -> int:
+    chosen = bool(kata_name)
+    if not chosen:
+        print("Finding the current kata (the first that is not done)...", flush=True)
+    kata = manifest.get(kata_name) if chosen else progress.current_kata(chain)
+    if kata is None:
+        print("Every kata passes: nothing to watch. Train your GPT: make train")
+        return 0
+    version = Path("/proc/version")
+    proc_version = version.read_text() if version.is_file() else ""
+    polling, how = should_poll(poll, dict(os.environ), proc_version, paths.ROOT)
+    saves: queue.Queue[str] = queue.Queue()
+    try:
+        observer = _start_observer(polling, saves)
+    except OSError as error:  # e.g. the system's limit of watched folders is reached
+        observer = _start_observer(True, saves)
+        how = f"polling: file events are unavailable ({error})"
+    debouncer = Debouncer()
+    saved: set[str] = set()
+    try:
+        while True:
+            try:
+                kata, state = _run_until_unfinished(kata, chosen, chain)
+                _draw(screen_lines(state, saved, how, chain))
+            except progress.SuiteError as error:
+                _draw([str(error), "", f"Watching exercises/ ({how}); Ctrl-C stops."])
+            while not debouncer.ready(time.monotonic()):
+                try:
+                    path = saves.get(timeout=debouncer.wait(time.monotonic()))
+                except queue.Empty:
+                    continue
+                debouncer.add(path, time.monotonic())
+            saved = debouncer.take()
+    except KeyboardInterrupt:
+        print("\nWatch stopped.")
+        return 0
+    finally:
+        observer.stop()
+        observer.join()

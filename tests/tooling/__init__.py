@@ -1,0 +1,1 @@
+"""Tests of the learner tooling: progress, watch, show, hint, reset, the reporting."""

@@ -1,0 +1,157 @@
+"""`make progress`: each kata's state, the overall bar and the next step, on scratch
+copies where katas are solved, half solved, broken or untouched."""
+
+from gptkata import manifest, progress
+from gptkata.results import BROKEN, TODO, KataState, Result
+from tests.tooling.repo import (
+    break_syntax,
+    exercise,
+    gptkata,
+    line_of,
+    scratch,
+    solve,
+    solve_all_but,
+)
+
+
+def kata_row(output: str, name: str) -> str:
+    return next(line for line in output.splitlines() if f" {name} " in line[:16])
+
+
+def test_progress_shows_done_in_progress_and_broken_and_the_next_step(tmp_path):
+    root = scratch(tmp_path, "tokenizer", "batching", "bigram")
+    solve(root, "tokenizer")
+    solve_all_but(root, "batching", "get_batch")
+    broken_line = break_syntax(root, "bigram")
+
+    run = gptkata(root, "progress")
+
+    assert run.returncode == 0, run.stderr
+    out = run.stdout
+    assert "done" in kata_row(out, "tokenizer") and "12/12" in kata_row(out, "tokenizer")
+    batching = kata_row(out, "batching")
+    assert batching.startswith(">") and "in progress" in batching
+    passed, total = map(int, batching.split()[-1].split("/"))
+    assert 0 < passed < total
+    bigram = kata_row(out, "bigram")
+    assert "broken" in bigram and "SyntaxError" in bigram
+    assert f"exercises/bigram.py:{broken_line}" in bigram
+    assert f"{12 + passed} of {12 + total + 8} tests pass, 1 of 3 katas done" in out
+
+    next_step = out[out.index("Next:") :].splitlines()
+    assert next_step[0].startswith(f"Next: kata 2, batching ({passed} of {total} tests pass)")
+    assert next_step[1].startswith("  failing: ") and "batching.get_batch" in next_step[1]
+    stub_line = line_of(exercise(root, "batching"), "not implemented yet: batching.get_batch")
+    assert (
+        next_step[2] == f"  edit:    exercises/batching.py, function get_batch (line {stub_line})"
+    )
+    assert "make show KATA=batching" in next_step[3]
+    assert "make test KATA=batching" in next_step[4]
+    assert "make hint KATA=batching" in next_step[5]
+
+
+def test_a_broken_earlier_kata_holds_up_later_ones_only_with_chain_mine(tmp_path):
+    root = scratch(tmp_path, "tokenizer", "batching")
+    break_syntax(root, "tokenizer")
+    solve(root, "batching")
+
+    reference = gptkata(root, "progress").stdout
+    mine = gptkata(root, "progress", "--chain", "mine").stdout
+
+    assert "broken" in kata_row(reference, "tokenizer")
+    assert "done" in kata_row(reference, "batching")
+    batching_on_mine = kata_row(mine, "batching")
+    assert "broken" in batching_on_mine and "exercises/tokenizer.py" in batching_on_mine
+    assert "CHAIN=mine" in mine and "make test KATA=tokenizer CHAIN=mine" in mine
+
+
+def outcomes(name: str, *kinds: str) -> KataState:
+    kata = manifest.get(name)
+    return KataState(
+        kata,
+        [Result(f"tests/katas/test_{name}.py::t{i}", name, k, "") for i, k in enumerate(kinds)],
+    )
+
+
+def test_a_katas_state_follows_from_its_results():
+    assert outcomes("tokenizer", "passed", "passed", "skipped").state == "done"
+    assert outcomes("tokenizer", "passed", "failed").state == "in progress"
+    assert outcomes("tokenizer", TODO, "failed").state == "in progress"  # begun, but wrong
+    assert outcomes("tokenizer", TODO, TODO).state == "not started"
+    assert outcomes("tokenizer", "passed", BROKEN).state == "broken"
+    assert outcomes("tokenizer").state == "no tests"
+
+
+def test_the_current_kata_is_the_first_that_is_not_done():
+    states = [
+        outcomes("tokenizer", "passed"),
+        outcomes("batching", TODO),
+        outcomes("bigram", "failed"),
+    ]
+    view = progress.view_lines(states)
+
+    assert view[2].startswith("   1 tokenizer") and view[3].startswith(">  2 batching")
+    assert "1 of 3 tests pass, 1 of 3 katas done" in "\n".join(view)
+    assert any(line.startswith("Next: kata 2, batching (0 of 1 tests pass)") for line in view)
+    assert any(line.startswith("  start:   ") for line in view)
+
+
+def test_when_every_kata_is_done_progress_says_so():
+    view = "\n".join(progress.view_lines([outcomes("tokenizer", "passed")]))
+
+    assert "1 of 1 katas done" in view and "Every kata passes" in view and "Next:" not in view
+
+
+def result(outcome, message="", **fields):
+    return Result(
+        "tests/katas/test_bigram.py::test_logits_have_shape_b_t_c",
+        "bigram",
+        outcome,
+        message,
+        **fields,
+    )
+
+
+def test_next_step_for_a_wrong_answer_names_the_function_to_edit():
+    state = KataState(
+        manifest.get("bigram"),
+        [
+            result("passed"),
+            result(
+                "failed",
+                "model(idx); returned: shape (2, 3); expected: shape (2, 3, 65)",
+                function="bigram.BigramLanguageModel.forward",
+            ),
+        ],
+    )
+    lines = progress.next_step_lines(state)
+    assert lines[0].startswith("Next: kata 3, bigram (1 of 2 tests pass)")
+    assert lines[1] == (
+        "  failing: logits have shape b t c: model(idx); returned: shape (2, 3); expected: shape (2, 3, 65)"
+    )
+    assert lines[2] == "  edit:    exercises/bigram.py, function BigramLanguageModel.forward"
+    assert len(lines) <= 7
+
+
+def test_next_step_for_a_broken_kata_offers_the_fix_and_reset():
+    message = (
+        "exercises/bigram.py does not import: SyntaxError: invalid syntax (exercises/bigram.py:9)"
+    )
+    state = KataState(manifest.get("bigram"), [result(BROKEN, message), result(BROKEN, message)])
+    lines = progress.next_step_lines(state, chain="mine")
+    assert lines[1] == f"  broken:  {message}"
+    assert "make reset KATA=bigram" in lines[2] and "backed up" in lines[2]
+    assert any("make test KATA=bigram CHAIN=mine" in line for line in lines)
+
+
+def test_a_stub_of_an_earlier_kata_points_to_that_katas_file():
+    stub = result(
+        TODO,
+        "not implemented yet: tokenizer.encode (exercises/tokenizer.py:57)",
+        stub="tokenizer.encode",
+        function="tokenizer.encode",
+        where="exercises/tokenizer.py:57",
+    )
+    assert progress.what_to_edit(stub, manifest.get("bigram")) == (
+        "exercises/tokenizer.py, function encode (line 57)"
+    )

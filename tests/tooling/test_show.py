@@ -1,0 +1,41 @@
+"""`make show KATA=<name>`: instructions assembled from the docstring, the manifest,
+the stubs still in the file and the test names."""
+
+import ast
+import re
+
+from gptkata import manifest, show
+from tests.tooling.repo import solve_all_but
+
+TOKENIZER = manifest.get("tokenizer")
+
+
+def test_instructions_come_from_the_docstring_the_manifest_the_stubs_and_the_tests(copy):
+    text = "\n".join(show.instructions(TOKENIZER))
+
+    assert text.startswith(f"Kata 1 of {len(manifest.KATAS)}: tokenizer - {TOKENIZER.title}")
+    assert f"From the seed notebook: {TOKENIZER.seed}" in text
+    assert ast.get_docstring(ast.parse(TOKENIZER.solution_file.read_text())) in text
+    assert "build_vocab(text: str) -> list[str]" in text
+    assert "The sorted list of distinct characters in `text`." in text
+    tests = [
+        n.name
+        for n in ast.walk(ast.parse(TOKENIZER.test_file.read_text()))
+        if isinstance(n, ast.FunctionDef) and n.name.startswith("test_")
+    ]
+    assert len(tests) > 5
+    for name in tests:
+        assert f"  - {name.removeprefix('test_').replace('_', ' ')}\n" in text + "\n"
+    assert "make test KATA=tokenizer" in text and "make hint KATA=tokenizer" in text
+
+
+def test_only_the_functions_still_stubbed_are_listed(copy):
+    solve_all_but(copy, "tokenizer", "decode")
+
+    listed = [
+        line.split()[2].split("(")[0]
+        for line in show.instructions(TOKENIZER)
+        if re.match(r"  line \d+ ", line)
+    ]
+
+    assert listed == ["decode"]
