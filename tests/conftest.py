@@ -29,7 +29,10 @@ settings.register_profile(
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fast"))
 
-torch.set_num_threads(min(2, torch.get_num_threads()))
+# One thread: the suite's tensors are tiny, so a second thread saves nothing, and on a
+# busy machine waiting for it made the suite several times slower (measured: 6 s with
+# one thread, 30-45 s with two, on two shared cores).
+torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")
