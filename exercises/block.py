@@ -24,10 +24,11 @@ Shapes: LayerNorm maps (..., C) to (..., C), with mean and variance of shape
 Parameters (n = n_embd): a LayerNorm has 2n (weight and bias), so a block has
 (4n^2 + n) + (8n^2 + 5n) + 2 * 2n = 12n^2 + 10n.
 
-Pitfall: LayerNorm uses the biased variance (divide by C, not C - 1), and eps goes
-inside the square root, sqrt(var + eps), as in torch.nn.LayerNorm. eps keeps the
-division finite for a constant vector; put outside the root (std + eps) it gives
-visibly different numbers whenever the variance is small.
+Pitfall: LayerNorm uses the biased variance, the mean of the squared deviations
+(divide by C, not C - 1; `x.var(dim=-1, unbiased=False)` is the same number), and
+eps goes inside the square root, sqrt(var + eps), as in torch.nn.LayerNorm. eps
+keeps the division finite for a constant vector; put outside the root (std + eps)
+it gives visibly different numbers whenever the variance is small.
 """
 
 from __future__ import annotations
