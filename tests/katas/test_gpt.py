@@ -35,8 +35,10 @@ def parameter_count(vocab_size, block_size, n_embd, n_layer, **_):
     return embeddings + blocks + 2 * n + (n * V + V)  # + final LayerNorm + head
 
 
+# Seeds the CPU generator that initialises layers: torch.manual_seed would also queue
+# seeds for every accelerator, which costs milliseconds per call inside a test.
 def make_model(seed=0, **changes):
-    torch.manual_seed(seed)
+    torch.default_generator.manual_seed(seed)
     return gpt.GPTLanguageModel(gpt.GPTConfig(**{**SMALL, **changes}))
 
 
@@ -44,7 +46,7 @@ def make_model(seed=0, **changes):
 def lecture_model():
     """The lecture's model, GPTConfig() with its defaults, in eval mode: built once,
     as building 10.8M parameters takes a moment. Tests only read it."""
-    torch.manual_seed(1337)
+    torch.default_generator.manual_seed(1337)
     return gpt.GPTLanguageModel(gpt.GPTConfig()).eval()
 
 
