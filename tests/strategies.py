@@ -48,6 +48,18 @@ def id_sequences(draw, vocab_size: int = 65, min_len: int = 2, max_len: int = 20
     return torch.randint(vocab_size, (n,), generator=generator)
 
 
+def btc_shapes_of_width(c: int, max_b: int = 3, max_t: int = 8):
+    """(B, T, c) shapes for a layer built for c channels, B and T at least 1."""
+    return st.tuples(st.integers(1, max_b), st.integers(1, max_t), st.just(c))
+
+
+def feature_shapes(min_c: int = 1, max_c: int = 40, max_lead: int = 3):
+    """(..., C) shapes: 1 to `max_lead` leading dimensions (each 1 to 4), then C."""
+    return st.tuples(
+        st.lists(st.integers(1, 4), min_size=1, max_size=max_lead), st.integers(min_c, max_c)
+    ).map(lambda lead_c: (*lead_c[0], lead_c[1]))
+
+
 # Sizes of attention layers: n_embd = n_head * head_size, so n_head always divides it.
 def embd_and_heads(max_head: int = 4, max_head_size: int = 6):
     """(n_embd, n_head) with n_head dividing n_embd."""

@@ -3,24 +3,24 @@
 Tolerances: LayerNorm is compared with torch.nn.LayerNorm, which computes the same
 formula with a different float32 algorithm. For inputs x = offset + scale * z with
 |offset| up to 100 times the scale, subtracting the mean loses about two of
-float32's seven digits, so the two differ by up to about 5e-5 on values of size
-about 1 (measured over 2,000 random cases); LN_ATOL = 2e-4 accepts that, while the
-unbiased variance (C - 1) is off by 1% or more and fails. Gradients are taken with
-respect to the standard-normal z, so they are of size about 1 at any scale too.
-The block is compared with its own sub-layers applied by hand: rounding only, ATOL.
+float32's seven digits, and gradients add up such errors over up to 64 positions:
+the two differ by up to 1.6e-4 (measured over 3,000 random cases). LN_ATOL = 5e-4
+accepts that, while the unbiased variance (C - 1) is off by 1e-2 or more and fails.
+Gradients are taken with respect to the standard-normal z, so they are of size
+about 1 at any scale. The block is compared with its own sub-layers applied by hand:
+rounding only, ATOL.
 """
 
 import torch
 import torch.nn as nn
 from hypothesis import given
-from hypothesis import strategies as st
 
 from gptkata.select import Lazy, dependency, implementation
 from tests import expect, strategies
 
 block = Lazy(implementation, "block")
 multihead = Lazy(dependency, "multihead")
-LN_ATOL = 2e-4
+LN_ATOL = 5e-4
 ATOL = 1e-5
 BLOCK_SIZE = 8
 
@@ -48,15 +48,10 @@ def test_layer_norm_starts_as_a_plain_normalisation():
     )
 
 
-# (..., C): one to three leading dimensions. C >= 4: with one or two channels the
-# normalised vector is all zeros or +-1 and its gradient is rounding noise.
-LN_SHAPES = st.tuples(st.lists(st.integers(1, 4), min_size=1, max_size=3), st.integers(4, 40)).map(
-    lambda lead_c: (*lead_c[0], lead_c[1])
-)
-
-
+# C >= 4: with one or two channels the normalised vector is all zeros or +-1, and
+# its gradient is rounding noise.
 @given(
-    strategies.float_tensors(LN_SHAPES),
+    strategies.float_tensors(strategies.feature_shapes(min_c=4)),
     strategies.offsets,
     strategies.scales,
     strategies.seeds,
@@ -76,10 +71,10 @@ def test_layer_norm_equals_torch_layer_norm_in_values_and_gradients(z, offset, s
         out = ln(offset + scale * z_)
         (out * upstream).sum().backward()
         results.append((out.detach(), z_.grad, ln.weight.grad, ln.bias.grad))
-    call = f"LayerNorm({C})(x of shape {tuple(z.shape)}, offset {offset:.3g}, scale {scale:.3g})"
+    call = f"LayerNorm({C})(x = {offset:.3g} + {scale:.3g} * z, z of shape {tuple(z.shape)})"
     why = "mean and biased variance over the last dimension, eps inside the square root"
     for name, got, expected in zip(
-        ("", ": gradient of x", ": gradient of weight", ": gradient of bias"),
+        ("", ": gradient of z", ": gradient of weight", ": gradient of bias"),
         *results,
         strict=True,
     ):
@@ -126,8 +121,7 @@ def test_a_block_has_12n_squared_plus_10n_parameters(sizes):
 
 def shaped_inputs(n_embd=8):
     """(B, T, n_embd) float inputs with T up to BLOCK_SIZE."""
-    shapes = st.tuples(st.integers(1, 3), st.integers(1, BLOCK_SIZE), st.just(n_embd))
-    return strategies.float_tensors(shapes)
+    return strategies.float_tensors(strategies.btc_shapes_of_width(n_embd, max_t=BLOCK_SIZE))
 
 
 @given(shaped_inputs(), strategies.seeds)

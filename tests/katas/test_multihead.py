@@ -34,8 +34,7 @@ def make_ffwd(n_embd, dropout=0.0, seed=0):
 
 def inputs_of_width(n_embd):
     """(B, T, n_embd) float inputs with T up to BLOCK_SIZE."""
-    shapes = st.tuples(st.integers(1, 3), st.integers(1, BLOCK_SIZE), st.just(n_embd))
-    return strategies.float_tensors(shapes)
+    return strategies.float_tensors(strategies.btc_shapes_of_width(n_embd, max_t=BLOCK_SIZE))
 
 
 def test_multi_head_attention_holds_its_heads_a_projection_and_a_dropout():
