@@ -44,13 +44,16 @@ class Head(nn.Module):
 
     def __init__(self, n_embd: int, head_size: int, block_size: int, dropout: float = 0.0):
         """Three `nn.Linear(n_embd, head_size, bias=False)` called `key`, `query` and
-        `value`, an `nn.Dropout(dropout)` called `dropout`, and `block_size` kept as
-        the longest sequence the head accepts."""
+        `value`, an `nn.Dropout(dropout)` called `dropout`; keep `head_size` (for the
+        scale) and `block_size` (the longest sequence the head accepts)."""
         raise NotImplementedError("not implemented yet: attention.Head.__init__")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Attend over the past: (B, T, n_embd) -> (B, T, head_size).
 
-        T may be anything from 1 to block_size; a longer sequence is a ValueError.
+        Scores q @ k^T times head_size ** -0.5, the future masked and a softmax over
+        each row (`averaging.causal_softmax`), dropout on those weights, then the
+        weighted sum of the values. T may be anything from 1 to block_size; a longer
+        sequence is a ValueError, checked before any work is done.
         """
         raise NotImplementedError("not implemented yet: attention.Head.forward")

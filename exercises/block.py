@@ -17,8 +17,18 @@ normalised after the addition):
     x = x + sa(ln1(x))      communication
     x = x + ffwd(ln2(x))    computation
 
-Pitfall: LayerNorm uses the biased variance (divide by C, not C - 1), and eps goes
-inside the square root.
+Shapes: LayerNorm maps (..., C) to (..., C), with mean and variance of shape
+(..., 1) that broadcast back over the C channels; the block maps (B, T, n_embd) to
+(B, T, n_embd), which is what lets blocks be stacked.
+
+Parameters (n = n_embd): a LayerNorm has 2n (weight and bias), so a block has
+(4n^2 + n) + (8n^2 + 5n) + 2 * 2n = 12n^2 + 10n.
+
+Pitfall: LayerNorm uses the biased variance, the mean of the squared deviations
+(divide by C, not C - 1; `x.var(dim=-1, unbiased=False)` is the same number), and
+eps goes inside the square root, sqrt(var + eps), as in torch.nn.LayerNorm. eps
+keeps the division finite for a constant vector; put outside the root (std + eps)
+it gives visibly different numbers whenever the variance is small.
 """
 
 from __future__ import annotations
@@ -47,9 +57,15 @@ class Block(nn.Module):
     """One transformer block: pre-norm attention and feed-forward, each with a residual."""
 
     def __init__(self, n_embd: int, n_head: int, block_size: int, dropout: float = 0.0):
-        """`sa` (MultiHeadAttention), `ffwd` (FeedForward), `ln1` and `ln2` (LayerNorm)."""
+        """`sa`, a `MultiHeadAttention(n_embd, n_head, block_size, dropout)`, and `ffwd`,
+        a `FeedForward(n_embd, dropout)`, both from the multihead kata; `ln1` and `ln2`,
+        two `LayerNorm(n_embd)` of this kata, one in front of each."""
         raise NotImplementedError("not implemented yet: block.Block.__init__")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, T, n_embd) -> (B, T, n_embd)."""
+        """(B, T, n_embd) -> (B, T, n_embd): x + sa(ln1(x)), then + ffwd(ln2(.)).
+
+        The residual path x itself is never normalised: only the input of each
+        sub-layer is.
+        """
         raise NotImplementedError("not implemented yet: block.Block.forward")

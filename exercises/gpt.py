@@ -12,17 +12,23 @@ looks at up to `block_size` characters through `n_layer` transformer blocks:
     x = ln_f(x)               (B, T, n_embd)
     logits = lm_head(x)       (B, T, vocab_size)
 
-The loss is the bigram kata's: cross-entropy over (B*T, vocab_size). With the
-lecture's config (GPTConfig() below) the model has exactly 10,788,929 parameters
-and reaches a validation loss of about 1.48 after 5,000 steps on one GPU.
+The loss is the bigram kata's: cross-entropy over (B*T, vocab_size).
+
+Counting parameters (n = n_embd, V = vocab_size): the two embedding tables hold
+V * n + block_size * n, each block 12n^2 + 10n, the final LayerNorm 2n and the head
+n * V + V. With the lecture's config (GPTConfig() below) that is exactly 10,788,929
+parameters, the lecture's "10.788929 M"; trained for 5,000 steps on one GPU it
+reaches a validation loss of about 1.48.
 
 Initialisation: every Linear and Embedding weight from a normal distribution with
-std 0.02 and every bias 0, as in GPT-2. PyTorch's default initialisation is wider
-and makes the untrained loss well above ln(vocab_size); with small weights the
-logits start near zero, so the first loss is close to ln 65 ~ 4.17.
+std 0.02 and every Linear bias 0, as in GPT-2. The logits then start small and
+nearly equal, so the untrained loss is about 4.2, close to ln 65 ~ 4.17, the loss
+of guessing uniformly. PyTorch's defaults are wider (N(0, 1) for embeddings, up to
+1/sqrt(fan_in) for Linear layers) and start further from uniform.
 
 `generate` differs from the bigram's in one line: the position table only has
 `block_size` rows, so the model must only ever see the last `block_size` ids.
+Dropout is active in train mode; call `model.eval()` before sampling.
 """
 
 from __future__ import annotations
@@ -54,9 +60,11 @@ class GPTLanguageModel(nn.Module):
     """A decoder-only transformer over characters."""
 
     def __init__(self, config: GPTConfig):
-        """`token_embedding_table`, `position_embedding_table`, `blocks` (an
-        nn.Sequential of n_layer Blocks), `ln_f` (LayerNorm) and `lm_head`
-        (Linear(n_embd, vocab_size)); then `self.apply(self._init_weights)`."""
+        """Keep `config`; build `token_embedding_table` (vocab_size x n_embd),
+        `position_embedding_table` (block_size x n_embd), `blocks` (an nn.Sequential
+        of n_layer Blocks), `ln_f` (the block kata's LayerNorm) and `lm_head`
+        (Linear(n_embd, vocab_size)); then `self.apply(self._init_weights)`, which
+        calls `_init_weights` on every submodule."""
         raise NotImplementedError("not implemented yet: gpt.GPTLanguageModel.__init__")
 
     def _init_weights(self, module: nn.Module) -> None:
@@ -66,10 +74,10 @@ class GPTLanguageModel(nn.Module):
     def forward(
         self, idx: torch.Tensor, targets: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """`(logits (B, T, vocab_size), loss or None)`.
+        """`(logits (B, T, vocab_size), loss or None)`, the loss as in the bigram kata.
 
-        idx must be a (B, T) integer tensor with T <= block_size; anything else is a
-        ValueError.
+        idx must be a (B, T) tensor of torch.long ids (see `_check_ids`) with
+        T <= block_size; anything else is a ValueError.
         """
         raise NotImplementedError("not implemented yet: gpt.GPTLanguageModel.forward")
 
@@ -82,7 +90,17 @@ class GPTLanguageModel(nn.Module):
     ) -> torch.Tensor:
         """`idx` (B, T) extended by `max_new_tokens` sampled ids: (B, T + max_new_tokens).
 
-        Any prompt length works: the model sees only the last block_size ids. A
-        negative max_new_tokens is a ValueError.
+        As the bigram's generate, with one change: any prompt length works, because
+        the model is only ever shown the last block_size ids. The prompt is kept as
+        the prefix; a seeded `generator` makes the samples reproducible. A prompt
+        that is not (B, T) torch.long ids, or a negative max_new_tokens, is a
+        ValueError.
         """
         raise NotImplementedError("not implemented yet: gpt.GPTLanguageModel.generate")
+
+
+def _check_ids(idx: torch.Tensor) -> None:
+    """Raise a ValueError naming the shape and dtype unless idx is a (B, T) tensor of
+    torch.long ids, what `encode` and `get_batch` produce (a float tensor of ids is
+    the usual slip)."""
+    raise NotImplementedError("not implemented yet: gpt._check_ids")

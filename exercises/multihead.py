@@ -16,6 +16,17 @@ within each position: the same small MLP applied to every position independently
 widened 4x in the middle as in "Attention Is All You Need".
 
     Linear(n_embd, 4 n_embd) -> ReLU -> Linear(4 n_embd, n_embd) -> Dropout
+
+Counting parameters (n = n_embd) is a good check of the wiring. The heads hold
+3 * n * head_size weights each, 3n^2 together whatever n_head is, and the projection
+n^2 + n: multi-head attention has 4n^2 + n. The feed-forward layer has
+(n * 4n + 4n) + (4n * n + n) = 8n^2 + 5n, twice as many: most of a GPT's
+parameters sit in its feed-forward layers.
+
+Pitfall: keep the heads in an `nn.ModuleList`. In a plain Python list they still
+run, but the module does not see them: their parameters are missing from
+`parameters()`, so the optimizer never trains them and `.eval()` never reaches
+their dropout.
 """
 
 from __future__ import annotations
@@ -40,7 +51,11 @@ class MultiHeadAttention(nn.Module):
         raise NotImplementedError("not implemented yet: multihead.MultiHeadAttention.__init__")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, T, n_embd) -> (B, T, n_embd)."""
+        """(B, T, n_embd) -> (B, T, n_embd).
+
+        Every head sees all of x; their outputs are concatenated along the channels,
+        then projected and dropped out.
+        """
         raise NotImplementedError("not implemented yet: multihead.MultiHeadAttention.forward")
 
 

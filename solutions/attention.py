@@ -44,8 +44,8 @@ class Head(nn.Module):
 
     def __init__(self, n_embd: int, head_size: int, block_size: int, dropout: float = 0.0):
         """Three `nn.Linear(n_embd, head_size, bias=False)` called `key`, `query` and
-        `value`, an `nn.Dropout(dropout)` called `dropout`, and `block_size` kept as
-        the longest sequence the head accepts."""
+        `value`, an `nn.Dropout(dropout)` called `dropout`; keep `head_size` (for the
+        scale) and `block_size` (the longest sequence the head accepts)."""
         super().__init__()
         self.key = nn.Linear(n_embd, head_size, bias=False)
         self.query = nn.Linear(n_embd, head_size, bias=False)
@@ -57,13 +57,18 @@ class Head(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Attend over the past: (B, T, n_embd) -> (B, T, head_size).
 
-        T may be anything from 1 to block_size; a longer sequence is a ValueError.
+        Scores q @ k^T times head_size ** -0.5, the future masked and a softmax over
+        each row (`averaging.causal_softmax`), dropout on those weights, then the
+        weighted sum of the values. T may be anything from 1 to block_size; a longer
+        sequence is a ValueError, checked before any work is done.
         """
         B, T, C = x.shape
         if T > self.block_size:
             raise ValueError(f"sequence length {T} is longer than block_size {self.block_size}")
         k = self.key(x)  # (B, T, H)
         q = self.query(x)  # (B, T, H)
-        scores = q @ k.transpose(-2, -1) * self.head_size**-0.5  # (B, T, T)
+        v = self.value(x)  # (B, T, H)
+        # (B, T, H) @ (B, H, T) -> (B, T, T); scale by the size of the dot product, H
+        scores = q @ k.transpose(-2, -1) * self.head_size**-0.5
         wei = self.dropout(averaging.causal_softmax(scores))  # (B, T, T), no future
-        return wei @ self.value(x)  # (B, T, H)
+        return wei @ v  # (B, T, T) @ (B, T, H) -> (B, T, H)

@@ -17,8 +17,18 @@ normalised after the addition):
     x = x + sa(ln1(x))      communication
     x = x + ffwd(ln2(x))    computation
 
-Pitfall: LayerNorm uses the biased variance (divide by C, not C - 1), and eps goes
-inside the square root.
+Shapes: LayerNorm maps (..., C) to (..., C), with mean and variance of shape
+(..., 1) that broadcast back over the C channels; the block maps (B, T, n_embd) to
+(B, T, n_embd), which is what lets blocks be stacked.
+
+Parameters (n = n_embd): a LayerNorm has 2n (weight and bias), so a block has
+(4n^2 + n) + (8n^2 + 5n) + 2 * 2n = 12n^2 + 10n.
+
+Pitfall: LayerNorm uses the biased variance, the mean of the squared deviations
+(divide by C, not C - 1; `x.var(dim=-1, unbiased=False)` is the same number), and
+eps goes inside the square root, sqrt(var + eps), as in torch.nn.LayerNorm. eps
+keeps the division finite for a constant vector; put outside the root (std + eps)
+it gives visibly different numbers whenever the variance is small.
 """
 
 from __future__ import annotations
@@ -43,16 +53,20 @@ class LayerNorm(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(..., dim) -> (..., dim), the same as `torch.nn.LayerNorm(dim, eps)`."""
-        mean = x.mean(dim=-1, keepdim=True)
-        var = x.var(dim=-1, keepdim=True, unbiased=False)
-        return (x - mean) / torch.sqrt(var + self.eps) * self.weight + self.bias
+        mean = x.mean(dim=-1, keepdim=True)  # (..., 1)
+        centred = x - mean  # (..., dim)
+        var = (centred**2).mean(dim=-1, keepdim=True)  # (..., 1), divided by dim, not dim - 1
+        x_hat = centred / torch.sqrt(var + self.eps)  # (..., dim), mean 0, variance 1
+        return x_hat * self.weight + self.bias  # (dim,) broadcasts over the leading dims
 
 
 class Block(nn.Module):
     """One transformer block: pre-norm attention and feed-forward, each with a residual."""
 
     def __init__(self, n_embd: int, n_head: int, block_size: int, dropout: float = 0.0):
-        """`sa` (MultiHeadAttention), `ffwd` (FeedForward), `ln1` and `ln2` (LayerNorm)."""
+        """`sa`, a `MultiHeadAttention(n_embd, n_head, block_size, dropout)`, and `ffwd`,
+        a `FeedForward(n_embd, dropout)`, both from the multihead kata; `ln1` and `ln2`,
+        two `LayerNorm(n_embd)` of this kata, one in front of each."""
         super().__init__()
         self.sa = multihead.MultiHeadAttention(n_embd, n_head, block_size, dropout)
         self.ffwd = multihead.FeedForward(n_embd, dropout)
@@ -60,7 +74,11 @@ class Block(nn.Module):
         self.ln2 = LayerNorm(n_embd)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, T, n_embd) -> (B, T, n_embd)."""
-        x = x + self.sa(self.ln1(x))
-        x = x + self.ffwd(self.ln2(x))
+        """(B, T, n_embd) -> (B, T, n_embd): x + sa(ln1(x)), then + ffwd(ln2(.)).
+
+        The residual path x itself is never normalised: only the input of each
+        sub-layer is.
+        """
+        x = x + self.sa(self.ln1(x))  # (B, T, n_embd), positions talk to each other
+        x = x + self.ffwd(self.ln2(x))  # (B, T, n_embd), each position thinks alone
         return x

@@ -16,6 +16,17 @@ within each position: the same small MLP applied to every position independently
 widened 4x in the middle as in "Attention Is All You Need".
 
     Linear(n_embd, 4 n_embd) -> ReLU -> Linear(4 n_embd, n_embd) -> Dropout
+
+Counting parameters (n = n_embd) is a good check of the wiring. The heads hold
+3 * n * head_size weights each, 3n^2 together whatever n_head is, and the projection
+n^2 + n: multi-head attention has 4n^2 + n. The feed-forward layer has
+(n * 4n + 4n) + (4n * n + n) = 8n^2 + 5n, twice as many: most of a GPT's
+parameters sit in its feed-forward layers.
+
+Pitfall: keep the heads in an `nn.ModuleList`. In a plain Python list they still
+run, but the module does not see them: their parameters are missing from
+`parameters()`, so the optimizer never trains them and `.eval()` never reaches
+their dropout.
 """
 
 from __future__ import annotations
@@ -39,7 +50,10 @@ class MultiHeadAttention(nn.Module):
         """
         super().__init__()
         if n_head < 1 or n_embd % n_head != 0:
-            raise ValueError(f"n_embd={n_embd} must be divisible by n_head={n_head}")
+            raise ValueError(
+                f"n_embd={n_embd} must be divisible by n_head={n_head}: the heads side by "
+                f"side must be exactly n_embd wide"
+            )
         head_size = n_embd // n_head
         self.heads = nn.ModuleList(
             attention.Head(n_embd, head_size, block_size, dropout) for _ in range(n_head)
@@ -48,9 +62,14 @@ class MultiHeadAttention(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, T, n_embd) -> (B, T, n_embd)."""
-        out = torch.cat([head(x) for head in self.heads], dim=-1)  # (B, T, n_embd)
-        return self.dropout(self.proj(out))
+        """(B, T, n_embd) -> (B, T, n_embd).
+
+        Every head sees all of x; their outputs are concatenated along the channels,
+        then projected and dropped out.
+        """
+        # n_head tensors of (B, T, H) side by side: (B, T, n_head * H) = (B, T, n_embd)
+        out = torch.cat([head(x) for head in self.heads], dim=-1)
+        return self.dropout(self.proj(out))  # (B, T, n_embd)
 
 
 class FeedForward(nn.Module):
@@ -69,4 +88,4 @@ class FeedForward(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, T, n_embd) -> (B, T, n_embd), each position on its own."""
-        return self.net(x)
+        return self.net(x)  # (B, T, n_embd) -> (B, T, 4 n_embd) -> (B, T, n_embd)

@@ -46,3 +46,55 @@ def id_sequences(draw, vocab_size: int = 65, min_len: int = 2, max_len: int = 20
     n = draw(st.integers(min_len, max_len))
     generator = torch.Generator().manual_seed(draw(seeds))
     return torch.randint(vocab_size, (n,), generator=generator)
+
+
+def btc_shapes_of_width(c: int, max_b: int = 3, max_t: int = 8):
+    """(B, T, c) shapes for a layer built for c channels, B and T at least 1."""
+    return st.tuples(st.integers(1, max_b), st.integers(1, max_t), st.just(c))
+
+
+def feature_shapes(min_c: int = 1, max_c: int = 40, max_lead: int = 3):
+    """(..., C) shapes: 1 to `max_lead` leading dimensions (each 1 to 4), then C."""
+    return st.tuples(
+        st.lists(st.integers(1, 4), min_size=1, max_size=max_lead), st.integers(min_c, max_c)
+    ).map(lambda lead_c: (*lead_c[0], lead_c[1]))
+
+
+# Sizes of attention layers: n_embd = n_head * head_size, so n_head always divides it.
+def embd_and_heads(max_head: int = 4, max_head_size: int = 6):
+    """(n_embd, n_head) with n_head dividing n_embd."""
+    return st.tuples(st.integers(1, max_head), st.integers(1, max_head_size)).map(
+        lambda heads_size: (heads_size[0] * heads_size[1], heads_size[0])
+    )
+
+
+# A spread and a shift for inputs that are not already normalised: x = offset + scale * z.
+offsets = st.floats(min_value=-10.0, max_value=10.0)
+scales = st.floats(min_value=0.1, max_value=10.0)
+
+
+def id_batches(vocab_size: int = 65, max_b: int = 3, max_t: int = 8):
+    """(B, T) long tensors of ids in [0, vocab_size), B and T at least 1."""
+    return st.tuples(st.integers(1, max_b), st.integers(1, max_t), seeds).map(
+        lambda b_t_seed: torch.randint(
+            vocab_size, b_t_seed[:2], generator=torch.Generator().manual_seed(b_t_seed[2])
+        )
+    )
+
+
+@st.composite
+def future_edits(draw, tensors, vocab_size: int | None = None):
+    """(x, t, edited): x drawn from `tensors` (time is dimension 1), a position t, and
+    a copy of x whose positions after t are redrawn - ids below `vocab_size` when it
+    is given, standard-normal floats times 3 otherwise. A causal model's outputs at
+    positions 0..t must not notice the edit."""
+    x = draw(tensors)
+    t = draw(st.integers(0, max(x.shape[1] - 2, 0)))
+    generator = torch.Generator().manual_seed(draw(seeds))
+    edited = x.clone()
+    future = edited[:, t + 1 :]
+    if vocab_size is None:
+        future.copy_(torch.randn(future.shape, generator=generator) * 3.0)
+    else:
+        future.copy_(torch.randint(vocab_size, future.shape, generator=generator))
+    return x, t, edited
