@@ -1,3 +1,4 @@
+# %%
 """Kata 8 - the transformer block: LayerNorm and residual connections.
 
 Stacking attention and feed-forward layers makes a deep network, and deep networks
@@ -31,6 +32,7 @@ keeps the division finite for a constant vector; put outside the root (std + eps
 it gives visibly different numbers whenever the variance is small.
 """
 
+# %%
 from __future__ import annotations
 
 import torch
@@ -41,6 +43,7 @@ from gptkata.select import earlier
 multihead = earlier(__name__, "multihead")
 
 
+# %%
 class LayerNorm(nn.Module):
     """Normalise the last dimension to mean 0 and variance 1, then scale and shift."""
 
@@ -53,6 +56,7 @@ class LayerNorm(nn.Module):
         raise NotImplementedError("not implemented yet: block.LayerNorm.forward")
 
 
+# %%
 class Block(nn.Module):
     """One transformer block: pre-norm attention and feed-forward, each with a residual."""
 

@@ -1,3 +1,4 @@
+# %%
 """Kata 7 - multi-head attention and the feed-forward layer.
 
 One head can only look for one kind of thing at a time. Multi-head attention runs
@@ -29,6 +30,7 @@ run, but the module does not see them: their parameters are missing from
 their dropout.
 """
 
+# %%
 from __future__ import annotations
 
 import torch
@@ -39,6 +41,7 @@ from gptkata.select import earlier
 attention = earlier(__name__, "attention")
 
 
+# %%
 class MultiHeadAttention(nn.Module):
     """`n_head` causal heads in parallel, concatenated and projected: (B, T, C) -> (B, T, C)."""
 
@@ -59,6 +62,7 @@ class MultiHeadAttention(nn.Module):
         raise NotImplementedError("not implemented yet: multihead.MultiHeadAttention.forward")
 
 
+# %%
 class FeedForward(nn.Module):
     """The per-position MLP: (B, T, C) -> (B, T, C), 4x wider inside."""
 

@@ -1,3 +1,4 @@
+# %%
 """Kata 6 - attention: one head of causal self-attention.
 
 The averaging kata let every position take the plain mean of its past. Attention
@@ -29,6 +30,7 @@ Dropout on `wei` randomly stops some positions from talking to each other during
 training, a regulariser; in eval mode it does nothing.
 """
 
+# %%
 from __future__ import annotations
 
 import torch
@@ -39,6 +41,7 @@ from gptkata.select import earlier
 averaging = earlier(__name__, "averaging")
 
 
+# %%
 class Head(nn.Module):
     """One head of causal self-attention: (B, T, n_embd) -> (B, T, head_size)."""
 

@@ -1,3 +1,4 @@
+# %%
 """Kata 9 - GPT: the whole language model.
 
 Everything comes together. The bigram model looked at one character; this one
@@ -31,6 +32,7 @@ of guessing uniformly. PyTorch's defaults are wider (N(0, 1) for embeddings, up 
 Dropout is active in train mode; call `model.eval()` before sampling.
 """
 
+# %%
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -44,6 +46,7 @@ from gptkata.select import earlier
 block = earlier(__name__, "block")
 
 
+# %%
 @dataclass
 class GPTConfig:
     """The model's sizes. The defaults are the lecture's 10.8M-parameter model."""
@@ -56,6 +59,7 @@ class GPTConfig:
     dropout: float = 0.2
 
 
+# %%
 class GPTLanguageModel(nn.Module):
     """A decoder-only transformer over characters."""
 
@@ -133,6 +137,7 @@ class GPTLanguageModel(nn.Module):
         return idx
 
 
+# %%
 def _check_ids(idx: torch.Tensor) -> None:
     """Raise a ValueError naming the shape and dtype unless idx is a (B, T) tensor of
     torch.long ids, what `encode` and `get_batch` produce (a float tensor of ids is

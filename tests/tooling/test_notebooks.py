@@ -23,8 +23,9 @@ def percent_format() -> dict:
 
 def with_cells(kata):
     text = stubs.stub_source(kata)
-    if not text.startswith("# %%\n"):
-        pytest.skip(f"exercises/{kata.module}.py has no `# %%` cell markers yet (README: Jupyter)")
+    assert text.startswith("# %%\n"), (
+        f"solutions/{kata.module}.py needs `# %%` cell markers (README: Jupyter)"
+    )
     return text
 
 
