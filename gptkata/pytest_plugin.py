@@ -34,7 +34,6 @@ from gptkata import manifest, paths, progress, select, stubs
 from gptkata.data import CorpusError
 from gptkata.results import (
     BROKEN,
-    IN_PROGRESS,
     KATA_BROKEN,
     TODO,
     KataState,
@@ -239,16 +238,16 @@ def pytest_configure(config):
 
 
 def summary_lines(results: list[Result]) -> list[str]:
-    """The end of a run: the functions still stubbed in the katas being worked on (one
-    line each, with how many tests wait on it), then the next step - or, on a fresh
-    clone, the welcome."""
+    """The end of a run: every function still stubbed in the katas that ran (one line
+    each, with how many tests wait on it), then the next step - or, on a fresh clone,
+    the welcome."""
     states = [s for s in tally(results) if s.results]
     now = next((s for s in states if s.unfinished), None)
     if now is None:
         return finished_lines(states)
     fresh = all(r.outcome == TODO for r in results)
-    # the katas being worked on: the current one and any other begun and not done
-    listed = [s for s in states if s.state != KATA_BROKEN and (s is now or s.state == IN_PROGRESS)]
+    # every function still stubbed in the katas that ran, one line each, in kata order
+    listed = [s for s in states if s.state != KATA_BROKEN and s.unfinished]
     hits: dict[str, int] = {}
     for r in results:
         if r.outcome == TODO and r.stub:
@@ -270,9 +269,6 @@ def summary_lines(results: list[Result]) -> list[str]:
             count = hits.get(stub, 0)
             waiting = {0: "", 1: "1 test stops here"}.get(count, f"{count} tests stop here")
             lines.append(f"  {stub:<{width}}  {where:<28} {waiting}".rstrip())
-    waiting = [s.kata.name for s in states if s.unfinished and s not in listed]
-    if waiting and not fresh:
-        lines.append(f"Not started yet: {', '.join(waiting)} (make progress shows the whole path)")
     lines.append("")
     if fresh and now.kata == manifest.KATAS[0]:
         lines += welcome_lines(now.kata)

@@ -2,7 +2,7 @@
 vs actual with hypothesis's smallest example, an error in the learner's code without
 the frames of torch or the tests."""
 
-from gptkata import manifest
+from gptkata import manifest, stubs
 from gptkata.pytest_plugin import finished_lines, one_line, smallest_example, welcome_lines
 from gptkata.results import KataState, Result
 from tests.tooling.repo import exercise, gptkata, line_of, scratch
@@ -26,9 +26,14 @@ def test_a_first_run_welcomes_a_newcomer_in_ten_lines_or_fewer(tmp_path):
         "make progress",
     ):
         assert step in text
-    # the stubs listed before it are those of the first kata only, not of every kata
-    assert "tokenizer.build_vocab" in "\n".join(out[:start])
-    assert "batching." not in "\n".join(out[:start])
+    # before it, one line for every function still stubbed, in kata order
+    listed = [line.split()[0] for line in out[:start] if "exercises/" in line]
+    expected = [
+        stub
+        for name in ("tokenizer", "batching")
+        for stub in stubs.stubbed_functions(manifest.get(name))
+    ]
+    assert listed == expected
 
 
 def test_the_welcome_block_itself_fits_in_ten_lines():
