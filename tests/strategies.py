@@ -7,6 +7,7 @@ failing example prints as a small shape and a seed you can replay.
 from __future__ import annotations
 
 import torch
+from hypothesis import Phase
 from hypothesis import strategies as st
 
 # Any characters, including newlines, accents and emoji - a tokenizer must not care.
@@ -46,3 +47,19 @@ def id_sequences(draw, vocab_size: int = 65, min_len: int = 2, max_len: int = 20
     n = draw(st.integers(min_len, max_len))
     generator = torch.Generator().manual_seed(draw(seeds))
     return torch.randint(vocab_size, (n,), generator=generator)
+
+
+@st.composite
+def attention_sizes(draw, max_head: int = 4, max_head_size: int = 8, max_block: int = 12):
+    """(n_embd, n_head, block_size, B, T): n_embd = n_head * head_size, 1 <= T <= block_size."""
+    n_head = draw(st.integers(1, max_head))
+    n_embd = n_head * draw(st.integers(1, max_head_size))
+    block_size = draw(st.integers(1, max_block))
+    return n_embd, n_head, block_size, draw(st.integers(1, 3)), draw(st.integers(1, block_size))
+
+
+# Hypothesis's explain phase reruns a failing example under a line tracer to report
+# which of its parts matter. Code that builds torch modules is slow under a tracer
+# (seconds per test), and a stub's "not implemented yet" needs no explaining, so
+# tests that build models use @settings(phases=strategies.NO_EXPLAIN).
+NO_EXPLAIN = tuple(phase for phase in Phase if phase is not Phase.explain)
