@@ -31,8 +31,9 @@ weights into a CausalSelfAttention. Head h's query weight (head_size, n_embd) be
 rows h * head_size ... (h + 1) * head_size of the query third of `c_attn.weight`
 (a Linear's weight is (out_features, in_features)), and the same for keys and
 values. `FusedGPT` is the gpt kata's model with every block's `sa` replaced by a
-CausalSelfAttention: the same parameter count, the same forward and generate, and
-`from_gpt(model)` turns a trained teaching GPT into a fused one.
+CausalSelfAttention (and the LayerNorms by PyTorch's own, one kernel each): the
+same parameter count, the same forward and generate, and `from_gpt(model)` turns a
+trained teaching GPT into a fused one.
 
 Pitfall: `view` after `transpose` fails, because a transposed tensor is not laid out
 in memory row by row. Call `.contiguous()` first (or use `reshape`). And the order
@@ -129,22 +130,26 @@ def from_multihead(mha: multihead.MultiHeadAttention) -> CausalSelfAttention:
 class FusedGPT(gpt.GPTLanguageModel):
     """The gpt kata's GPTLanguageModel, with CausalSelfAttention in every block.
 
-    Everything else is inherited: the embeddings, the blocks' LayerNorms and
-    feed-forward layers, `ln_f`, `lm_head`, `forward(idx, targets)` and
-    `generate(idx, max_new_tokens, generator)`. Parameter names are the teaching
-    model's except inside attention: `blocks.<i>.sa.c_attn.weight`,
-    `blocks.<i>.sa.c_proj.weight` and `blocks.<i>.sa.c_proj.bias`.
+    Everything else is inherited: the embeddings, the blocks' feed-forward layers,
+    `lm_head`, `forward(idx, targets)` and `generate(idx, max_new_tokens,
+    generator)`. The block kata's LayerNorm is swapped for `torch.nn.LayerNorm`,
+    which computes the same (the block kata checks they agree) in one kernel instead
+    of six small operations. Parameter names are the teaching model's except inside
+    attention: `blocks.<i>.sa.c_attn.weight`, `blocks.<i>.sa.c_proj.weight` and
+    `blocks.<i>.sa.c_proj.bias`.
     """
 
     def __init__(self, config: gpt.GPTConfig):
-        """Build the teaching model, replace each block's `sa` with a
+        """Build the teaching model; in each block replace `sa` with a
         `CausalSelfAttention(n_embd, n_head, block_size, dropout)` from `config`, and
+        `ln1`, `ln2` (and the final `ln_f`) with `nn.LayerNorm(n_embd)`; then
         initialise all weights again with `self._init_weights` (the new layers too)."""
         super().__init__(config)
+        c = config
         for blk in self.blocks:
-            blk.sa = CausalSelfAttention(
-                config.n_embd, config.n_head, config.block_size, config.dropout
-            )
+            blk.sa = CausalSelfAttention(c.n_embd, c.n_head, c.block_size, c.dropout)
+            blk.ln1, blk.ln2 = nn.LayerNorm(c.n_embd), nn.LayerNorm(c.n_embd)
+        self.ln_f = nn.LayerNorm(c.n_embd)
         self.apply(self._init_weights)
 
 

@@ -137,6 +137,12 @@ def test_a_fused_gpt_has_the_teaching_gpts_parameters():
         type(fused.blocks[0].sa),
         fast_attention.CausalSelfAttention,
     )
+    expect.equal(
+        "type(FusedGPT(config).blocks[0].ln1)",
+        type(fused.blocks[0].ln1),
+        nn.LayerNorm,
+        "torch's LayerNorm: the same computation in one kernel",
+    )
     std = fused.blocks[0].sa.c_attn.weight.std().item()
     expect.equal(
         f"blocks[0].sa.c_attn.weight.std() = {std:.3f} is near 0.02",
