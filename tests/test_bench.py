@@ -42,6 +42,7 @@ SETTINGS = {
     "torch": "x",
     "train_steps": 20,
     "new_tokens": 500,
+    "block_size": 256,
     "repeats": 3,
     "load_before": 0.1,
 }
