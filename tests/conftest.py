@@ -17,18 +17,24 @@ from hypothesis import HealthCheck, Phase, settings
 from gptkata.data import read_corpus
 from gptkata.select import dependency
 
+# No explain phase in either profile: it reruns a failing test some 300 times under a
+# line tracer (seconds for code that builds torch modules) for notes that the one-line
+# kata report does not show (a kata that is all stubs: 2.3 s instead of 4).
+NO_EXPLAIN = [phase for phase in Phase if phase is not Phase.explain]
 settings.register_profile(
     "fast",
     max_examples=12,
-    # No explain phase: it reruns a failing test some 300 times for notes that the one-line
-    # kata report does not show (a kata that is all stubs: 2.3 s instead of 4).
-    phases=[phase for phase in Phase if phase is not Phase.explain],
+    phases=NO_EXPLAIN,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.register_profile(
-    "thorough", max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    "thorough",
+    max_examples=150,
+    phases=NO_EXPLAIN,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fast"))
 

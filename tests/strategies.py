@@ -98,3 +98,12 @@ def future_edits(draw, tensors, vocab_size: int | None = None):
     else:
         future.copy_(torch.randint(vocab_size, future.shape, generator=generator))
     return x, t, edited
+
+
+@st.composite
+def attention_sizes(draw, max_head: int = 4, max_head_size: int = 8, max_block: int = 12):
+    """(n_embd, n_head, block_size, B, T): n_embd = n_head * head_size, 1 <= T <= block_size."""
+    n_head = draw(st.integers(1, max_head))
+    n_embd = n_head * draw(st.integers(1, max_head_size))
+    block_size = draw(st.integers(1, max_block))
+    return n_embd, n_head, block_size, draw(st.integers(1, 3)), draw(st.integers(1, block_size))

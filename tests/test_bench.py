@@ -1,0 +1,73 @@
+"""The bench's report: ratios, verdicts and the table, on made-up figures (no timing)."""
+
+from gptkata import bench
+
+
+def fake_results() -> dict:
+    def train(tokens_per_s):
+        return {
+            "tokens_per_s": tokens_per_s,
+            "ms_per_step": 768e3 / tokens_per_s,
+            "parameters": 816_705,
+            "peak_rss_mib": 300.0,
+            "run_added_mib": 40.0,
+        }
+
+    def generate(tokens_per_s, inside, ms):
+        return {
+            "ids": [1, 2, 3],
+            "parameters": 10_788_929,
+            "tokens_per_s": tokens_per_s,
+            "seconds": 500 / tokens_per_s,
+            "inside_block_new_tokens": 255,
+            "inside_block_tokens_per_s": inside,
+            "ms_per_token": dict(zip(("64", "128", "256", "257"), ms, strict=True)),
+            "peak_rss_mib": 250.0,
+            "run_added_mib": 10.0,
+        }
+
+    return {
+        "train:teaching": train(10_000.0),
+        "train:fused": train(25_000.0),
+        "generate:naive": generate(200.0, 400.0, (2.0, 3.0, 5.0, 5.0)),
+        "generate:kv_cache": generate(300.0, 2000.0, (0.5, 0.5, 0.5, 5.0)),
+    }
+
+
+SETTINGS = {
+    "preset": "cpu",
+    "generate_preset": "lecture",
+    "threads": 2,
+    "cpus": 2,
+    "torch": "x",
+    "train_steps": 20,
+    "new_tokens": 500,
+    "block_size": 256,
+    "repeats": 3,
+    "load_before": 0.1,
+}
+
+
+def test_ratio_and_verdict():
+    assert bench.ratio(30.0, 10.0) == 3.0
+    assert bench.verdict(2.5, 2.0) == "goal >= 2x: met"
+    assert bench.verdict(4.0, 5.0) == "goal >= 5x: missed (4.00x is 20% short)"
+
+
+def test_the_report_has_the_ratios_the_issue_asks_for():
+    report = bench.summarise(fake_results(), SETTINGS)
+    assert report["train_speedup_fused"] == 2.5
+    assert report["generate_speedup_kv_cache"] == 1.5
+    assert report["generate_speedup_kv_cache_inside_block"] == 5.0
+    assert report["step_speedup_kv_cache"]["256"] == 10.0
+    assert report["generate_same_ids"] is True
+    assert "ids" not in report["cases"]["generate:naive"]
+
+
+def test_the_table_lines_up_and_names_the_verdicts():
+    lines = bench.report_lines(bench.summarise(fake_results(), SETTINGS))
+    text = "\n".join(lines)
+    assert "train_speedup_fused = 2.50x   goal >= 2x: met" in text
+    assert "generate_speedup_kv_cache = 1.50x   goal >= 5x: missed (1.50x is 70% short)" in text
+    rows = [line for line in lines if line.startswith("  teaching GPT") or "fused GPT" in line]
+    assert len({len(r) for r in rows}) == 1, rows  # right-aligned columns of equal width
