@@ -1,38 +1,123 @@
-"""Training presets for `make train PRESET=<name>`: the model and the optimisation
-settings in one place. Every value can be overridden by a flag of the trainer."""
+"""Training presets for `make train PRESET=<name>`: every setting of a run in one place.
+
+A preset is a complete `Preset` - the model, the optimisation, the evaluation and
+the machine settings. The trainer turns every field into a flag of the same name
+(`n_layer` -> `--n-layer`), so any value of a preset can be overridden:
+
+    make train PRESET=cpu ARGS="--max-seconds 30 --n-layer 2"
+
+The help text of each flag is the `help` of its field below.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields, replace
+
+
+def _setting(default, help_text: str, choices: tuple[str, ...] | None = None):
+    """A dataclass field that also documents its command-line flag."""
+    return field(default=default, metadata={"help": help_text, "choices": choices})
 
 
 @dataclass(frozen=True)
 class Preset:
-    # the model (GPTConfig fields)
-    n_layer: int
-    n_head: int
-    n_embd: int
-    block_size: int
-    dropout: float
+    # the model
+    model: str = _setting("gpt", "the model to train", ("gpt", "bigram"))
+    attention: str = _setting(
+        "teaching",
+        "the GPT's attention: the katas' heads, or fused scaled-dot-product attention (kata 10)",
+        ("teaching", "fused"),
+    )
+    n_layer: int = _setting(4, "transformer blocks")
+    n_head: int = _setting(4, "attention heads per block (must divide n_embd)")
+    n_embd: int = _setting(128, "channels of the residual stream")
+    block_size: int = _setting(64, "context length in characters")
+    dropout: float = _setting(0.0, "dropout probability while training")
     # the optimisation
-    batch_size: int
-    max_steps: int
-    learning_rate: float
+    batch_size: int = _setting(32, "sequences per step (per process under torchrun)")
+    max_steps: int = _setting(2000, "stop after this many optimiser steps")
+    max_seconds: float = _setting(
+        0.0,
+        "stop after this many seconds of training (0: no limit); the learning-rate "
+        "schedule then follows the elapsed fraction of this budget",
+    )
+    learning_rate: float = _setting(1e-3, "peak learning rate of AdamW")
+    min_lr: float = _setting(1e-4, "the learning rate at the end of the cosine decay")
+    warmup_steps: int = _setting(100, "steps of linear warmup from 0 to learning_rate")
+    decay_steps: int = _setting(
+        0, "length of the cosine decay in steps (0: max_steps); after it the rate stays min_lr"
+    )
+    weight_decay: float = _setting(0.1, "AdamW weight decay, applied to matrices only")
+    beta1: float = _setting(0.9, "AdamW beta1 (momentum)")
+    beta2: float = _setting(0.99, "AdamW beta2")
+    grad_clip: float = _setting(1.0, "clip the gradient norm to this value (0: off)")
+    init_scale_residual: bool = _setting(
+        False,
+        "GPT-2 initialisation: shrink the weights of the layers that write into the "
+        "residual stream by 1/sqrt(2 n_layer)",
+    )
+    # the evaluation
+    eval_interval: int = _setting(250, "estimate the train and val loss every this many steps")
+    eval_iters: int = _setting(20, "batches per split for the estimates during training")
+    final_eval_iters: int = _setting(200, "batches per split for the final estimate")
+    sample_chars: int = _setting(500, "characters of text to sample at the end")
+    # the machine
+    device: str = _setting(
+        "auto", "auto picks cuda, then mps, then cpu", ("auto", "cpu", "cuda", "mps")
+    )
+    precision: str = _setting(
+        "auto",
+        "auto is bf16 autocast on a GPU that supports it, fp32 otherwise",
+        ("auto", "fp32", "bf16"),
+    )
+    compile: bool = _setting(False, "compile the model with torch.compile")
+    threads: int = _setting(0, "CPU threads per process (0: the cores shared among the processes)")
+    seed: int = _setting(1337, "seed of the initialisation, the batches, dropout and the sample")
 
 
 PRESETS: dict[str, Preset] = {
-    # nanoGPT's CPU recipe for tiny Shakespeare: about 1.88 val loss after 2,000 steps.
+    # The seed notebook's bigram model (a vocab x vocab table): a loss of about 2.5 in seconds.
+    "bigram": Preset(
+        model="bigram",
+        block_size=8,
+        batch_size=32,
+        max_steps=3000,
+        learning_rate=1e-2,
+        min_lr=1e-3,
+        warmup_steps=0,
+        weight_decay=0.0,
+        eval_interval=500,
+        init_scale_residual=False,
+    ),
+    # A GPT trained for 90 seconds on a 2-core CPU; see the README for its figures.
     "cpu": Preset(
         n_layer=4,
         n_head=4,
         n_embd=128,
         block_size=64,
-        dropout=0.0,
+        batch_size=32,
+        max_steps=100_000,
+        max_seconds=85.0,
+        learning_rate=2e-3,
+        min_lr=1e-4,
+        warmup_steps=50,
+        eval_interval=500,
+        init_scale_residual=True,
+    ),
+    # nanoGPT's CPU recipe, the baseline of the cpu preset: about 1.88 after 2,000 steps.
+    "nanogpt": Preset(
+        n_layer=4,
+        n_head=4,
+        n_embd=128,
+        block_size=64,
         batch_size=12,
         max_steps=2000,
         learning_rate=1e-3,
+        min_lr=1e-4,
+        warmup_steps=100,
+        eval_interval=250,
     ),
-    # the lecture's model: 10.8M parameters, val loss about 1.48 after 5,000 steps on a GPU
+    # The lecture's model for one GPU: 10.8M parameters, val loss about 1.48 after 5,000 steps.
     "lecture": Preset(
         n_layer=6,
         n_head=6,
@@ -41,6 +126,58 @@ PRESETS: dict[str, Preset] = {
         dropout=0.2,
         batch_size=64,
         max_steps=5000,
+        # the lecture's optimisation: AdamW at a constant 3e-4, no clipping
         learning_rate=3e-4,
+        min_lr=3e-4,
+        warmup_steps=0,
+        weight_decay=0.01,
+        beta2=0.999,
+        grad_clip=0.0,
+        eval_interval=500,
+        eval_iters=200,
+        compile=True,
     ),
 }
+
+
+def get(name: str) -> Preset:
+    """The preset called `name`; a ValueError listing the presets otherwise."""
+    if name not in PRESETS:
+        raise ValueError(f"there is no preset {name!r}; the presets are: {', '.join(PRESETS)}")
+    return PRESETS[name]
+
+
+def check(preset: Preset) -> None:
+    """A ValueError naming the first setting that makes no sense (a zero batch size,
+    a dropout of 1, an unknown device...)."""
+    at_least_one = ("n_layer", "n_head", "n_embd", "block_size", "batch_size")
+    at_least_one += ("eval_interval", "eval_iters", "final_eval_iters")
+    for name in at_least_one:
+        if getattr(preset, name) < 1:
+            raise ValueError(f"{name} must be at least 1, got {getattr(preset, name)}")
+    not_negative = ("max_steps", "max_seconds", "min_lr", "warmup_steps", "decay_steps")
+    not_negative += ("weight_decay", "grad_clip", "sample_chars", "threads")
+    for name in not_negative:
+        if getattr(preset, name) < 0:
+            raise ValueError(f"{name} must be 0 or more, got {getattr(preset, name)}")
+    if preset.learning_rate <= 0:
+        raise ValueError(f"learning_rate must be above 0, got {preset.learning_rate}")
+    if not 0 <= preset.dropout < 1:
+        raise ValueError(f"dropout must be in [0, 1), got {preset.dropout}")
+    for setting in fields(Preset):
+        choices = setting.metadata["choices"]
+        if choices and getattr(preset, setting.name) not in choices:
+            raise ValueError(
+                f"{setting.name} must be one of {', '.join(choices)}, "
+                f"got {getattr(preset, setting.name)!r}"
+            )
+
+
+def settings() -> tuple:
+    """The fields of a Preset, in order: one flag of the trainer each."""
+    return fields(Preset)
+
+
+def override(preset: Preset, **changes) -> Preset:
+    """A copy of `preset` with some values changed (the flags given on the command line)."""
+    return replace(preset, **changes)

@@ -1,0 +1,66 @@
+"""Which earlier characters each character attends to: the attention weights of a
+trained GPT, layer by layer and head by head.
+
+This is the `wei` of the averaging kata, learned. There every row spread its weight
+evenly over the past; here each head of kata 6 computes its own weights from the
+data, `softmax(mask(q @ k^T / sqrt(head_size)))`, and a trained model's heads look
+for different things: the previous character, the start of the word, the last
+newline...
+
+The model computes `wei` inside each head and throws it away, so it is recomputed
+here from the head's own `query` and `key` layers, exactly as the head does:
+
+    x = token embedding + position embedding           (1, T, n_embd)
+    for every block:
+        h = block.ln1(x)                                the block's attention input
+        for every head of block.sa.heads:
+            wei = causal_softmax(query(h) @ key(h)^T * head_size ** -0.5)   (1, T, T)
+        x = block(x)                                    on to the next block
+
+Row t of a head's `wei` is a probability distribution over the characters 0..t.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from solutions.averaging import causal_softmax
+
+
+def attention_weights(model: nn.Module, idx: torch.Tensor) -> torch.Tensor:
+    """The attention weights of every head for one sequence of ids `idx` (1, T):
+    a tensor (n_layer, n_head, T, T) whose [l, h, t] row sums to 1 over 0..t.
+
+    Needs the katas' GPT (blocks of `ln1` and `sa.heads`); T may not exceed its
+    block_size. Anything else is a ValueError.
+    """
+    blocks = getattr(model, "blocks", None)
+    if blocks is None or not all(hasattr(b, "ln1") and hasattr(b.sa, "heads") for b in blocks):
+        raise ValueError(
+            f"attention maps need the katas' GPT with its heads; this model is a "
+            f"{type(model).__name__}"
+        )
+    if idx.dim() != 2 or idx.shape[0] != 1:
+        raise ValueError(f"idx must be one sequence of shape (1, T), got {tuple(idx.shape)}")
+    T = idx.shape[1]
+    if T > model.config.block_size:
+        raise ValueError(f"{T} characters are more than block_size {model.config.block_size}")
+    was_training = model.training
+    model.eval()  # no dropout: the weights the model uses when it writes
+    try:
+        with torch.no_grad():
+            positions = torch.arange(T, device=idx.device)
+            x = model.token_embedding_table(idx) + model.position_embedding_table(positions)
+            layers = []
+            for block in blocks:
+                h = block.ln1(x)  # (1, T, n_embd)
+                heads = []
+                for head in block.sa.heads:
+                    scores = head.query(h) @ head.key(h).transpose(-2, -1)  # (1, T, T)
+                    heads.append(causal_softmax(scores * head.head_size**-0.5)[0])  # (T, T)
+                layers.append(torch.stack(heads))  # (n_head, T, T)
+                x = block(x)
+            return torch.stack(layers).float().cpu()  # (n_layer, n_head, T, T)
+    finally:
+        model.train(was_training)

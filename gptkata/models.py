@@ -1,0 +1,110 @@
+"""The models the trainer can train, built from a plain description: a *spec*.
+
+A spec is a dict of strings and numbers, for example
+
+    {"model": "gpt", "attention": "teaching", "vocab_size": 65, "n_layer": 4,
+     "n_head": 4, "n_embd": 128, "block_size": 64, "dropout": 0.0}
+
+A checkpoint stores it next to the weights, so `make sample` rebuilds the model
+without knowing how it was trained, and `--resume` can say exactly which sizes of a
+checkpoint differ from the ones asked for.
+
+The models themselves are the reference solutions of the katas: the bigram table of
+kata 3, the GPT of kata 9, and the GPT built from fused attention of kata 10.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch.nn as nn
+
+from gptkata.presets import Preset
+from solutions.bigram import BigramLanguageModel
+from solutions.gpt import GPTConfig, GPTLanguageModel
+
+# The entries of a spec that decide the shapes of the weights. Two models can share
+# weights only if all of these agree; dropout may differ.
+SHAPE_FIELDS = ("model", "attention", "vocab_size", "n_layer", "n_head", "n_embd", "block_size")
+
+
+def model_spec(preset: Preset, vocab_size: int) -> dict:
+    """The spec of the model a preset trains on a vocabulary of `vocab_size` characters."""
+    if preset.model == "bigram":
+        return {"model": "bigram", "vocab_size": vocab_size}
+    if preset.n_head < 1 or preset.n_embd % preset.n_head != 0:
+        raise ValueError(f"n_embd={preset.n_embd} must be divisible by n_head={preset.n_head}")
+    return {
+        "model": "gpt",
+        "attention": preset.attention,
+        "vocab_size": vocab_size,
+        "n_layer": preset.n_layer,
+        "n_head": preset.n_head,
+        "n_embd": preset.n_embd,
+        "block_size": preset.block_size,
+        "dropout": preset.dropout,
+    }
+
+
+def build_model(spec: dict) -> nn.Module:
+    """A freshly initialised model for `spec`."""
+    if spec["model"] == "bigram":
+        return BigramLanguageModel(spec["vocab_size"])
+    config = GPTConfig(
+        vocab_size=spec["vocab_size"],
+        block_size=spec["block_size"],
+        n_embd=spec["n_embd"],
+        n_head=spec["n_head"],
+        n_layer=spec["n_layer"],
+        dropout=spec["dropout"],
+    )
+    if spec["attention"] == "fused":
+        return fused_gpt_class()(config)
+    return GPTLanguageModel(config)
+
+
+def fused_gpt_class() -> type[nn.Module]:
+    """`solutions.fast_attention.FusedGPT`, imported only when it is asked for."""
+    try:
+        from solutions.fast_attention import FusedGPT
+    except ImportError as error:
+        raise ValueError(
+            "--attention fused needs solutions/fast_attention.py (kata 10, fast_attention), "
+            f"which could not be imported: {error}"
+        ) from error
+    return FusedGPT
+
+
+def context_length(spec: dict) -> int:
+    """How many of the last characters the model looks at: block_size for a GPT, one
+    for a bigram model (it only ever reads the current character)."""
+    return spec.get("block_size", 1)
+
+
+def scale_residual_init(model: nn.Module, n_layer: int) -> int:
+    """GPT-2's initialisation of the layers that write into the residual stream.
+
+    Every block adds two outputs to the residual stream x: the attention's `proj` and
+    the feed-forward's last Linear (`sa.proj` and `ffwd.net.2`; `sa.c_proj` in the fused
+    GPT of kata 10). With weights of std 0.02 each addition has about
+    the same size, so after n_layer blocks the stream has grown by about
+    sqrt(2 n_layer). Shrinking these weights by 1/sqrt(2 n_layer) keeps the stream at
+    the size of the embeddings at the start, which lets a higher learning rate train
+    smoothly. Returns how many weight matrices were rescaled.
+    """
+    std = 0.02 / math.sqrt(2 * n_layer)
+    scaled = 0
+    for name, parameter in model.named_parameters():
+        if name.endswith(("sa.proj.weight", "sa.c_proj.weight", "ffwd.net.2.weight")):
+            nn.init.normal_(parameter, mean=0.0, std=std)
+            scaled += 1
+    if scaled != 2 * n_layer:
+        raise ValueError(
+            f"found {scaled} residual projections instead of {2 * n_layer} "
+            "(2 per block): --init-scale-residual only knows the katas' GPTs"
+        )
+    return scaled
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,55 @@
+"""Helpers of the trainer's tests: a small made-up corpus and tiny runs of `make train`.
+
+The corpus is generated, not the real one: the trainer's tests need text, not
+Shakespeare, and run without `make data`.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+from gptkata import train
+from gptkata.data import FILENAME
+
+WORDS = (
+    "the a kata model learns to write one character at a time and every head looks back "
+    "over what came before it while the loss goes down step by step"
+).split()
+
+# A GPT small enough to train a few steps in well under a second.
+TINY = (
+    "--n-layer", "1", "--n-head", "2", "--n-embd", "16", "--block-size", "8",
+    "--batch-size", "4", "--eval-interval", "3", "--eval-iters", "2",
+    "--final-eval-iters", "3", "--sample-chars", "24", "--warmup-steps", "2",
+)  # fmt: skip
+
+
+def write_corpus(folder: Path, characters: int = 20_000, seed: int = 0) -> Path:
+    """A made-up corpus of lines of words at folder/tinyshakespeare.txt."""
+    rng = random.Random(seed)
+    lines, size = [], 0
+    while size < characters:
+        line = " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 9)))
+        line = line.capitalize() + rng.choice(".,;!?:")
+        lines.append(line)
+        size += len(line) + 1
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / FILENAME
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def run_train(corpus: Path, out: Path, *flags: str, preset: str = "cpu", tiny: bool = True) -> int:
+    """`make train PRESET=<preset> ARGS="<TINY> <flags>"` in this process; the exit code."""
+    argv = ["--preset", preset, "--data-dir", str(corpus.parent), "--out", str(out)]
+    return train.main(argv + list(TINY if tiny else ()) + list(flags))
+
+
+def read_log(out: Path) -> dict:
+    return json.loads((out / "log.json").read_text(encoding="utf-8"))
+
+
+def is_png(path: Path) -> bool:
+    return path.is_file() and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
