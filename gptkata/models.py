@@ -21,6 +21,7 @@ import torch.nn as nn
 
 from gptkata.presets import Preset
 from solutions.bigram import BigramLanguageModel
+from solutions.fast_attention import FusedGPT
 from solutions.gpt import GPTConfig, GPTLanguageModel
 
 # The entries of a spec that decide the shapes of the weights. Two models can share
@@ -59,20 +60,8 @@ def build_model(spec: dict) -> nn.Module:
         dropout=spec["dropout"],
     )
     if spec["attention"] == "fused":
-        return fused_gpt_class()(config)
+        return FusedGPT(config)
     return GPTLanguageModel(config)
-
-
-def fused_gpt_class() -> type[nn.Module]:
-    """`solutions.fast_attention.FusedGPT`, imported only when it is asked for."""
-    try:
-        from solutions.fast_attention import FusedGPT
-    except ImportError as error:
-        raise ValueError(
-            "--attention fused needs solutions/fast_attention.py (kata 10, fast_attention), "
-            f"which could not be imported: {error}"
-        ) from error
-    return FusedGPT
 
 
 def context_length(spec: dict) -> int:

@@ -234,10 +234,6 @@ def test_a_time_budget_stops_the_run(corpus, tmp_path):
 
 
 def test_the_fused_attention_flag_trains_the_fused_gpt(corpus, tmp_path):
-    try:
-        from solutions.fast_attention import FusedGPT  # noqa: F401
-    except ImportError:
-        pytest.skip("solutions/fast_attention.py (kata 10) is not in this checkout")
     out = tmp_path / "run"
     assert run_train(corpus, out, "--max-steps", "3", "--attention", "fused") == 0
     saved = checkpoint.load(out / checkpoint.FILENAME)
