@@ -264,6 +264,30 @@ def train(
         distributed.leave(setup.cluster)
 
 
+def start(setup: Setup, saved: dict | None):
+    """The model, the optimiser, the progress and the batch generator: new, or as the
+    checkpoint `saved` left them."""
+    s, rank = setup.settings, setup.cluster.rank
+    torch.manual_seed(s.seed)  # the same initial weights on every rank
+    model = build_model(setup.spec)
+    if s.init_scale_residual and s.model == "gpt":
+        scale_residual_init(model, s.n_layer)
+    model.to(setup.device)
+    betas = (s.beta1, s.beta2)
+    optimizer = make_optimizer(model, s.learning_rate, s.weight_decay, betas, setup.device)
+    torch.manual_seed(s.seed + rank)  # dropout: different masks on every rank
+    batches = torch.Generator().manual_seed(s.seed + rank)  # and different batches
+    progress = Progress()
+    if saved is not None:
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        progress = Progress(
+            saved["step"], saved["elapsed_seconds"], saved["tokens"], saved["history"]
+        )
+        restore_rng(saved["rng"], batches, setup)
+    return model, optimizer, progress, batches
+
+
 def run(setup: Setup, resume: bool) -> Finished:
     s, cluster = setup.settings, setup.cluster
     ckpt_path = setup.out / checkpoint.FILENAME
@@ -277,24 +301,7 @@ def run(setup: Setup, resume: bool) -> Finished:
         checkpoint.check_compatible(ckpt_path, saved, setup.spec, setup.vocab)
     check_output_dir(setup)
 
-    torch.manual_seed(s.seed)  # the same initial weights on every rank
-    model = build_model(setup.spec)
-    if s.init_scale_residual and s.model == "gpt":
-        scale_residual_init(model, s.n_layer)
-    model.to(setup.device)
-    optimizer = make_optimizer(
-        model, s.learning_rate, s.weight_decay, (s.beta1, s.beta2), setup.device
-    )
-    torch.manual_seed(s.seed + cluster.rank)  # dropout: different masks on every rank
-    batches = torch.Generator().manual_seed(s.seed + cluster.rank)  # different batches too
-    progress = Progress()
-    if saved is not None:
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        progress = Progress(
-            saved["step"], saved["elapsed_seconds"], saved["tokens"], saved["history"]
-        )
-        restore_rng(saved["rng"], batches, setup)
+    model, optimizer, progress, batches = start(setup, saved)
     resumed_from = progress.step if saved is not None else None
 
     stepper = torch.compile(model) if s.compile else model
@@ -359,7 +366,7 @@ def train_loop(
         initial=progress.step,
         unit="step",
         desc=setup.name,
-        disable=not cluster.is_main,
+        disable=None if cluster.is_main else True,  # None: only on a terminal
         dynamic_ncols=True,
     )
     clock_start = time.perf_counter() - progress.elapsed_seconds  # continues a resumed clock

@@ -276,7 +276,38 @@ def test_the_device_is_cuda_then_mps_then_cpu(monkeypatch):
     assert machine.choose_device("auto", local_rank=1) == torch.device("cuda", 1)
 
 
-def test_bf16_autocast_is_for_gpus_unless_asked_for():
-    assert not machine.use_bf16("auto", torch.device("cpu"))
-    assert machine.use_bf16("bf16", torch.device("cpu"))
-    assert not machine.use_bf16("fp32", torch.device("cpu"))
+def test_bf16_autocast_is_for_hardware_with_bf16_units_unless_asked_for(tmp_path, monkeypatch):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("flags\t\t: fpu sse avx512f avx512_bf16 amx_tile\n")
+    assert machine.cpu_has_bf16_units(cpuinfo)
+    cpuinfo.write_text("flags\t\t: fpu sse avx2\n")
+    assert not machine.cpu_has_bf16_units(cpuinfo)
+    assert not machine.cpu_has_bf16_units(tmp_path / "no-such-file")
+
+    cpu = torch.device("cpu")
+    for has_units in (True, False):
+        monkeypatch.setattr(machine, "cpu_has_bf16_units", lambda answer=has_units: answer)
+        assert machine.use_bf16("auto", cpu) == has_units
+        assert machine.use_bf16("bf16", cpu) and not machine.use_bf16("fp32", cpu)
+    assert not machine.use_bf16("auto", torch.device("mps"))
+
+
+def test_compile_passes_the_model_through_torch_compile(corpus, tmp_path, monkeypatch):
+    compiled = []
+
+    def record(model):  # a real compilation takes far longer than this test may
+        compiled.append(type(model).__name__)
+        return model
+
+    monkeypatch.setattr(torch, "compile", record)
+    assert run_train(corpus, tmp_path / "run", "--max-steps", "2", "--compile") == 0
+    assert compiled == ["GPTLanguageModel"]
+
+
+def test_bf16_autocast_trains_on_the_cpu_when_asked_for(corpus, tmp_path):
+    out = tmp_path / "run"
+    assert run_train(corpus, out, "--max-steps", "3", "--precision", "bf16") == 0
+    log = read_log(out)
+    assert log["precision"] == "bf16" and math.isfinite(log["val_loss"])
+    saved = checkpoint.load(out / checkpoint.FILENAME)
+    assert all(w.dtype == torch.float32 for w in saved["model"].values())  # weights stay fp32
