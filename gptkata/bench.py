@@ -26,8 +26,9 @@ much of it the measured run added over the resident size just before it began
 memory, so this is what the run costs the machine.
 
 Timings are the best of a few repeats (the least disturbed by other work on the
-machine); the load average before the run is printed and saved. Timings taken
-while other processes use the cores are not comparable: run it on a quiet machine.
+machine). The report says how much of the CPUs other processes used during the
+run (from /proc/stat, less the cases' own CPU time): timings taken while other
+processes use the cores are not comparable, so run it on a quiet machine.
 
 Prints a table and writes everything to runs/bench.json, including the ratios
 `train_speedup_fused` and `generate_speedup_kv_cache`.
@@ -70,6 +71,24 @@ def peak_rss_mib() -> float:
     """The largest resident set size this process has had, in MiB."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes vs KiB
+
+
+def machine_cpu_seconds() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot, all cores together,
+    from /proc/stat (Linux); (0.0, 0.0) elsewhere."""
+    try:
+        ticks = [int(t) for t in Path("/proc/stat").read_text().split()[1:9]]
+    except (OSError, ValueError):
+        return 0.0, 0.0
+    hz = os.sysconf("SC_CLK_TCK")
+    idle = ticks[3] + ticks[4]  # idle and iowait
+    return (sum(ticks) - idle) / hz, sum(ticks) / hz
+
+
+def children_cpu_seconds() -> float:
+    """CPU seconds used so far by this process's finished children (the cases)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def best_seconds(run, repeats: int) -> tuple[float, object]:
@@ -261,7 +280,8 @@ def report_lines(report: dict) -> list[str]:
     p = PRESETS[s["preset"]]
     out = [
         f"GPT Kata bench: torch {s['torch']}, {s['threads']} thread(s) on {s['cpus']} CPU(s), "
-        f"load average {s['load_before']:.2f} before the run",
+        f"load average {s['load_before']:.2f} before the run, other processes used "
+        f"{s['others_cpu_percent']:.0f}% of the CPUs during it",
         "",
         f"Training, preset {s['preset']!r}: {p.n_layer} layers, {p.n_head} heads, n_embd "
         f"{p.n_embd}, block_size {p.block_size}, batch {p.batch_size}; "
@@ -330,10 +350,10 @@ def report_lines(report: dict) -> list[str]:
             f"  (a full forward pass, as in naive generate): only the first {inside} of the "
             f"{s['new_tokens']} new ids are cheap.",
         ]
-    if s["load_before"] > 0.5:
+    if s["others_cpu_percent"] > 10:
         out.append(
-            f"  Note: the load average was {s['load_before']:.2f}; other work on the machine "
-            "makes these timings noisy."
+            f"  Note: other processes used {s['others_cpu_percent']:.0f}% of the CPUs during "
+            "the run, so these timings are noisy: run it again on a quiet machine."
         )
     return out
 
@@ -400,9 +420,14 @@ def main(argv: list[str] | None = None) -> int:
         "load_before": os.getloadavg()[0],
     }
     results = {}
+    busy, total = machine_cpu_seconds()
+    ours = children_cpu_seconds()
     for name in CASES:
         print(f"running {name} ...", flush=True)
         results[name] = run_in_child(name, args)
+    busy_after, total_after = machine_cpu_seconds()
+    others = busy_after - busy - (children_cpu_seconds() - ours)
+    settings["others_cpu_percent"] = max(0.0, 100 * others / max(total_after - total, 1e-9))
     report = summarise(results, settings)
     print()
     print("\n".join(report_lines(report)))

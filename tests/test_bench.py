@@ -45,6 +45,7 @@ SETTINGS = {
     "block_size": 256,
     "repeats": 3,
     "load_before": 0.1,
+    "others_cpu_percent": 2.0,
 }
 
 
