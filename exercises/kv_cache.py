@@ -118,11 +118,12 @@ def next_token_logits(
     """The logits (B, vocab_size) of the id after the context `idx` (B, L): what
     `model(idx[:, -block_size:])[0][:, -1]` gives, computed with `caches`.
 
-    When the caches hold exactly the first L - 1 ids and L <= block_size, only the
-    last id is new: one position. Otherwise (empty caches, a new context, or L >
-    block_size, where cropping moved every id to another position) clear them all
-    and rebuild them from `idx[:, -block_size:]`. Afterwards the caches hold the
-    context as the model sees it.
+    Call it with the same caches for a context that grows by one id per call, as
+    generation does. When the caches hold L - 1 positions (the previous call's
+    context) and L <= block_size, only the last id is new: one position. Otherwise
+    (empty caches, or L > block_size, where cropping moved every id to another
+    position) clear them all and rebuild them from `idx[:, -block_size:]`.
+    Afterwards the caches hold the context as the model sees it.
     """
     raise NotImplementedError("not implemented yet: kv_cache.next_token_logits")
 
