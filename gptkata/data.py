@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import sys
-import tempfile
 import urllib.request
 from pathlib import Path
 
-from gptkata import paths
+from gptkata import outputs, paths
 
 URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
 SHA256 = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
@@ -49,17 +47,7 @@ def install_bytes(blob: bytes, origin: str, folder: Path | None = None) -> Path:
         )
     target = corpus_path(folder)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=".corpus-", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(blob)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return target
+    return outputs.write_atomically(target, lambda f: f.write(blob))
 
 
 def install_from(source: Path, folder: Path | None = None) -> Path:

@@ -13,12 +13,10 @@ the only command that writes under exercises/.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from datetime import datetime
 from pathlib import Path
 
-from gptkata import manifest, paths, stubs
+from gptkata import manifest, outputs, paths, stubs
 
 
 def backup(kata: manifest.Kata, content: bytes, now: datetime | None = None) -> Path:
@@ -39,17 +37,6 @@ def backup(kata: manifest.Kata, content: bytes, now: datetime | None = None) -> 
     raise OSError(f"too many backups of {kata.module} at {stamp}; nothing was reset")
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def reset(kata: manifest.Kata, now: datetime | None = None) -> str:
     """Restore the pristine stub of `kata` (backing up your version first); returns
     what happened, for the learner."""
@@ -57,13 +44,13 @@ def reset(kata: manifest.Kata, now: datetime | None = None) -> str:
     shown = exercise.relative_to(paths.ROOT)
     pristine = stubs.stub_source(kata)
     if not exercise.is_file():
-        _write_atomically(exercise, pristine)
+        outputs.write_text(exercise, pristine)
         return f"{shown} was missing; the pristine stub is back (there was nothing to back up)."
     mine = exercise.read_bytes()
     if mine == pristine.encode("utf-8"):
         return f"{shown} is already the pristine stub: nothing to back up, nothing changed."
     saved = backup(kata, mine, now).relative_to(paths.ROOT)
-    _write_atomically(exercise, pristine)
+    outputs.write_text(exercise, pristine)
     return (
         f"Your version of {shown} is saved as {saved} (backups are never deleted).\n"
         f"{shown} is the pristine stub again. To bring yours back: cp {saved} {shown}"
