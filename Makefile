@@ -11,6 +11,7 @@
 #   make train [PRESET=cpu] [ARGS="..."]   train the reference GPT
 #   make sample [ARGS="..."]   sample text from a trained checkpoint
 #   make bench                 speed benchmarks, printed side by side
+#   make speed                 how long the tests take, against python -c 'import torch'
 #   make check                 what CI runs: the suite against the solutions, the stub and
 #                              mirror checks, the linter
 
