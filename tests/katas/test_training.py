@@ -131,7 +131,7 @@ def test_training_the_bigram_reaches_the_bigram_floor(shakespeare):
     model = bigram.BigramLanguageModel(65)
     g = torch.Generator().manual_seed(1337)
     # lr 0.1 instead of the seed's 1e-3 reaches the floor in 200 steps instead of 10,000
-    # (within 0.02 to 0.05 of it over six seeds, in 0.3 s)
+    # (within 0.02 to 0.05 of it over twenty seeds, in 0.3 s)
     training.train(model, train, 200, 64, 8, lr=0.1, generator=g)
     losses = training.estimate_loss(model, {"train": train, "val": val}, 64, 8, 40, generator=g)
     expect.equal("sorted(estimate_loss(...).keys())", sorted(losses), ["train", "val"])
