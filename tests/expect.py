@@ -78,6 +78,27 @@ def close(
         fail(call, got, expected, f"{why} (largest difference {worst:.3g}, allowed atol={atol:g})")
 
 
+def causal(call: str, function, edit, atol: float, why: str, argument: str = "x") -> None:
+    """`function`'s outputs at positions 0..t do not change when its input changes
+    after t: the property that makes a model causal (time is dimension 1).
+
+    `edit` is `(x, t, edited)`, as `strategies.future_edits` draws it; `call` is the
+    call as the learner would write it, e.g. "head(x)" or "model(idx)[0]", and
+    `argument` the name of its input in that call.
+    """
+    x, t, edited = edit
+    with torch.no_grad():
+        before, after = function(x), function(edited)
+    close(
+        f"{call}[:, :{t + 1}] after changing {argument}[:, {t + 1}:] "
+        f"({argument} of shape {tuple(x.shape)})",
+        after[:, : t + 1],
+        before[:, : t + 1],
+        atol=atol,
+        why=why,
+    )
+
+
 BAD_INPUT = (
     "bad input must fail loudly: a ValueError whose message names what was wrong "
     "(the function's docstring says which inputs are bad)"
