@@ -32,7 +32,7 @@ def wall(command: list[str], repeats: int) -> float:
     return statistics.median(times)
 
 
-def main(repeats: int = 3) -> int:
+def main(repeats: int = 5) -> int:
     pytest = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider"]
     baseline = wall([sys.executable, "-c", "import torch"], repeats)
     rows = [("whole kata suite", wall([*pytest, str(paths.KATA_TESTS)], repeats), SUITE_BUDGET)]

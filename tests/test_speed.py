@@ -1,0 +1,56 @@
+"""The speed report: ratios to `import torch`, verdicts and exit status, on made-up
+timings (nothing is timed here; `make speed` does that)."""
+
+import json
+from pathlib import Path
+
+from gptkata import manifest, paths, speed
+
+
+def fake_wall(kata_seconds: dict[str, float], suite_seconds: float):
+    """A stand-in for speed.wall: `import torch` takes 1 s, each kata what is given
+    (2 s if not), the whole suite `suite_seconds`."""
+
+    def wall(command, repeats):
+        target = command[-1]
+        if target == "import torch":
+            return 1.0
+        if target == str(paths.KATA_TESTS):
+            return suite_seconds
+        return kata_seconds.get(Path(target).stem.removeprefix("test_"), 2.0)
+
+    return wall
+
+
+def run(monkeypatch, tmp_path, capsys, kata_seconds, suite_seconds=6.0):
+    monkeypatch.setattr(speed, "wall", fake_wall(kata_seconds, suite_seconds))
+    monkeypatch.setattr(paths, "RUNS", tmp_path)
+    status = speed.main(repeats=1)
+    return status, capsys.readouterr().out, json.loads((tmp_path / "speed.json").read_text())
+
+
+def test_every_case_within_its_budget_passes(monkeypatch, tmp_path, capsys):
+    status, out, report = run(monkeypatch, tmp_path, capsys, {"gpt": 2.9})
+    assert status == 0
+    assert "OVER" not in out
+    assert "kata 9 gpt" in out and "2.9" in out
+    assert report["import_torch_seconds"] == 1.0
+    assert [r["what"] for r in report["runs"]][1:] == [
+        f"kata {k.number} {k.name}" for k in manifest.KATAS
+    ]
+
+
+def test_one_kata_over_3x_fails_and_is_named(monkeypatch, tmp_path, capsys):
+    status, out, report = run(monkeypatch, tmp_path, capsys, {"training": 3.2})
+    assert status == 1
+    over = [line for line in out.splitlines() if line.endswith("OVER")]
+    assert len(over) == 1 and over[0].startswith("kata 4 training")
+    assert {r["what"]: r["ratio"] for r in report["runs"]}["kata 4 training"] == 3.2
+
+
+def test_the_whole_suite_over_10x_fails(monkeypatch, tmp_path, capsys):
+    status, out, _ = run(monkeypatch, tmp_path, capsys, {}, suite_seconds=10.5)
+    assert status == 1
+    assert [line for line in out.splitlines() if line.endswith("OVER")][0].startswith(
+        "whole kata suite"
+    )
