@@ -57,16 +57,16 @@ reset: $(VENV)/.installed
 	@$(PY) -m gptkata reset $(if $(KATA),--kata $(KATA))
 
 train: $(VENV)/.installed
-	@$(PY) -m gptkata.train --preset $(PRESET) $(ARGS)
+	@$(PY) -m gptkata.lab.train --preset $(PRESET) $(ARGS)
 
 sample: $(VENV)/.installed
-	@$(PY) -m gptkata.sample $(ARGS)
+	@$(PY) -m gptkata.lab.sample $(ARGS)
 
 bench: $(VENV)/.installed
-	@$(PY) -m gptkata.bench $(ARGS)
+	@$(PY) -m gptkata.lab.bench $(ARGS)
 
 speed: $(VENV)/.installed
-	@$(PY) -m gptkata.speed
+	@$(PY) -m gptkata.kata.speed
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .
@@ -74,4 +74,4 @@ lint: $(VENV)/.installed
 
 check: $(VENV)/.installed lint
 	GPTKATA_IMPL=solutions HYPOTHESIS_PROFILE=thorough $(PY) -m pytest tests solutions --doctest-modules
-	$(PY) -m gptkata.checks
+	$(PY) -m gptkata.kata.checks

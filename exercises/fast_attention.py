@@ -53,7 +53,7 @@ import torch
 import torch.nn as nn
 from torch.nn import functional as F
 
-from gptkata.select import earlier
+from gptkata.kata.select import earlier
 
 multihead = earlier(__name__, "multihead")
 gpt = earlier(__name__, "gpt")

@@ -41,7 +41,7 @@ import torch
 import torch.nn as nn
 from torch.nn import functional as F
 
-from gptkata.select import earlier
+from gptkata.kata.select import earlier
 
 block = earlier(__name__, "block")
 

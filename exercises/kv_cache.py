@@ -54,7 +54,7 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-from gptkata.select import earlier
+from gptkata.kata.select import earlier
 
 fast_attention = earlier(__name__, "fast_attention")
 

@@ -36,7 +36,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from gptkata.select import earlier
+from gptkata.kata.select import earlier
 
 attention = earlier(__name__, "attention")
 

@@ -1,2 +1,16 @@
-"""GPT Kata's harness: the kata manifest, implementation selection, the corpus,
-stub generation and the test reporting. Learners never need to edit anything here."""
+"""GPT Kata's own code, in two wings and a few shared modules. Learners never need
+to edit anything here.
+
+    gptkata/kata/   the learning harness: what `make test`, `progress`, `watch`, `show`,
+                    `hint`, `reset`, `check` and `speed` run (start at kata/__init__.py)
+    gptkata/lab/    the lab that trains real models: `make train`, `sample`, `bench`
+                    (start at lab/__init__.py)
+
+What both wings use stays here, small: `paths` (where things live), `data` (the
+corpus), `outputs` (atomic writes) and `cli` (the command line behind the Makefile).
+The dependency runs one way: the lab may use the harness's kata selection to load the
+reference solutions; the harness never imports the lab (tests/tooling/test_wings.py).
+
+`python -m gptkata.train`, `.sample`, `.bench`, `.speed` and `.checks` are the names
+these commands had before the split; each is a two-line alias of its module in a wing.
+"""

@@ -17,7 +17,7 @@ import argparse
 import os
 import sys
 
-from gptkata import hints, manifest, progress, reset, select, show, watch
+from gptkata.kata import hints, manifest, progress, reset, select, show, watch
 
 
 def cmd_test(args: argparse.Namespace) -> int:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import torch
 
-from gptkata.select import earlier
+from gptkata.kata.select import earlier
 
 tokenizer = earlier(__name__, "tokenizer")
 

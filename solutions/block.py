@@ -38,7 +38,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from gptkata.select import earlier
+from gptkata.kata.select import earlier
 
 multihead = earlier(__name__, "multihead")
 

@@ -16,7 +16,7 @@ import torch
 from hypothesis import HealthCheck, Phase, settings
 
 from gptkata.data import read_corpus
-from gptkata.select import dependency
+from gptkata.kata.select import dependency
 
 # No explain phase in either profile: it reruns a failing test some 300 times under a
 # line tracer (seconds for code that builds torch modules) for notes that the one-line

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import torch
 
-from gptkata.pytest_plugin import Mismatch
-from gptkata.select import KataBroken
+from gptkata.kata.pytest_plugin import Mismatch
+from gptkata.kata.select import KataBroken
 
 
 def _short(value, limit: int = 300) -> str:

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from torch.nn import functional as F
 
-from gptkata.select import Lazy, implementation
+from gptkata.kata.select import Lazy, implementation
 from tests import expect, strategies
 
 attention = Lazy(implementation, "attention")

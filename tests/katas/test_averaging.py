@@ -9,7 +9,7 @@ values of size ~1 while any real mistake (a wrong weight is off by >= 1e-2) fail
 import torch
 from hypothesis import given
 
-from gptkata.select import Lazy, implementation
+from gptkata.kata.select import Lazy, implementation
 from tests import expect, seed_values, strategies
 
 averaging = Lazy(implementation, "averaging")

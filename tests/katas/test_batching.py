@@ -4,7 +4,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gptkata.select import Lazy, implementation
+from gptkata.kata.select import Lazy, implementation
 from tests import expect, seed_values, strategies
 
 batching = Lazy(implementation, "batching")

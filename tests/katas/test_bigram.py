@@ -7,7 +7,7 @@ import torch.nn as nn
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gptkata.select import Lazy, dependency, implementation
+from gptkata.kata.select import Lazy, dependency, implementation
 from tests import expect, seed_values, strategies
 
 bigram = Lazy(implementation, "bigram")

@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 from hypothesis import given
 
-from gptkata.select import Lazy, dependency, implementation
+from gptkata.kata.select import Lazy, dependency, implementation
 from tests import expect, strategies
 
 fast_attention = Lazy(implementation, "fast_attention")

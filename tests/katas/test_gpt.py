@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from torch.nn import functional as F
 
-from gptkata.select import Lazy, dependency, implementation
+from gptkata.kata.select import Lazy, dependency, implementation
 from tests import expect, strategies
 
 gpt = Lazy(implementation, "gpt")

@@ -19,7 +19,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gptkata.select import Lazy, dependency, implementation
+from gptkata.kata.select import Lazy, dependency, implementation
 from tests import expect, strategies
 
 kv_cache = Lazy(implementation, "kv_cache")

@@ -11,7 +11,7 @@ import torch.nn as nn
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gptkata.select import Lazy, dependency, implementation
+from gptkata.kata.select import Lazy, dependency, implementation
 from tests import expect, strategies
 
 multihead = Lazy(implementation, "multihead")

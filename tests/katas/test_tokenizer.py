@@ -3,7 +3,7 @@
 import torch
 from hypothesis import given
 
-from gptkata.select import Lazy, implementation
+from gptkata.kata.select import Lazy, implementation
 from tests import expect, seed_values, strategies
 
 tokenizer = Lazy(implementation, "tokenizer")

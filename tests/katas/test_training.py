@@ -6,7 +6,7 @@ import torch
 import torch.nn as nn
 from hypothesis import given
 
-from gptkata.select import Lazy, dependency, implementation
+from gptkata.kata.select import Lazy, dependency, implementation
 from tests import expect, strategies
 
 training = Lazy(implementation, "training")

@@ -1,6 +1,6 @@
 """Scratch copies of the repository for the tooling tests, and ways to act in them.
 
-Every command runs in its own copy (gptkata.checks.scratch_copy), usually one that
+Every command runs in its own copy (gptkata.kata.checks.scratch_copy), usually one that
 lists only a kata or two, so the real exercises/ are never touched and each run of
 the suite stays short.
 """
@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from gptkata import checks, manifest
+from gptkata.kata import checks, manifest
 
 
 def scratch(tmp_path: Path, *katas: str) -> Path:

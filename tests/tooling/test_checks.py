@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from gptkata import checks
+from gptkata.kata import checks
 
 VACUOUS = """
 
@@ -20,7 +20,7 @@ def test_that_checks_nothing():
 OTHER_KATAS_STUB = """
 
 def test_that_stops_at_another_katas_stub():
-    from gptkata.select import load
+    from gptkata.kata.select import load
 
     load("exercises", "batching").get_batch(None, 1, 1)
 """
@@ -33,7 +33,10 @@ def scratch(tmp_path):
 
 def run_check(root, *args):
     return subprocess.run(
-        [sys.executable, "-m", "gptkata.checks", *args], cwd=root, capture_output=True, text=True
+        [sys.executable, "-m", "gptkata.kata.checks", *args],
+        cwd=root,
+        capture_output=True,
+        text=True,
     )
 
 

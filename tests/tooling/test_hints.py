@@ -2,7 +2,8 @@
 
 import pytest
 
-from gptkata import cli, hints, manifest
+from gptkata import cli
+from gptkata.kata import hints, manifest
 
 TOKENIZER = manifest.get("tokenizer")
 

@@ -9,7 +9,8 @@ import pytest
 from jupytext.config import load_jupytext_configuration_file
 from jupytext.formats import long_form_one_format
 
-from gptkata import manifest, paths, stubs
+from gptkata import paths
+from gptkata.kata import manifest, stubs
 
 KATAS = [pytest.param(k, id=k.name) for k in manifest.KATAS]
 

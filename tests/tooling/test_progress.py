@@ -1,8 +1,8 @@
 """`make progress`: each kata's state, the overall bar and the next step, on scratch
 copies where katas are solved, half solved, broken or untouched."""
 
-from gptkata import manifest, progress
-from gptkata.results import BROKEN, TODO, KataState, Result
+from gptkata.kata import manifest, progress
+from gptkata.kata.results import BROKEN, TODO, KataState, Result
 from tests.tooling.repo import (
     break_syntax,
     exercise,

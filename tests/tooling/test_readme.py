@@ -2,7 +2,8 @@
 
 import re
 
-from gptkata import manifest, paths
+from gptkata import paths
+from gptkata.kata import manifest
 
 README = (paths.ROOT / "README.md").read_text(encoding="utf-8")
 MAKEFILE = (paths.ROOT / "Makefile").read_text(encoding="utf-8")

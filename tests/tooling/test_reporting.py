@@ -2,9 +2,9 @@
 vs actual with hypothesis's smallest example, an error in the learner's code without
 the frames of torch or the tests."""
 
-from gptkata import manifest, stubs
-from gptkata.pytest_plugin import finished_lines, one_line, smallest_example, welcome_lines
-from gptkata.results import KataState, Result
+from gptkata.kata import manifest, stubs
+from gptkata.kata.pytest_plugin import finished_lines, one_line, smallest_example, welcome_lines
+from gptkata.kata.results import KataState, Result
 from tests.tooling.repo import exercise, gptkata, line_of, scratch
 
 

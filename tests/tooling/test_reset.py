@@ -2,7 +2,8 @@
 
 from datetime import datetime
 
-from gptkata import cli, manifest, paths, reset, stubs
+from gptkata import cli, paths
+from gptkata.kata import manifest, reset, stubs
 
 TOKENIZER = manifest.get("tokenizer")
 

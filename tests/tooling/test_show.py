@@ -4,7 +4,7 @@ the stubs still in the file and the test names."""
 import ast
 import re
 
-from gptkata import manifest, show
+from gptkata.kata import manifest, show
 from tests.tooling.repo import solve_all_but
 
 TOKENIZER = manifest.get("tokenizer")

@@ -2,7 +2,7 @@
 
 import ast
 
-from gptkata import manifest, stubs
+from gptkata.kata import manifest, stubs
 
 SOLUTION = '''"""Module docstring."""
 

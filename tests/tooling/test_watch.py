@@ -4,8 +4,9 @@ fake events (nothing here waits for the file system)."""
 
 from pathlib import Path
 
-from gptkata import manifest, paths, watch
-from gptkata.results import KataState, Result
+from gptkata import paths
+from gptkata.kata import manifest, watch
+from gptkata.kata.results import KataState, Result
 
 EXERCISE = str(paths.EXERCISES / "tokenizer.py")
 

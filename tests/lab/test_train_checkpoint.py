@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gptkata import checkpoint, outputs
+from gptkata import outputs
+from gptkata.lab import checkpoint
 
 
 def small_checkpoint(seed: int = 0) -> dict:

@@ -16,7 +16,7 @@ Loaded for every run (pyproject's addopts). It changes only how results are show
 * The run ends with the next step; a first run on a fresh clone ends with a short
   welcome that says where to start.
 * With GPTKATA_REPORT=path, every result is also written there as JSON (see
-  gptkata.results), for the progress view, watch and the maintainer checks.
+  gptkata.kata.results), for the progress view, watch and the maintainer checks.
 """
 
 from __future__ import annotations
@@ -30,9 +30,10 @@ from pathlib import Path
 
 import pytest
 
-from gptkata import manifest, paths, progress, select, stubs
+from gptkata import paths
 from gptkata.data import CorpusError
-from gptkata.results import (
+from gptkata.kata import manifest, progress, select, stubs
+from gptkata.kata.results import (
     BROKEN,
     KATA_BROKEN,
     TODO,

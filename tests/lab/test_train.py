@@ -8,9 +8,9 @@ import math
 import pytest
 import torch
 
-from gptkata import checkpoint, machine, optim, presets, train
-from gptkata.models import build_model, model_spec
-from tests.tooling.training_run import TINY, is_png, read_log, run_train, write_corpus
+from gptkata.lab import checkpoint, machine, optim, presets, train_cli
+from gptkata.lab.models import build_model, model_spec
+from tests.lab.training_run import TINY, is_png, read_log, run_train, write_corpus
 
 
 @pytest.fixture
@@ -79,7 +79,7 @@ def test_the_cpu_preset_stops_on_a_time_budget_and_estimates_on_200_batches():
 
 def test_help_documents_every_flag(capsys):
     with pytest.raises(SystemExit) as exit_info:
-        train.main(["--help"])
+        train_cli.main(["--help"])
     assert exit_info.value.code == 0
     text = " ".join(capsys.readouterr().out.split())  # undo argparse's line wrapping
     for flag in ("--preset", "--out", "--resume", "--data-dir"):
@@ -105,19 +105,19 @@ def test_every_preset_value_can_be_overridden_by_a_flag():
         else:
             wanted[setting.name] = value + 1 if setting.name != "dropout" else 0.5
             argv += [flag, str(wanted[setting.name])]
-    command = train.parse(["--preset", "cpu", *argv])
+    command = train_cli.parse(["--preset", "cpu", *argv])
     assert dataclasses.asdict(command.settings) == {**dataclasses.asdict(base), **wanted}
 
 
 def test_flags_not_given_keep_the_presets_values():
-    command = train.parse(["--preset", "lecture", "--max-steps", "7"])
+    command = train_cli.parse(["--preset", "lecture", "--max-steps", "7"])
     assert command.settings == dataclasses.replace(presets.get("lecture"), max_steps=7)
     assert command.out is None and not command.resume
 
 
 def test_an_unknown_preset_is_an_error_listing_the_presets(capsys):
     with pytest.raises(SystemExit) as exit_info:
-        train.main(["--preset", "huge"])
+        train_cli.main(["--preset", "huge"])
     assert exit_info.value.code == 2
     error = capsys.readouterr().err
     assert "'huge'" in error
@@ -146,7 +146,7 @@ def test_settings_that_make_no_sense_are_one_line_errors(flags, mentions, corpus
 def test_a_missing_corpus_says_how_to_install_it(tmp_path, capsys):
     empty = tmp_path / "nothing-here"
     empty.mkdir()
-    code = train.main(["--data-dir", str(empty), "--out", str(tmp_path / "run"), *TINY])
+    code = train_cli.main(["--data-dir", str(empty), "--out", str(tmp_path / "run"), *TINY])
     assert code == 1
     error = capsys.readouterr().err
     assert error.startswith("make train: ") and "make data" in error

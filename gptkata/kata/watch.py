@@ -35,8 +35,9 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
-from gptkata import manifest, paths, progress
-from gptkata.results import DONE, KataState, tally
+from gptkata import paths
+from gptkata.kata import manifest, progress
+from gptkata.kata.results import DONE, KataState, tally
 
 QUIET_SECONDS = 0.4  # how long saves must be quiet before the tests run
 POLL_SECONDS = 1.0

@@ -22,7 +22,8 @@ import sys
 import traceback
 from types import ModuleType
 
-from gptkata import manifest, paths
+from gptkata import paths
+from gptkata.kata import manifest
 
 PACKAGES = ("exercises", "solutions")
 CHAINS = ("reference", "mine")

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import ast
 
-from gptkata import checks, manifest, paths, stubs
-from gptkata.results import as_sentence
+from gptkata import paths
+from gptkata.kata import checks, manifest, stubs
+from gptkata.kata.results import as_sentence
 
 
 def test_sentences(kata: manifest.Kata) -> list[str]:

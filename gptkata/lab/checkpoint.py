@@ -9,7 +9,7 @@ downloaded from somewhere could take over your machine; a weights-only load cann
 What is inside:
 
     format            "gptkata-checkpoint-1"
-    spec              how to build the model (see gptkata.models)
+    spec              how to build the model (see gptkata.lab.models)
     vocab             the vocabulary as one string, in id order
     model             the model's state_dict
     optimizer         the optimizer's state_dict (AdamW's moving averages and step counts)
@@ -18,7 +18,7 @@ What is inside:
     tokens            training tokens seen so far, by all processes together
     settings          the run's Preset, as a dict
     rng               one entry per process: its batch generator's and torch's RNG states
-    history           the losses so far (see gptkata.train)
+    history           the losses so far (see gptkata.lab.train)
     checksum          SHA-256 of all of the above
 
 Saving is atomic (see gptkata.outputs): a crash mid-save leaves the previous
@@ -35,7 +35,7 @@ from pathlib import Path
 
 import torch
 
-from gptkata.models import SHAPE_FIELDS
+from gptkata.lab.models import SHAPE_FIELDS
 from gptkata.outputs import write_atomically
 
 FORMAT = "gptkata-checkpoint-1"

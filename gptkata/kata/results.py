@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from gptkata import manifest
+from gptkata.kata import manifest
 
 PASSED, SKIPPED, TODO, BROKEN = "passed", "skipped", "todo", "broken"
 DONE, IN_PROGRESS, NOT_STARTED, KATA_BROKEN, NO_TESTS = (

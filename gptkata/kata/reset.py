@@ -5,7 +5,7 @@ Your version of exercises/<module>.py is first saved under backups/ (ignored by 
 with the time in its name, e.g. backups/tokenizer-20250314-093015.py. Backups are
 never overwritten and never deleted. Only once the backup is written and read back
 intact is the exercise replaced by the stub generated from the solution
-(gptkata.stubs), written to a temporary file first and moved into place in one step.
+(gptkata.kata.stubs), written to a temporary file first and moved into place in one step.
 
 A kata that is already the pristine stub needs no backup and is left alone. This is
 the only command that writes under exercises/.
@@ -16,7 +16,8 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from gptkata import manifest, outputs, paths, stubs
+from gptkata import outputs, paths
+from gptkata.kata import manifest, stubs
 
 
 def backup(kata: manifest.Kata, content: bytes, now: datetime | None = None) -> Path:

@@ -10,8 +10,8 @@ import json
 import random
 from pathlib import Path
 
-from gptkata import train
 from gptkata.data import FILENAME
+from gptkata.lab import train_cli
 
 WORDS = (
     "the a kata model learns to write one character at a time and every head looks back "
@@ -45,7 +45,7 @@ def write_corpus(folder: Path, characters: int = 20_000, seed: int = 0) -> Path:
 def run_train(corpus: Path, out: Path, *flags: str, preset: str = "cpu", tiny: bool = True) -> int:
     """`make train PRESET=<preset> ARGS="<TINY> <flags>"` in this process; the exit code."""
     argv = ["--preset", preset, "--data-dir", str(corpus.parent), "--out", str(out)]
-    return train.main(argv + list(TINY if tiny else ()) + list(flags))
+    return train_cli.main(argv + list(TINY if tiny else ()) + list(flags))
 
 
 def read_log(out: Path) -> dict:

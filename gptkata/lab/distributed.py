@@ -1,6 +1,6 @@
 """Training with several processes: data parallelism with DistributedDataParallel.
 
-`torchrun --nproc_per_node=N -m gptkata.train ...` starts N copies of the trainer
+`torchrun --nproc_per_node=N -m gptkata.lab.train ...` starts N copies of the trainer
 and tells each its place through environment variables: RANK (0 .. N-1 over all
 machines), WORLD_SIZE (N) and LOCAL_RANK (its number on this machine). Each copy
 (a *rank*) holds a full replica of the model and draws its own random batches;

@@ -1,6 +1,6 @@
 """`make hint KATA=<name>`: a kata's hints, revealed one at a time.
 
-Every kata has three hints in the manifest (gptkata/katas.toml): a nudge, then the
+Every kata has three hints in the manifest (gptkata/kata/katas.toml): a nudge, then the
 concept, then something close to the code. Each `make hint` reveals one more and
 shows again the ones already revealed, so the newest is always at the bottom; it
 says how many are left. `AGAIN=1` shows the revealed ones without revealing another;
@@ -16,7 +16,8 @@ import json
 import textwrap
 from pathlib import Path
 
-from gptkata import manifest, paths
+from gptkata import paths
+from gptkata.kata import manifest
 
 
 def state_file() -> Path:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gptkata import checkpoint, sample
+from gptkata.lab import checkpoint, sample
 from solutions.bigram import BigramLanguageModel
-from tests.tooling.training_run import is_png, run_train, write_corpus
+from tests.lab.training_run import is_png, run_train, write_corpus
 
 
 @pytest.fixture(scope="module")

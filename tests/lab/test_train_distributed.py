@@ -10,8 +10,8 @@ from pathlib import Path
 import torch
 import torch.multiprocessing as mp
 
-from gptkata import checkpoint, presets, train
-from tests.tooling.training_run import read_log, write_corpus
+from gptkata.lab import checkpoint, presets, train
+from tests.lab.training_run import read_log, write_corpus
 
 WORLD_SIZE = 2
 

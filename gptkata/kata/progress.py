@@ -1,7 +1,7 @@
 """`make progress`: where you are on the path, and the one next step.
 
 The kata tests run in a subprocess with GPTKATA_REPORT set, and the JSON report they
-leave is read back (gptkata.results). So nothing a learner writes can stop the view:
+leave is read back (gptkata.kata.results). So nothing a learner writes can stop the view:
 a file that does not import only marks its own kata as broken. The view shows
 
   every kata in manifest order with its state: done, in progress (k of n tests
@@ -22,8 +22,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from gptkata import checks, manifest, paths
-from gptkata.results import (
+from gptkata import paths
+from gptkata.kata import checks, manifest
+from gptkata.kata.results import (
     DONE,
     KATA_BROKEN,
     NO_TESTS,

@@ -17,7 +17,7 @@ import ast
 import re
 from pathlib import Path
 
-from gptkata import manifest
+from gptkata.kata import manifest
 
 PREFIX = "not implemented yet: "
 

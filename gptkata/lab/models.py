@@ -19,7 +19,7 @@ import math
 
 import torch.nn as nn
 
-from gptkata.presets import Preset
+from gptkata.lab.presets import Preset
 from solutions.bigram import BigramLanguageModel
 from solutions.fast_attention import FusedGPT
 from solutions.gpt import GPTConfig, GPTLanguageModel

@@ -4,7 +4,8 @@ timings (nothing is timed here; `make speed` does that)."""
 import json
 from pathlib import Path
 
-from gptkata import manifest, paths, speed
+from gptkata import paths
+from gptkata.kata import manifest, speed
 
 
 def fake_wall(kata_seconds: dict[str, float], suite_seconds: float):

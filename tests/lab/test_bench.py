@@ -1,6 +1,6 @@
 """The bench's report: ratios, verdicts and the table, on made-up figures (no timing)."""
 
-from gptkata import bench
+from gptkata.lab import bench
 
 
 def fake_results() -> dict:

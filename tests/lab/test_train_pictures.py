@@ -6,11 +6,11 @@ import matplotlib.image
 import pytest
 import torch
 
-from gptkata import plots
-from gptkata.attention_map import attention_weights
+from gptkata.lab import plots
+from gptkata.lab.attention_map import attention_weights
 from solutions.bigram import BigramLanguageModel
 from solutions.gpt import GPTConfig, GPTLanguageModel
-from tests.tooling.training_run import is_png
+from tests.lab.training_run import is_png
 
 
 def random_gpt(seed: int = 0) -> GPTLanguageModel:

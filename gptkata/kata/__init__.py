@@ -1,0 +1,20 @@
+"""The learning harness: everything a learner's or an instructor's command runs through.
+
+    katas.toml      the one ordered manifest of katas: names, titles, hints
+    manifest.py     reads it; every other module asks here which katas exist
+    select.py       the seam: which implementation the tests import (exercises or
+                    solutions) and where a kata's earlier pieces come from
+    pytest_plugin.py, results.py
+                    one line per problem instead of a traceback, and the results file
+                    that the views below read back
+    progress.py, watch.py, show.py, hints.py, reset.py
+                    the learner's commands (`make progress`, `watch`, `show`, `hint`,
+                    `reset`)
+    stubs.py        makes exercises/ from solutions/
+    checks.py       the maintainer checks of `make check` (mirror, stubs)
+    speed.py        `make speed`: how long the tests take
+
+A newcomer starts with manifest.py and select.py. May import: the shared modules in
+gptkata/ (paths, data, outputs) and the standard library, pytest and hypothesis. Never
+the lab (gptkata.lab): a learner's feedback must not depend on the trainer.
+"""

@@ -1,0 +1,200 @@
+"""The maintainer checks behind `make check` (besides the suite and the linter).
+
+1. mirror: every kata in the manifest has exercises/<module>.py, solutions/<module>.py
+   and tests/katas/test_<name>.py; each exercise file is exactly the stub generated
+   from its solution, so both have the same signatures and docstrings; every function
+   a learner writes has a docstring to learn from.
+2. stubs: the kata suite, run against freshly generated stubs in a scratch copy of the
+   repository, passes no test at all, and every test stops at a stub of its own
+   kata with the one-line "not implemented yet: <kata>.<function>". This proves no
+   test passes vacuously and that any kata can be attempted on its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import tomllib
+
+from gptkata import paths
+from gptkata.kata import manifest, stubs
+
+
+def api(source: str) -> dict[str, tuple[str, str | None]]:
+    """qualified name -> (signature, docstring) for every function and class."""
+    out = {}
+    tree = ast.parse(source)
+    out["<module>"] = ("", ast.get_docstring(tree))
+
+    def walk(body, prefix):
+        for node in body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                signature = f"({ast.unparse(node.args)})"
+                if node.returns is not None:
+                    signature += f" -> {ast.unparse(node.returns)}"
+                out[prefix + node.name] = (signature, ast.get_docstring(node))
+            elif isinstance(node, ast.ClassDef):
+                bases = ", ".join(ast.unparse(b) for b in node.bases)
+                out[prefix + node.name] = (f"({bases})", ast.get_docstring(node))
+                walk(node.body, prefix + node.name + ".")
+
+    walk(tree.body, "")
+    return out
+
+
+def mirror_problems() -> list[str]:
+    problems = []
+    for kata in manifest.KATAS:
+        for path in (kata.solution_file, kata.exercise_file, kata.test_file):
+            if not path.is_file():
+                problems.append(f"{kata.name}: {path.relative_to(paths.ROOT)} is missing")
+        if not (kata.solution_file.is_file() and kata.exercise_file.is_file()):
+            continue
+        if not kata.hints:
+            problems.append(f"{kata.name}: the manifest has no hints for it")
+        solution = kata.solution_file.read_text(encoding="utf-8")
+        exercise = kata.exercise_file.read_text(encoding="utf-8")
+        wanted, got = api(solution), api(exercise)
+        for name, (signature, doc) in wanted.items():
+            if not doc:
+                problems.append(f"{kata.name}.{name} has no docstring in solutions/")
+            if name not in got:
+                problems.append(f"{kata.name}.{name} is in solutions/ but not in exercises/")
+            elif got[name][0] != signature:
+                problems.append(
+                    f"{kata.name}.{name}: signature {got[name][0]} in exercises/, {signature} in solutions/"
+                )
+            elif got[name][1] != doc:
+                problems.append(
+                    f"{kata.name}.{name}: the docstrings of exercises/ and solutions/ differ"
+                )
+        for name in got.keys() - wanted.keys():
+            problems.append(f"{kata.name}.{name} is in exercises/ but not in solutions/")
+        if exercise != stubs.stub_text(solution, kata.name):
+            problems.append(
+                f"{kata.name}: exercises/{kata.module}.py is not the stub generated from "
+                f"solutions/{kata.module}.py (a solved or edited exercise? this check is for "
+                f"a pristine clone; maintainers regenerate it with `make reset KATA={kata.name}`)"
+            )
+    return problems
+
+
+def scratch_copy(target: Path, katas: tuple[str, ...] = ()) -> Path:
+    """A copy of the repository with pristine, freshly generated exercises.
+
+    With `katas` (names), the copy's manifest lists only those katas, in their
+    order: the suite, the progress view and the other tools then see only them.
+    """
+    for name in ("gptkata", "solutions", "tests"):
+        shutil.copytree(
+            paths.ROOT / name, target / name, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    if katas:
+        (target / manifest.MANIFEST.relative_to(paths.ROOT)).write_text(
+            _manifest_of(manifest.MANIFEST.read_text(encoding="utf-8"), katas), encoding="utf-8"
+        )
+    shutil.copy2(paths.ROOT / "pyproject.toml", target / "pyproject.toml")
+    (target / "data").symlink_to(paths.DATA.resolve(), target_is_directory=True)
+    (target / "exercises").mkdir()
+    shutil.copy2(paths.EXERCISES / "__init__.py", target / "exercises" / "__init__.py")
+    for kata in manifest.KATAS:
+        (target / "exercises" / f"{kata.module}.py").write_text(
+            stubs.stub_source(kata), encoding="utf-8"
+        )
+    return target
+
+
+def _manifest_of(text: str, katas: tuple[str, ...]) -> str:
+    """The manifest `text` with only the entries of the katas named in `katas`."""
+    unknown = set(katas) - {k.name for k in manifest.KATAS}
+    if unknown:
+        raise ValueError(f"no such katas in the manifest: {sorted(unknown)}")
+    header, *entries = text.split("[[kata]]\n")
+    kept = [e for e in entries if tomllib.loads("[[kata]]\n" + e)["kata"][0]["name"] in katas]
+    return header + "".join("[[kata]]\n" + e for e in kept)
+
+
+def run_suite(
+    root: Path, report: Path, *args: str, impl: str = "exercises", chain: str = "reference"
+) -> subprocess.CompletedProcess:
+    """Run pytest in `root` in a subprocess, writing the JSON report (see
+    gptkata.kata.results) to `report`; its output is captured, not shown."""
+    env = dict(os.environ, GPTKATA_IMPL=impl, GPTKATA_REPORT=str(report), GPTKATA_CHAIN=chain)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+
+
+def stub_problems(only: list[str] | None = None) -> list[str]:
+    """Problems of the suite against pristine stubs (all katas, or the named ones)."""
+    katas = [manifest.get(name) for name in only] if only else list(manifest.KATAS)
+    problems = []
+    with tempfile.TemporaryDirectory(prefix="gptkata-stubs-") as scratch:
+        root = scratch_copy(Path(scratch))
+        report = root / "report.json"
+        targets = [str(k.test_file.relative_to(paths.ROOT)) for k in katas]
+        run = run_suite(root, report, *targets)
+        if not report.is_file():
+            return [
+                f"the suite did not run against the stubs:\n{run.stdout[-2000:]}{run.stderr[-2000:]}"
+            ]
+        results = json.loads(report.read_text())
+    seen = {kata.name: 0 for kata in katas}
+    for r in results:
+        seen[r["kata"]] = seen.get(r["kata"], 0) + 1
+        if r["outcome"] == "passed":
+            problems.append(
+                f"{r['nodeid']} passes against the stubs: it tests nothing a learner writes"
+            )
+        elif r["outcome"] != "todo":
+            problems.append(
+                f"{r['nodeid']} fails against the stubs with something else than a stub: {r['message']}"
+            )
+        elif r["stub"].split(".")[0] != r["kata"]:
+            problems.append(f"{r['nodeid']} stops at {r['stub']}, a stub of another kata")
+        elif "\n" in r["message"] or not r["message"].startswith(stubs.PREFIX):
+            problems.append(
+                f"{r['nodeid']} does not fail in one 'not implemented yet' line: {r['message']!r}"
+            )
+    for name, count in seen.items():
+        if count == 0:
+            problems.append(f"kata {name} has no tests")
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m gptkata.kata.checks", description=__doc__)
+    parser.add_argument("checks", nargs="*", help="mirror and/or stubs (default: both)")
+    parser.add_argument("--kata", action="append", help="stubs check: only this kata")
+    args = parser.parse_args(argv)
+    checks = {"mirror": mirror_problems, "stubs": lambda: stub_problems(args.kata)}
+    unknown = set(args.checks) - checks.keys()
+    if unknown:
+        parser.error(f"unknown check(s) {sorted(unknown)}; the checks are: mirror, stubs")
+    failed = False
+    for name in args.checks or list(checks):
+        problems = checks[name]()
+        if problems:
+            failed = True
+            print(f"check {name}: {len(problems)} problem(s)")
+            for p in problems:
+                print(f"  - {p}")
+        else:
+            print(f"check {name}: ok")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

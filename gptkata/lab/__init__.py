@@ -1,0 +1,21 @@
+"""The lab: training, sampling and benchmarking real models built from the reference
+solutions.
+
+    train.py        `make train`: sets a run up and sees it through
+    loop.py         one optimisation step, the loss estimates, the loop
+    resume.py       what a checkpoint remembers to continue a run exactly
+    report.py       the announcement, and the sample, pictures and log at the end
+    train_cli.py    the command line of `make train`
+    presets.py      the named settings (bigram, cpu, nanogpt, lecture)
+    models.py       builds a model from a preset; optim.py the optimiser and schedule
+    checkpoint.py   the checkpoint file: safe loading, checksums
+    machine.py, distributed.py
+                    the device, threads, precision, and data-parallel processes
+    sample.py, plots.py, attention_map.py
+                    `make sample`, the loss curve and the attention heatmap
+    bench.py        `make bench`: speed figures, side by side
+
+A newcomer starts with train.py, then loop.py. May import: the shared modules in
+gptkata/ (paths, data, outputs), the reference solutions, and the harness's kata
+selection (gptkata.kata.select) to load them. Nothing in gptkata.kata imports from here.
+"""

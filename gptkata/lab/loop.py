@@ -1,0 +1,146 @@
+"""The training loop: one optimisation step, the loss estimates, and the loop that
+repeats them until the step or time budget is spent.
+
+One optimisation step is kata 4's `train_step` with three additions: a learning rate
+that changes with every step (gptkata.lab.optim), gradient clipping, and bf16
+autocast where the machine has it.
+
+Gradient clipping: now and then a batch produces a huge gradient (a loss spike), and
+one huge step can undo hours of training. If the norm of all gradients together is
+above `grad_clip`, they are all scaled down to that norm: the direction is kept,
+only the step is shortened.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+import torch
+import torch.nn as nn
+from tqdm import tqdm
+
+from gptkata.lab import distributed
+from gptkata.lab.machine import autocast
+from gptkata.lab.optim import learning_rate, set_learning_rate
+from gptkata.lab.presets import Preset
+from gptkata.lab.resume import save_checkpoint
+from solutions.batching import get_batch
+from solutions.training import estimate_loss
+
+if TYPE_CHECKING:
+    from gptkata.lab.train import Progress, Setup
+
+
+def optimisation_step(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    setup: Setup,
+) -> float:
+    """Forward, backward, clip, step; returns the loss of the batch (before the step)."""
+    with autocast(setup.device, setup.bf16):
+        _, loss = model(x, y)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()  # under DDP the gradients of all ranks are averaged here
+    if setup.settings.grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), setup.settings.grad_clip)
+    optimizer.step()
+    return loss.item()
+
+
+def evaluate(model: nn.Module, setup: Setup, batches: int) -> dict[str, float]:
+    """The mean train and val loss over `batches` batches per split (on every rank,
+    averaged over the ranks).
+
+    The evaluation batches come from a generator seeded the same way every time, so
+    every estimate of a run scores the model on the same text: two estimates differ
+    only because the model changed.
+    """
+    s = setup.settings
+    generator = torch.Generator().manual_seed(s.seed + 1_000_003 * (setup.cluster.rank + 1))
+    with autocast(setup.device, setup.bf16):
+        losses = estimate_loss(model, setup.splits, s.batch_size, s.block_size, batches, generator)
+    return distributed.mean(setup.cluster, losses)
+
+
+def eval_entry(progress: Progress, losses: dict, batches: int, lr: float | None) -> dict:
+    """One point of the loss history."""
+    return {
+        "step": progress.step,
+        "train": losses["train"],
+        "val": losses["val"],
+        "batches": batches,
+        "lr": lr,
+        "seconds": progress.elapsed_seconds,
+    }
+
+
+def describe(entry: dict) -> str:
+    return (
+        f"step {entry['step']:>6}: train {entry['train']:.4f}, val {entry['val']:.4f} "
+        f"({entry['batches']} batches each), {entry['seconds']:.1f} s"
+    )
+
+
+def progress_of(step: int, elapsed: float, settings: Preset) -> float:
+    """How much of the run is done, 0 .. 1: by steps, or by time with a time budget."""
+    decay_steps = settings.decay_steps or settings.max_steps
+    done = step / decay_steps
+    if settings.max_seconds > 0:
+        done = max(done, elapsed / settings.max_seconds)
+    return done
+
+
+def train_loop(
+    setup: Setup,
+    model: nn.Module,
+    stepper: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    progress: Progress,
+    batches: torch.Generator,
+) -> str:
+    """Train until max_steps or max_seconds; evaluate and checkpoint every eval_interval
+    steps. `stepper` is the model as trained (compiled, wrapped by DDP), `model` the
+    plain one. Returns what stopped the run: "max_steps" or "max_seconds"."""
+    s, cluster = setup.settings, setup.cluster
+    evals, step_losses = progress.history["evals"], progress.history["step_losses"]
+    first_step = progress.step
+    tokens_per_step = s.batch_size * s.block_size * cluster.world_size
+    bar = tqdm(
+        total=s.max_steps,
+        initial=progress.step,
+        unit="step",
+        desc=setup.name,
+        disable=None if cluster.is_main else True,  # None: only on a terminal
+        dynamic_ncols=True,
+    )
+    clock_start = time.perf_counter() - progress.elapsed_seconds  # continues a resumed clock
+    while True:
+        progress.elapsed_seconds = time.perf_counter() - clock_start
+        if s.max_seconds > 0:  # all ranks must stop at the same step: rank 0's clock decides
+            progress.elapsed_seconds = distributed.from_main(cluster, progress.elapsed_seconds)
+        out_of_time = s.max_seconds > 0 and progress.elapsed_seconds >= s.max_seconds
+        done = progress.step >= s.max_steps or out_of_time
+        done_fraction = progress_of(progress.step, progress.elapsed_seconds, s)
+        lr = learning_rate(progress.step, done_fraction, s.learning_rate, s.min_lr, s.warmup_steps)
+        if done:
+            break
+        evaluated = evals and evals[-1]["step"] == progress.step  # e.g. just resumed
+        if progress.step % s.eval_interval == 0 and not evaluated:
+            losses = evaluate(model, setup, s.eval_iters)
+            evals.append(eval_entry(progress, losses, s.eval_iters, lr))
+            bar.write(describe(evals[-1]))
+            if progress.step > first_step:
+                save_checkpoint(setup, model, optimizer, progress, batches)
+        set_learning_rate(optimizer, lr)
+        x, y = get_batch(setup.splits["train"], s.batch_size, s.block_size, batches)  # (B, T) each
+        loss = optimisation_step(stepper, optimizer, x, y, setup)
+        step_losses.append(loss)
+        progress.step += 1
+        progress.tokens += tokens_per_step
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss:.3f}", lr=f"{lr:.1e}", refresh=False)
+    bar.close()
+    return "max_seconds" if out_of_time else "max_steps"

@@ -1,0 +1,71 @@
+"""What a run tells its user: the one-paragraph announcement at the start, and at the
+end the sample, the pictures, log.json and a summary on the terminal."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+import torch.nn as nn
+
+from gptkata import outputs
+from gptkata.lab import plots
+from gptkata.lab.models import count_parameters
+from gptkata.lab.sample import draw_attention, sample_text
+
+if TYPE_CHECKING:
+    from gptkata.lab.train import Setup
+
+HEATMAP_CHARS = 48  # characters of the sample shown on attention.png
+
+
+def announce(setup: Setup, model: nn.Module, resumed_from: int | None) -> None:
+    if not setup.cluster.is_main:
+        return
+    s, spec = setup.settings, setup.spec
+    if spec["model"] == "gpt":
+        shape = (
+            f"GPT ({spec['attention']} attention) of {s.n_layer} layers x {s.n_head} heads x "
+            f"{s.n_embd} channels, block {s.block_size}"
+        )
+    else:
+        shape = f"bigram table {spec['vocab_size']} x {spec['vocab_size']}, block {s.block_size}"
+    limit = f"{s.max_steps} steps" + (f" or {s.max_seconds:g} s" if s.max_seconds > 0 else "")
+    where = f"{setup.device}" + (
+        f" ({torch.get_num_threads()} threads)" if setup.device.type == "cpu" else ""
+    )
+    processes = f", {setup.cluster.world_size} processes" if setup.cluster.distributed else ""
+    print(
+        f"preset {setup.name}: {shape}, {count_parameters(model) / 1e6:.2f}M parameters\n"
+        f"on {where}{processes}, {'bf16' if setup.bf16 else 'fp32'}"
+        f"{', compiled' if s.compile else ''}; batch {s.batch_size}, up to {limit}; "
+        f"writing to {setup.out}/"
+        + (f"\nresuming at step {resumed_from}" if resumed_from is not None else "")
+    )
+
+
+def write_results(setup: Setup, model: nn.Module, log: dict) -> None:
+    """The sample, the pictures and log.json; a summary on the terminal."""
+    s, out = setup.settings, setup.out
+    text = sample_text(model, setup.spec, setup.vocab, "\n", s.sample_chars, seed=s.seed)
+    log["sample"] = text
+    outputs.write_text(out / "sample.txt", text)
+    title = f"{setup.name}: val {log['val_loss']:.4f} after {log['steps']} steps"
+    plots.loss_curve(
+        out / "loss.png", log["history"]["step_losses"], log["history"]["evals"], title
+    )
+    written = ["ckpt.pt", "log.json", "loss.png", "sample.txt"]
+    if setup.spec["model"] == "gpt" and setup.spec["attention"] == "teaching":
+        heatmap_text = text[:HEATMAP_CHARS]
+        draw_attention(out / "attention.png", model, setup.spec, setup.vocab, heatmap_text, title)
+        written.append("attention.png")
+    outputs.write_json(out / "log.json", log)
+    print(f"\n{text}\n")
+    print(
+        f"val loss {log['val_loss']:.4f}, train loss {log['train_loss']:.4f} "
+        f"(estimated on {log['final_eval_batches']} batches per split, "
+        f"{log['final_eval_seconds']:.1f} s)\n"
+        f"trained {log['steps']} steps in {log['wall_seconds']:.1f} s: "
+        f"{log['tokens_per_second']:,.0f} tokens/s\n"
+        f"wrote {out}/: {', '.join(written)}"
+    )

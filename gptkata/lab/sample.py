@@ -1,0 +1,196 @@
+"""`make sample`: text from a trained checkpoint.
+
+    make sample                                       from runs/cpu/ckpt.pt
+    make sample ARGS="--prompt 'KING:' --chars 300 --temperature 0.8 --top-k 10 --seed 7"
+    make sample ARGS="--prompt 'KING:' --heatmap"     and the attention heatmap PNG
+
+Sampling is kata 9's `generate` with two knobs that every text generator has:
+
+* temperature: the logits are divided by it before the softmax. Below 1 the
+  distribution gets sharper (safer, more repetitive text), above 1 flatter (more
+  surprising, more misspelt). 1 samples what the model learned.
+* top-k: only the k most likely next characters keep a chance; the rest are set to
+  -inf before the softmax. It cuts off the long tail of unlikely characters that
+  would otherwise be drawn now and then. 0 keeps them all.
+
+The same checkpoint, prompt, settings and seed give the same text every time (on the
+same device: GPUs and CPUs round differently).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+from torch.nn import functional as F
+
+from gptkata import paths
+from gptkata.lab import checkpoint
+from gptkata.lab.attention_map import attention_weights
+from gptkata.lab.machine import choose_device
+from gptkata.lab.models import build_model, context_length
+from gptkata.lab.plots import attention_heatmap
+from solutions.tokenizer import build_lookup, decode, encode
+
+DEFAULT_CHECKPOINT = paths.RUNS / "cpu" / checkpoint.FILENAME
+TRAIN_FIRST = "train one first with `make train PRESET=cpu` (about 90 seconds on 2 CPU cores)"
+
+
+@torch.no_grad()
+def generate(
+    model: nn.Module,
+    idx: torch.Tensor,
+    max_new_tokens: int,
+    context: int,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """`idx` (B, T) extended by `max_new_tokens` sampled ids: (B, T + max_new_tokens).
+
+    The model sees the last `context` ids. The model is put in eval mode (no dropout)
+    while sampling and back in its previous mode afterwards.
+    """
+    if temperature <= 0:
+        raise ValueError(f"the temperature must be above 0, got {temperature}")
+    if top_k < 0:
+        raise ValueError(f"top-k must be 0 (off) or more, got {top_k}")
+    was_training = model.training
+    model.eval()
+    try:
+        for _ in range(max_new_tokens):
+            logits, _ = model(idx[:, -context:])
+            logits = logits[:, -1, :].float() / temperature  # (B, vocab_size)
+            if top_k:
+                kth_best = torch.topk(logits, min(top_k, logits.shape[-1])).values[:, -1:]  # (B, 1)
+                logits = logits.masked_fill(logits < kth_best, float("-inf"))
+            probs = F.softmax(logits, dim=-1)  # (B, vocab_size)
+            idx_next = torch.multinomial(probs, num_samples=1, generator=generator)  # (B, 1)
+            idx = torch.cat((idx, idx_next), dim=1)
+    finally:
+        model.train(was_training)
+    return idx
+
+
+def encode_prompt(prompt: str, vocab: str) -> list[int]:
+    """The prompt's ids; a ValueError naming any character the model never saw."""
+    if not prompt:
+        raise ValueError(
+            "the prompt is empty: give at least one character (the default is a newline)"
+        )
+    stoi, _ = build_lookup(list(vocab))
+    try:
+        return encode(prompt, stoi)
+    except ValueError as error:
+        raise ValueError(f"the prompt cannot be encoded: {error} of this model") from error
+
+
+def sample_text(
+    model: nn.Module,
+    spec: dict,
+    vocab: str,
+    prompt: str = "\n",
+    chars: int = 500,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    seed: int = 1337,
+) -> str:
+    """The prompt followed by `chars` sampled characters, reproducible under `seed`."""
+    if chars < 0:
+        raise ValueError(f"the number of characters must be 0 or more, got {chars}")
+    device = next(model.parameters()).device
+    idx = torch.tensor([encode_prompt(prompt, vocab)], dtype=torch.long, device=device)  # (1, T)
+    generator = torch.Generator(device=device).manual_seed(seed)
+    out = generate(model, idx, chars, context_length(spec), temperature, top_k, generator)
+    _, itos = build_lookup(list(vocab))
+    return decode(out[0].tolist(), itos)
+
+
+def load_model(saved: dict, device: torch.device) -> nn.Module:
+    """The model of a loaded checkpoint, with its weights, on `device`."""
+    model = build_model(saved["spec"])
+    model.load_state_dict(saved["model"])
+    return model.to(device)
+
+
+def draw_attention(
+    path: Path, model: nn.Module, spec: dict, vocab: str, text: str, title: str
+) -> Path:
+    """The attention heatmap PNG of `text` (at most block_size characters) at `path`."""
+    text = text[: context_length(spec)]
+    device = next(model.parameters()).device
+    idx = torch.tensor([encode_prompt(text, vocab)], dtype=torch.long, device=device)
+    return attention_heatmap(path, attention_weights(model, idx), text, title)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="make sample",
+        description="Sample text from a checkpoint of `make train`.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument(
+        "--checkpoint", type=Path, default=DEFAULT_CHECKPOINT, help="the checkpoint to sample from"
+    )
+    parser.add_argument("--prompt", default="\n", help="the text to continue")
+    parser.add_argument("--chars", type=int, default=500, help="how many characters to generate")
+    parser.add_argument(
+        "--temperature", type=float, default=1.0, help="below 1 safer, above 1 wilder"
+    )
+    parser.add_argument(
+        "--top-k", type=int, default=0, help="sample among the k likeliest characters only (0: all)"
+    )
+    parser.add_argument("--seed", type=int, default=1337, help="the same seed gives the same text")
+    parser.add_argument(
+        "--device",
+        default="auto",
+        choices=("auto", "cpu", "cuda", "mps"),
+        help="where to run the model",
+    )
+    parser.add_argument(
+        "--heatmap",
+        nargs="?",
+        const="",
+        help="also draw the attention heatmap of the text (the prompt and the first characters "
+        "written after it, up to --heatmap-chars) into this PNG; without a path, attention.png "
+        "beside the checkpoint",
+    )
+    parser.add_argument(
+        "--heatmap-chars", type=int, default=48, help="characters on the heatmap's axes"
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        device = choose_device(args.device)
+        saved = checkpoint.load(args.checkpoint, map_location=device)
+        model = load_model(saved, device)
+        text = sample_text(
+            model, saved["spec"], saved["vocab"], args.prompt, args.chars,
+            args.temperature, args.top_k, args.seed,
+        )  # fmt: skip
+        print(text)
+        if args.heatmap is not None:
+            path = Path(args.heatmap or args.checkpoint.parent / "attention.png")
+            title = f"attention of {args.checkpoint}"
+            draw_attention(
+                path, model, saved["spec"], saved["vocab"], text[: args.heatmap_chars], title
+            )
+            print(f"attention heatmap: {path}", file=sys.stderr)
+    except checkpoint.CheckpointError as error:
+        hint = f": {TRAIN_FIRST}" if not args.checkpoint.exists() else ""
+        print(f"make sample: {error}{hint}", file=sys.stderr)
+        return 1
+    except (ValueError, OSError) as error:
+        print(f"make sample: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

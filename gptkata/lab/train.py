@@ -1,0 +1,227 @@
+"""`make train`: train the reference GPT (or the bigram model) for real.
+
+    make train                                 the cpu preset: 85 seconds on 2 CPU cores
+    make train PRESET=bigram                   the seed notebook's bigram model, seconds
+    make train PRESET=lecture                  the lecture's 10.8M-parameter GPT, for a GPU
+    make train ARGS="--max-seconds 30"         any setting of a preset, as a flag
+    make train ARGS="--resume"                 continue runs/cpu/ckpt.pt where it stopped
+    torchrun --nproc_per_node=2 -m gptkata.lab.train --preset cpu     data parallel (DDP)
+
+The model comes from the reference solutions (kata 9's GPTLanguageModel, or kata 3's
+bigram table), the batches from kata 2's `get_batch` and the loss estimates from
+kata 4's `estimate_loss`. This module sets a run up and sees it through; its parts
+are separate modules, each readable in one sitting:
+
+    gptkata.lab.loop       one optimisation step, the loss estimates, the loop
+    gptkata.lab.resume     what a checkpoint remembers to continue a run exactly
+    gptkata.lab.report     the announcement, and the sample, pictures and log at the end
+    gptkata.lab.train_cli  the command line: presets and their flags
+
+A run writes into its output directory (--out, by default runs/<preset>/):
+
+    ckpt.pt        a checkpoint at every evaluation and at the end (gptkata.lab.checkpoint)
+    log.json       the settings, the loss history, and the final train_loss, val_loss
+                   (estimated on final_eval_iters batches), wall_seconds (training time)
+                   and tokens_per_second
+    loss.png       the loss curve
+    sample.txt     text sampled at the end (also printed)
+    attention.png  the attention heatmap of the start of the sample (GPT only)
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+from gptkata import outputs, paths
+from gptkata.data import read_corpus
+from gptkata.lab import checkpoint, distributed
+from gptkata.lab.distributed import Cluster
+from gptkata.lab.loop import describe, eval_entry, evaluate, train_loop
+from gptkata.lab.machine import choose_device, set_threads, use_bf16
+from gptkata.lab.models import build_model, count_parameters, model_spec, scale_residual_init
+from gptkata.lab.optim import make_optimizer
+from gptkata.lab.presets import Preset
+from gptkata.lab.report import announce, write_results
+from gptkata.lab.resume import restore_rng, save_checkpoint
+from solutions.batching import text_to_tensor, train_val_split
+from solutions.tokenizer import build_lookup, build_vocab
+
+
+@dataclass
+class Progress:
+    """What changes while training, and what a checkpoint must remember of it."""
+
+    step: int = 0  # optimiser steps done
+    elapsed_seconds: float = 0.0  # training time so far (evaluations included)
+    tokens: int = 0  # training tokens seen, all processes together
+    history: dict = field(default_factory=lambda: {"evals": [], "step_losses": []})
+
+
+@dataclass
+class Finished:
+    """The result of `train`: the log written to log.json, and the trained model."""
+
+    log: dict
+    model: nn.Module
+
+
+@dataclass
+class Setup:
+    """Everything a run needs that does not change while it trains."""
+
+    name: str
+    settings: Preset
+    out: Path
+    device: torch.device
+    bf16: bool
+    cluster: Cluster
+    vocab: str
+    spec: dict
+    splits: dict  # {"train": (N_train,), "val": (N_val,)} long tensors on the device
+
+
+def prepare(name: str, settings: Preset, out: Path, data_dir: Path | None) -> Setup:
+    """Device, processes, threads and the corpus, split and on the device."""
+    device = choose_device(settings.device, distributed.local_rank())
+    cluster = distributed.join(device)
+    if device.type == "cpu":
+        set_threads(settings.threads, cluster.local_world_size)
+    text = read_corpus(data_dir)
+    vocab = build_vocab(text)
+    stoi, _ = build_lookup(vocab)
+    train_data, val_data = train_val_split(text_to_tensor(text, stoi), 0.9)
+    return Setup(
+        name=name,
+        settings=settings,
+        out=Path(out),
+        device=device,
+        bf16=use_bf16(settings.precision, device),
+        cluster=cluster,
+        vocab="".join(vocab),
+        spec=model_spec(settings, len(vocab)),
+        splits={"train": train_data.to(device), "val": val_data.to(device)},
+    )
+
+
+def check_output_dir(setup: Setup) -> None:
+    """Rank 0 makes sure it can write its results; all ranks stop together if not."""
+    problem = None
+    if setup.cluster.is_main:
+        try:
+            outputs.prepare(setup.out)
+        except outputs.OutputError as error:
+            problem = error
+    if not distributed.all_true(setup.cluster, problem is None):
+        raise problem or outputs.OutputError(f"rank 0 cannot write to {setup.out}")
+
+
+def train(
+    name: str,
+    settings: Preset,
+    out: Path | None = None,
+    resume: bool = False,
+    data_dir: Path | None = None,
+) -> Finished:
+    """Train with `settings`, writing into `out` (runs/<name>/ by default); with
+    `resume`, continue from the checkpoint there."""
+    setup = prepare(name, settings, out or paths.RUNS / name, data_dir)
+    try:
+        return run(setup, resume)
+    finally:
+        distributed.leave(setup.cluster)
+
+
+def start(setup: Setup, saved: dict | None):
+    """The model, the optimiser, the progress and the batch generator: new, or as the
+    checkpoint `saved` left them."""
+    s, rank = setup.settings, setup.cluster.rank
+    torch.manual_seed(s.seed)  # the same initial weights on every rank
+    model = build_model(setup.spec)
+    if s.init_scale_residual and s.model == "gpt":
+        scale_residual_init(model, s.n_layer)
+    model.to(setup.device)
+    betas = (s.beta1, s.beta2)
+    optimizer = make_optimizer(model, s.learning_rate, s.weight_decay, betas, setup.device)
+    torch.manual_seed(s.seed + rank)  # dropout: different masks on every rank
+    batches = torch.Generator().manual_seed(s.seed + rank)  # and different batches
+    progress = Progress()
+    if saved is not None:
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        progress = Progress(
+            saved["step"], saved["elapsed_seconds"], saved["tokens"], saved["history"]
+        )
+        restore_rng(saved["rng"], batches, setup)
+    return model, optimizer, progress, batches
+
+
+def run(setup: Setup, resume: bool) -> Finished:
+    s, cluster = setup.settings, setup.cluster
+    ckpt_path = setup.out / checkpoint.FILENAME
+    saved = None
+    if resume:  # every check before anything is written
+        if not ckpt_path.is_file():
+            raise checkpoint.CheckpointError(
+                f"there is no checkpoint at {ckpt_path} to resume; drop --resume to start a new run"
+            )
+        saved = checkpoint.load(ckpt_path, map_location=setup.device)
+        checkpoint.check_compatible(ckpt_path, saved, setup.spec, setup.vocab)
+    check_output_dir(setup)
+
+    model, optimizer, progress, batches = start(setup, saved)
+    resumed_from = progress.step if saved is not None else None
+
+    stepper = torch.compile(model) if s.compile else model
+    if cluster.distributed:
+        device_ids = [setup.device.index] if setup.device.type == "cuda" else None
+        stepper = DistributedDataParallel(stepper, device_ids=device_ids)
+
+    announce(setup, model, resumed_from)
+    stopped_by = train_loop(setup, model, stepper, optimizer, progress, batches)
+
+    started = time.perf_counter()
+    final = evaluate(model, setup, s.final_eval_iters)
+    final_seconds = time.perf_counter() - started
+    progress.history["evals"].append(eval_entry(progress, final, s.final_eval_iters, None))
+    if cluster.is_main:
+        tqdm.write(describe(progress.history["evals"][-1]) + " (final)")
+    save_checkpoint(setup, model, optimizer, progress, batches)
+
+    log = {
+        "preset": setup.name,
+        "settings": asdict(s),
+        "model": setup.spec,
+        "parameters": count_parameters(model),
+        "device": str(setup.device),
+        "precision": "bf16" if setup.bf16 else "fp32",
+        "threads": torch.get_num_threads(),
+        "processes": cluster.world_size,
+        "resumed_from_step": resumed_from,
+        "steps": progress.step,
+        "stopped_by": stopped_by,
+        "tokens": progress.tokens,
+        "train_loss": final["train"],
+        "val_loss": final["val"],
+        "final_eval_batches": s.final_eval_iters * cluster.world_size,
+        "final_eval_seconds": final_seconds,
+        "wall_seconds": progress.elapsed_seconds,
+        "tokens_per_second": progress.tokens / max(progress.elapsed_seconds, 1e-9),
+        "history": progress.history,
+    }
+    if cluster.is_main:
+        write_results(setup, model, log)
+    return Finished(log, model)
+
+
+if __name__ == "__main__":
+    from gptkata.lab.train_cli import main
+
+    sys.exit(main())
