@@ -14,6 +14,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, fields, replace
 
+from gptkata.lab.sizes import MAX_LAYERS
+
 
 def _setting(default, help_text: str, choices: tuple[str, ...] | None = None):
     """A dataclass field that also documents its command-line flag."""
@@ -188,6 +190,11 @@ def check(preset: Preset) -> None:
     for name in BELOW_ONE:
         if not 0 <= getattr(preset, name) < 1:
             raise ValueError(f"{flag(name)} must be in [0, 1), got {getattr(preset, name)}")
+    for name in ("n_layer", "n_head"):
+        if getattr(preset, name) > MAX_LAYERS:
+            raise ValueError(
+                f"{flag(name)} must be at most {MAX_LAYERS}, got {getattr(preset, name)}"
+            )
     if preset.max_seconds <= 0:
         raise ValueError(
             f"--max-seconds must be above 0 (inf for no time limit), got {preset.max_seconds}"

@@ -113,7 +113,7 @@ def claim(folder: Path, resume: bool = False, overwrite: bool = False) -> Claim:
     """Make `folder` this run's (see the module docstring); an OutputError saying what
     to do when it cannot be."""
     folder = outputs.prepare(folder)
-    held = lock(folder)
+    held = Claim(folder, lock(folder))
     try:
         removed = outputs.remove_unfinished(folder)
         if removed:
@@ -138,4 +138,4 @@ def claim(folder: Path, resume: bool = False, overwrite: bool = False) -> Claim:
     except BaseException:
         held.release()
         raise
-    return Claim(folder, held)
+    return held
