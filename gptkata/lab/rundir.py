@@ -46,7 +46,10 @@ class Claim:
     lock: filelock.BaseFileLock
 
     def release(self) -> None:
-        (self.folder / OWNER).unlink(missing_ok=True)
+        try:
+            (self.folder / OWNER).unlink(missing_ok=True)
+        except OSError:  # a folder that became unwritable: the next run reads it as stale
+            pass
         self.lock.release()
 
 
