@@ -17,7 +17,9 @@ are separate modules, each readable in one sitting:
     gptkata.lab.report     the announcement, and the sample, pictures and log at the end
     gptkata.lab.train_cli  the command line: presets and their flags
 
-A run writes into its output directory (--out, by default runs/<preset>/):
+A run writes into its output directory (--out, by default runs/<preset>/), which it
+holds locked while it trains, and which must not hold another run's checkpoint
+unless --resume or --overwrite says what to do with it (gptkata.lab.rundir):
 
     ckpt.pt        a checkpoint at every evaluation and at the end (gptkata.lab.checkpoint)
     log.json       the settings, the loss history, and the final train_loss, val_loss

@@ -84,7 +84,7 @@ def test_help_documents_every_flag(capsys):
         train_cli.main(["--help"])
     assert exit_info.value.code == 0
     text = " ".join(capsys.readouterr().out.split())  # undo argparse's line wrapping
-    for flag in ("--preset", "--out", "--resume", "--data-dir"):
+    for flag in ("--preset", "--out", "--resume", "--overwrite", "--data-dir"):
         assert flag in text
     for setting in presets.settings():
         assert "--" + setting.name.replace("_", "-") in text, setting.name
