@@ -32,11 +32,14 @@ def attention_weights(model: nn.Module, idx: torch.Tensor) -> torch.Tensor:
     """The attention weights of every head for one sequence of ids `idx` (1, T):
     a tensor (n_layer, n_head, T, T) whose [l, h, t] row sums to 1 over 0..t.
 
-    Needs the katas' GPT (blocks of `ln1` and `sa.heads`); T may not exceed its
+    Needs the katas' GPT (blocks of `ln1` and `sa.heads`, or kata 10's `sa.c_attn`); T may not exceed its
     block_size. Anything else is a ValueError.
     """
     blocks = getattr(model, "blocks", None)
-    if blocks is None or not all(hasattr(b, "ln1") and hasattr(b.sa, "heads") for b in blocks):
+    known = ("heads", "c_attn")  # kata 9's list of heads, kata 10's fused projection
+    if blocks is None or not all(
+        hasattr(b, "ln1") and any(hasattr(b.sa, name) for name in known) for b in blocks
+    ):
         raise ValueError(
             f"attention maps need the katas' GPT with its heads; this model is a "
             f"{type(model).__name__}"
@@ -55,12 +58,23 @@ def attention_weights(model: nn.Module, idx: torch.Tensor) -> torch.Tensor:
             layers = []
             for block in blocks:
                 h = block.ln1(x)  # (1, T, n_embd)
-                heads = []
-                for head in block.sa.heads:
-                    scores = head.query(h) @ head.key(h).transpose(-2, -1)  # (1, T, T)
-                    heads.append(causal_softmax(scores * head.head_size**-0.5)[0])  # (T, T)
-                layers.append(torch.stack(heads))  # (n_head, T, T)
+                layers.append(head_weights(block.sa, h))  # (n_head, T, T)
                 x = block(x)
             return torch.stack(layers).float().cpu()  # (n_layer, n_head, T, T)
     finally:
         model.train(was_training)
+
+
+def head_weights(sa: nn.Module, h: torch.Tensor) -> torch.Tensor:
+    """Every head's weights (n_head, T, T) for one block's attention input h (1, T, n_embd):
+    the teaching heads one by one, or kata 10's fused projection split into heads."""
+    if hasattr(sa, "heads"):
+        heads = []
+        for head in sa.heads:
+            scores = head.query(h) @ head.key(h).transpose(-2, -1)  # (1, T, T)
+            heads.append(causal_softmax(scores * head.head_size**-0.5)[0])  # (T, T)
+        return torch.stack(heads)
+    q, k, _ = sa.c_attn(h).split(sa.n_embd, dim=2)  # (1, T, n_embd) each
+    q, k = sa.split_heads(q), sa.split_heads(k)  # (1, n_head, T, head_size)
+    scores = q @ k.transpose(-2, -1) * (sa.n_embd // sa.n_head) ** -0.5  # (1, n_head, T, T)
+    return causal_softmax(scores)[0]

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import torch
 
+from gptkata.lab import cpu
+
 
 def choose_device(wanted: str = "auto", local_rank: int = 0) -> torch.device:
     """`auto` picks the fastest device present: an NVIDIA GPU (cuda), then an Apple GPU
@@ -29,14 +31,14 @@ def choose_device(wanted: str = "auto", local_rank: int = 0) -> torch.device:
     return torch.device(wanted)
 
 
-def cpu_has_bf16_units(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
-    """Whether this CPU multiplies bf16 matrices in hardware (Intel AMX or AVX-512 BF16),
-    as Linux reports in /proc/cpuinfo; False where there is no such file."""
-    try:
-        flags = cpuinfo.read_text()
-    except OSError:
-        return False
-    return "amx_bf16" in flags or "avx512_bf16" in flags
+def cpu_has_bf16_units(
+    cpuinfo: Path = Path("/proc/cpuinfo"), capability: str | None = None, environ=None
+) -> bool:
+    """Whether bf16 matrix multiplies run on bf16 units here (Intel AMX or AVX-512 BF16):
+    the CPU has them, as Linux reports in /proc/cpuinfo, and PyTorch was not capped
+    below AVX-512 (gptkata.lab.cpu); False where there is no such file."""
+    text = cpu.read_cpuinfo(cpuinfo)
+    return cpu.report(text, capability, environ)["bf16_units"]
 
 
 def use_bf16(precision: str, device: torch.device) -> bool:

@@ -31,6 +31,12 @@ class Preset:
         "the GPT's attention: the katas' heads, or fused scaled-dot-product attention (kata 10)",
         ("teaching", "fused"),
     )
+    attention_path: str = _setting(
+        "auto",
+        "the fused attention's kernel: sdpa (kata 10's call), masked_softmax (the heads "
+        "batched, the mask kept), or auto: time both at the run's sizes and keep the faster",
+        ("auto", "sdpa", "masked_softmax"),
+    )
     n_layer: int = _setting(4, "transformer blocks")
     n_head: int = _setting(4, "attention heads per block (must divide n_embd)")
     n_embd: int = _setting(128, "channels of the residual stream")
@@ -63,6 +69,11 @@ class Preset:
     eval_interval: int = _setting(250, "estimate the train and val loss every this many steps")
     eval_iters: int = _setting(20, "batches per split for the estimates during training")
     final_eval_iters: int = _setting(200, "batches per split for the final estimate")
+    eval_batch_size: int = _setting(
+        0,
+        "sequences per batch of the loss estimates (0: the training batch size); the same text in "
+        "fewer, larger batches costs fewer, larger operations",
+    )
     sample_chars: int = _setting(500, "characters of text to sample at the end")
     # the machine
     device: str = _setting(
@@ -162,7 +173,7 @@ def flag(name: str) -> str:
 AT_LEAST_ONE = ("n_layer", "n_head", "n_embd", "block_size", "batch_size", "max_steps")
 AT_LEAST_ONE += ("eval_interval", "eval_iters", "final_eval_iters")
 NOT_NEGATIVE = ("min_lr", "warmup_steps", "decay_steps", "weight_decay", "grad_clip")
-NOT_NEGATIVE += ("sample_chars", "threads")
+NOT_NEGATIVE += ("sample_chars", "threads", "eval_batch_size")
 BELOW_ONE = ("dropout", "beta1", "beta2")  # probabilities and averaging factors: [0, 1)
 SEEDS = 2**32  # a seed is one of 0 .. 2**32 - 1; the trainer adds a little to it per rank
 

@@ -58,7 +58,7 @@ def write_results(setup: Setup, model: nn.Module, log: dict) -> None:
         out / "loss.png", log["history"]["step_losses"], log["history"]["evals"], title
     )
     written = ["ckpt.pt", "log.json", "loss.png", "sample.txt"]
-    if setup.spec["model"] == "gpt" and setup.spec["attention"] == "teaching":
+    if setup.spec["model"] == "gpt":
         heatmap_text = text[:HEATMAP_CHARS]
         draw_attention(out / "attention.png", model, setup.spec, setup.vocab, heatmap_text, title)
         written.append("attention.png")

@@ -1,0 +1,178 @@
+"""Which kernel computes the fused attention of kata 10 on this machine, chosen by
+timing, not by assumption.
+
+Kata 10's CausalSelfAttention calls `F.scaled_dot_product_attention` (SDPA), and
+PyTorch picks one of its kernels for each call:
+
+    flash    a fused kernel that walks over blocks of keys and never stores the
+             (T, T) attention weights; on a CPU only without dropout
+    math     PyTorch's fallback, written out of ordinary operations: the (T, T)
+             scores, a causal mask built at every call, a softmax that also checks
+             for rows with nothing to attend to, dropout. On a CPU it is used
+             whenever dropout is on (training at the lecture preset's 0.2)
+
+The lab has a third way, `masked_softmax`: the attention kata's recipe with the
+heads as a batch dimension - one batched q @ k^T, the causal mask made once and
+kept, softmax, dropout, one batched product with v. It computes the same function
+(the tests compare it to SDPA) with fewer passes over the (T, T) matrix than the
+math kernel, but it stores that matrix, which flash does not.
+
+Which is fastest depends on the CPU (AVX2 or AVX-512, its caches), on the sizes
+and on dropout, so the trainer and `make bench` time both paths at the run's sizes,
+forward and backward, and keep the faster (`--attention-path auto`). The weights
+and their names do not change: a checkpoint does not know which path trained it.
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+import torch.nn as nn
+from torch.nn import functional as F
+
+from solutions.fast_attention import CausalSelfAttention
+
+PATHS = ("sdpa", "masked_softmax")
+
+
+def sdpa_kernel(q: torch.Tensor, dropout_p: float) -> str:
+    """The SDPA kernel PyTorch picks for causal attention on `q`'s device, dtype and
+    shape (B, n_head, T, head_size) with dropout `dropout_p`: "flash", "math", ..."""
+    try:
+        choice = torch._fused_sdp_choice(q, q, q, None, dropout_p, True)
+    except (AttributeError, RuntimeError):  # a PyTorch without the private function
+        return "unknown"
+    names = {0: "math", 1: "flash", 2: "efficient", 3: "cudnn"}
+    return names.get(int(choice), "unknown")
+
+
+def kernel_description(path: str, kernel: str, dropout_p: float) -> str:
+    """What computes the attention, in words, for the report and the log."""
+    if path == "masked_softmax":
+        return "masked softmax (heads batched, the (T, T) weights stored)"
+    if kernel == "math" and dropout_p > 0:
+        return f"SDPA math (dropout {dropout_p:g} rules out the CPU's flash kernel)"
+    return f"SDPA {kernel}"
+
+
+def masked_softmax(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor, dropout_p: float
+) -> torch.Tensor:
+    """Causal attention of q, k, v (B, n_head, T, head_size) -> (B, n_head, T, head_size).
+
+    `mask` (at least T x T) is True above the diagonal, where a position would look
+    into its future. The scale goes onto q (T x head_size numbers) rather than onto
+    the scores (T x T); dropout zeroes some weights while training (dropout_p > 0).
+    """
+    T = q.shape[-2]
+    scores = (q * q.shape[-1] ** -0.5) @ k.transpose(-2, -1)  # (B, nh, T, T)
+    scores = scores.masked_fill(mask[:T, :T], float("-inf"))
+    weights = torch.softmax(scores, dim=-1)
+    if dropout_p > 0:
+        weights = F.dropout(weights, dropout_p)
+    return weights @ v  # (B, nh, T, head_size)
+
+
+class PathAttention(CausalSelfAttention):
+    """Kata 10's CausalSelfAttention with a choice of kernel: `path` "sdpa" (the
+    kata's own call) or "masked_softmax". The same weights, names and results."""
+
+    def __init__(self, n_embd: int, n_head: int, block_size: int, dropout: float = 0.0):
+        super().__init__(n_embd, n_head, block_size, dropout)
+        self.path = "sdpa"
+        future = torch.ones(block_size, block_size, dtype=torch.bool).triu(1)
+        self.register_buffer("future", future, persistent=False)  # not in the state_dict
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.path == "sdpa":
+            return super().forward(x)
+        B, T, C = x.shape
+        if T > self.block_size:
+            raise ValueError(f"sequence length {T} is longer than block_size {self.block_size}")
+        q, k, v = self.c_attn(x).split(self.n_embd, dim=2)
+        q, k, v = self.split_heads(q), self.split_heads(k), self.split_heads(v)
+        p = self.dropout if self.training else 0.0
+        y = masked_softmax(q, k, v, self.future, p)
+        y = y.transpose(1, 2).contiguous().view(B, T, C)
+        return self.resid_dropout(self.c_proj(y))
+
+
+def use_path(model: nn.Module, path: str) -> int:
+    """Give every block of a FusedGPT a PathAttention with its weights and `path`;
+    returns how many blocks. A ValueError for an unknown path or another model."""
+    if path not in PATHS:
+        raise ValueError(f"the attention path must be one of {', '.join(PATHS)}, got {path!r}")
+    blocks = [b for b in getattr(model, "blocks", []) if isinstance(b.sa, CausalSelfAttention)]
+    if not blocks:
+        raise ValueError("only a FusedGPT's attention has a choice of path")
+    for block in blocks:
+        old = block.sa
+        if not isinstance(old, PathAttention):
+            new = PathAttention(old.n_embd, old.n_head, old.block_size, old.dropout)
+            new.load_state_dict(old.state_dict())
+            block.sa = new.to(old.c_attn.weight.device).train(old.training)
+        block.sa.path = path
+    return len(blocks)
+
+
+def time_paths(
+    shape: tuple[int, int, int, int],
+    dropout_p: float,
+    device: torch.device,
+    dtype: torch.dtype = torch.float32,
+    repeats: int = 3,
+) -> dict[str, float]:
+    """Seconds of one forward and backward of each path's attention on random q, k, v
+    of `shape` (B, n_head, T, head_size): the best of `repeats`, the paths taking turns
+    so that other work on the machine slows both alike."""
+    B, H, T, D = shape
+    mask = torch.ones(T, T, dtype=torch.bool, device=device).triu(1)
+    runs = {
+        "sdpa": lambda q, k, v: F.scaled_dot_product_attention(
+            q, k, v, dropout_p=dropout_p, is_causal=True
+        ),
+        "masked_softmax": lambda q, k, v: masked_softmax(q, k, v, mask, dropout_p),
+    }
+    best = dict.fromkeys(runs, float("inf"))
+    q, k, v = (torch.randn(shape, device=device, dtype=dtype, requires_grad=True) for _ in "qkv")
+    for turn in range(repeats + 1):  # the first turn warms up
+        for name, run in runs.items():
+            started = time.perf_counter()
+            run(q, k, v).sum().backward()
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            if turn:
+                best[name] = min(best[name], time.perf_counter() - started)
+    return best
+
+
+def choose(timings: dict[str, float]) -> str:
+    """The path of the shortest time ("sdpa" on a tie: the kata's own call)."""
+    return min(PATHS, key=lambda name: (timings[name], name != "sdpa"))
+
+
+def configure(
+    model: nn.Module, wanted: str, batch_size: int, device: torch.device, bf16: bool
+) -> dict:
+    """Set the attention path of a FusedGPT: `wanted` ("sdpa", "masked_softmax"), or
+    "auto", which times both at the training sizes (batch_size, n_head, block_size,
+    head_size) and the run's precision and keeps the faster. Returns what was chosen:
+    {"path", "kernel" (in words), "timings_ms" (auto only), "seconds" (the choice's cost)}."""
+    started = time.perf_counter()
+    c = model.config
+    shape = (batch_size, c.n_head, c.block_size, c.n_embd // c.n_head)
+    dtype = torch.bfloat16 if bf16 else torch.float32
+    timings = None
+    path = wanted
+    if wanted == "auto":
+        timings = time_paths(shape, c.dropout, device, dtype)
+        path = choose(timings)
+    use_path(model, path)
+    probe = torch.empty(shape, device=device, dtype=dtype)
+    return {
+        "path": path,
+        "kernel": kernel_description(path, sdpa_kernel(probe, c.dropout), c.dropout),
+        "timings_ms": {k: 1e3 * v for k, v in timings.items()} if timings else None,
+        "seconds": time.perf_counter() - started,
+    }

@@ -1,0 +1,179 @@
+"""The CPU report and the fused attention's choice of kernel: parsing, the rules that
+decide, and that every path computes the same function (no timing is asserted)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from gptkata.lab import attention_paths, cpu, machine
+from solutions.fast_attention import FusedGPT
+from solutions.gpt import GPTConfig
+from tests import expect
+from tests.lab.training_run import read_log, run_train, write_corpus
+
+AMX_MACHINE = (
+    "processor\t: 0\nmodel name\t: Intel(R) Xeon(R) Processor\n"
+    "flags\t\t: fpu sse avx2 fma avx512f avx512_bf16 amx_bf16 amx_tile\n"
+    "processor\t: 1\nmodel name\t: Intel(R) Xeon(R) Processor\nflags\t\t: fpu\n"
+)
+AVX2_MACHINE = "model name\t: AMD EPYC 7B12\nflags\t\t: fpu sse avx2 fma\n"
+
+
+def test_the_cpu_report_reads_the_model_and_the_features_of_the_first_processor():
+    got = cpu.report(AMX_MACHINE, capability="AVX512", environ={})
+    expect.equal("report(...)['model']", got["model"], "Intel(R) Xeon(R) Processor")
+    expect.equal(
+        "report(...)['features']",
+        got["features"],
+        dict.fromkeys(cpu.FEATURES, True),
+        "every feature is in the first processor's flags",
+    )
+    expect.equal("report(...)['bf16_units']", got["bf16_units"], True)
+    amd = cpu.report(AVX2_MACHINE, capability="AVX2", environ={})
+    expect.equal("report(AVX2 only)['features']['avx512f']", amd["features"]["avx512f"], False)
+    expect.equal("report(AVX2 only)['bf16_units']", amd["bf16_units"], False)
+    expect.equal("report('')['model']", cpu.report("", "AVX2", {})["model"], "unknown")
+
+
+@pytest.mark.parametrize(
+    "capability, environ, usable",
+    [
+        ("AVX512", {}, True),
+        ("AVX2", {"ATEN_CPU_CAPABILITY": "avx2"}, False),
+        ("AVX512", {"ONEDNN_MAX_CPU_ISA": "AVX2"}, False),
+        ("AVX512", {"ONEDNN_MAX_CPU_ISA": "AVX512_CORE_AMX"}, True),
+    ],
+)
+def test_bf16_units_count_only_where_pytorch_is_not_capped_below_them(capability, environ, usable):
+    got = cpu.report(AMX_MACHINE, capability, environ)
+    expect.equal(
+        f"report(AMX machine, {capability}, {environ})['bf16_units']", got["bf16_units"], usable
+    )
+    line = cpu.describe(got)
+    assert ("CAPPED" in line) == bool(environ), line
+    assert "AMX" in line and capability in line, line
+
+
+def test_machine_uses_bf16_units_only_where_the_report_finds_them(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(AMX_MACHINE)
+    assert machine.cpu_has_bf16_units(cpuinfo, "AVX512", {})
+    assert not machine.cpu_has_bf16_units(cpuinfo, "AVX2", {"ATEN_CPU_CAPABILITY": "avx2"})
+
+
+def test_the_sdpa_kernel_is_named_and_dropout_is_said_to_rule_out_flash():
+    q = torch.zeros(2, 2, 8, 4)
+    assert attention_paths.sdpa_kernel(q, 0.0) in ("flash", "math", "efficient", "unknown")
+    words = attention_paths.kernel_description("sdpa", "math", 0.2)
+    assert "dropout 0.2" in words and "flash" in words, words
+    assert "masked softmax" in attention_paths.kernel_description("masked_softmax", "math", 0.2)
+
+
+def test_the_faster_path_is_chosen_and_sdpa_wins_a_tie():
+    expect.equal(
+        "choose(...)",
+        attention_paths.choose({"sdpa": 2.0, "masked_softmax": 1.0}),
+        "masked_softmax",
+    )
+    expect.equal(
+        "choose(tie)", attention_paths.choose({"sdpa": 1.0, "masked_softmax": 1.0}), "sdpa"
+    )
+
+
+def tiny_fused(dropout: float = 0.0) -> FusedGPT:
+    torch.manual_seed(0)
+    config = GPTConfig(vocab_size=11, block_size=8, n_embd=16, n_head=2, n_layer=2, dropout=dropout)
+    return FusedGPT(config)
+
+
+def test_masked_softmax_computes_what_sdpa_computes_with_the_same_weights():
+    model = tiny_fused().eval()
+    idx = torch.randint(11, (3, 8), generator=torch.Generator().manual_seed(1))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    expected, _ = model(idx)
+    expect.equal(
+        "use_path(model, 'masked_softmax')", attention_paths.use_path(model, "masked_softmax"), 2
+    )
+    assert model.state_dict().keys() == before.keys(), "the weights keep their names"
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in before.items())
+    got, _ = model(idx)
+    expect.close(
+        "model(idx) on the masked_softmax path",
+        got,
+        expected,
+        atol=1e-5,
+        why="the same function; float32 rounding differs in the order of additions",
+    )
+    attention_paths.use_path(model, "sdpa")
+    expect.close("model(idx) back on sdpa", model(idx)[0], expected, atol=1e-6)
+
+
+def test_masked_softmax_never_looks_into_the_future_and_drops_weights_while_training():
+    q, k, v = (torch.randn(1, 2, 6, 4) for _ in range(3))
+    mask = torch.ones(6, 6, dtype=torch.bool).triu(1)
+    out = attention_paths.masked_softmax(q, k, v, mask, 0.0)
+    k2, v2 = k.clone(), v.clone()
+    k2[..., 4:, :], v2[..., 4:, :] = 100.0, -100.0  # change the future of positions 0..3
+    changed = attention_paths.masked_softmax(q, k2, v2, mask, 0.0)
+    expect.close(
+        "masked_softmax(...)[:4]",
+        changed[..., :4, :],
+        out[..., :4, :],
+        atol=1e-6,
+        why="positions 0..3 may not see positions 4 and 5",
+    )
+    torch.manual_seed(0)
+    dropped = attention_paths.masked_softmax(q, k, v, mask, 0.5)
+    assert not torch.allclose(dropped, out), "dropout 0.5 changed nothing"
+
+
+def test_an_unknown_path_or_a_model_without_fused_attention_is_a_value_error():
+    expect.value_error(
+        "use_path(model, 'fast')",
+        attention_paths.use_path,
+        tiny_fused(),
+        "fast",
+        mentions=("sdpa", "masked_softmax"),
+    )
+    expect.value_error(
+        "use_path(Linear, 'sdpa')",
+        attention_paths.use_path,
+        torch.nn.Linear(2, 2),
+        "sdpa",
+        mentions=("FusedGPT",),
+    )
+
+
+def test_configure_times_both_paths_on_auto_and_keeps_the_one_it_names():
+    model = tiny_fused(dropout=0.1)
+    chosen = attention_paths.configure(model, "auto", 2, torch.device("cpu"), bf16=False)
+    assert set(chosen["timings_ms"]) == set(attention_paths.PATHS)
+    assert chosen["path"] == attention_paths.choose(chosen["timings_ms"])
+    assert all(block.sa.path == chosen["path"] for block in model.blocks)
+    fixed = attention_paths.configure(tiny_fused(), "masked_softmax", 2, torch.device("cpu"), False)
+    assert fixed["timings_ms"] is None and fixed["path"] == "masked_softmax"
+
+
+def test_a_fused_run_logs_its_attention_kernel_and_draws_its_heatmap(tmp_path):
+    corpus = write_corpus(tmp_path / "data")
+    out = tmp_path / "run"
+    assert (
+        run_train(
+            corpus,
+            out,
+            "--attention",
+            "fused",
+            "--attention-path",
+            "masked_softmax",
+            "--max-steps",
+            "4",
+            "--eval-batch-size",
+            "16",
+        )
+        == 0
+    )
+    log = read_log(out)
+    assert log["attention_kernel"].startswith("masked softmax"), log["attention_kernel"]
+    assert log["final_eval_sequences"] == 3 * 16
+    assert (out / "attention.png").is_file()
