@@ -107,3 +107,26 @@ def attention_sizes(draw, max_head: int = 4, max_head_size: int = 8, max_block: 
     n_embd = n_head * draw(st.integers(1, max_head_size))
     block_size = draw(st.integers(1, max_block))
     return n_embd, n_head, block_size, draw(st.integers(1, 3)), draw(st.integers(1, block_size))
+
+
+# Kata 12 (bpe): text with words that repeat, so BPE finds pairs worth merging. A small
+# alphabet of one-byte letters, a two-byte accent, a three-byte combining mark and a
+# four-byte emoji, words joined by spaces, newlines and punctuation.
+bpe_words = st.text(alphabet="abcé\u0301😀'1", min_size=1, max_size=5)
+bpe_texts = st.lists(
+    st.tuples(bpe_words, st.sampled_from([" ", "  ", "\n", "!! ", ", "])), max_size=30
+).map(lambda pairs: "".join(word + gap for word, gap in pairs))
+bpe_vocab_sizes = st.integers(min_value=256, max_value=300)
+
+
+@st.composite
+def bpe_merges(draw, max_merges: int = 12):
+    """A valid list of merges, not learned from any text: merge i pairs two ids that
+    exist before it (a byte of 'a'-'d' or an earlier merge), no pair twice."""
+    merges: list[tuple[int, int]] = []
+    for _ in range(draw(st.integers(0, max_merges))):
+        ids = st.sampled_from([97, 98, 99, 100, *range(256, 256 + len(merges))])
+        pair = (draw(ids), draw(ids))
+        if pair not in merges:
+            merges.append(pair)
+    return merges
