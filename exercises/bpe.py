@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter, defaultdict
+from itertools import pairwise
 
 import regex
 

@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter, defaultdict
+from itertools import pairwise
 
 import regex
 
@@ -112,7 +113,7 @@ def train_bpe(text: str, vocab_size: int) -> list[tuple[int, int]]:
     counts: Counter = Counter()  # pair -> occurrences in the whole text
     where = defaultdict(set)  # pair -> the words it occurs in (perhaps no longer)
     for w, ids in enumerate(words):
-        for pair in zip(ids, ids[1:]):
+        for pair in pairwise(ids):
             counts[pair] += freqs[w]
             where[pair].add(w)
     heap = [(-n, pair) for pair, n in counts.items()]  # largest count, then smallest pair
@@ -127,11 +128,11 @@ def train_bpe(text: str, vocab_size: int) -> list[tuple[int, int]]:
         changed = set()
         for w in where.pop(pair):
             ids, freq = words[w], freqs[w]
-            for old in zip(ids, ids[1:]):
+            for old in pairwise(ids):
                 counts[old] -= freq
                 changed.add(old)
             ids = words[w] = merge(ids, pair, new_id)
-            for new in zip(ids, ids[1:]):
+            for new in pairwise(ids):
                 counts[new] += freq
                 where[new].add(w)
                 changed.add(new)
@@ -174,7 +175,7 @@ class BPETokenizer:
         """
         ids = list(chunk)
         while len(ids) >= 2:
-            pair = min(zip(ids, ids[1:]), key=lambda p: self.ranks.get(p, len(self.ranks)))
+            pair = min(pairwise(ids), key=lambda p: self.ranks.get(p, len(self.ranks)))
             if pair not in self.ranks:
                 break  # no merge applies any more
             ids = merge(ids, pair, FIRST_MERGE_ID + self.ranks[pair])
