@@ -130,3 +130,14 @@ def bpe_merges(draw, max_merges: int = 12):
         if pair not in merges:
             merges.append(pair)
     return merges
+
+
+# Kata 13 (sampling): logits of shape (B, V), spread wide enough (x3) for peaked rows.
+def logit_batches(max_b: int = 4, max_v: int = 20):
+    """(B, V) float32 logits, B and V at least 1, standard normal times 3."""
+    shapes = st.tuples(st.integers(1, max_b), st.integers(1, max_v))
+    return float_tensors(shapes, scale=3.0)
+
+
+temperatures = st.floats(min_value=0.05, max_value=5.0)
+top_ps = st.floats(min_value=0.01, max_value=1.0)
