@@ -111,7 +111,7 @@ class BPETokenizer:
         raise NotImplementedError("not implemented yet: bpe.BPETokenizer.__init__")
 
     @classmethod
-    def train(cls, text: str, vocab_size: int) -> BPETokenizer:
+    def train(cls, text: str, vocab_size: int):
         """The tokenizer of the merges `train_bpe(text, vocab_size)` learns."""
         raise NotImplementedError("not implemented yet: bpe.BPETokenizer.train")
 

@@ -163,7 +163,7 @@ class BPETokenizer:
         self.cache: dict[str, list[int]] = {}  # chunk -> its ids, filled by encode
 
     @classmethod
-    def train(cls, text: str, vocab_size: int) -> BPETokenizer:
+    def train(cls, text: str, vocab_size: int):
         """The tokenizer of the merges `train_bpe(text, vocab_size)` learns."""
         return cls(train_bpe(text, vocab_size))
 

@@ -141,3 +141,32 @@ def logit_batches(max_b: int = 4, max_v: int = 20):
 
 temperatures = st.floats(min_value=0.05, max_value=5.0)
 top_ps = st.floats(min_value=0.01, max_value=1.0)
+
+
+# Kata 14 (optim): classification problems (logits (N, V), targets (N,)) and gradients.
+@st.composite
+def logits_and_targets(draw, max_n: int = 8, max_v: int = 20, scale: float = 3.0):
+    """(logits (N, V) float32 of standard deviation `scale`, targets (N,) long ids < V)."""
+    n, v = draw(st.integers(1, max_n)), draw(st.integers(1, max_v))
+    generator = torch.Generator().manual_seed(draw(seeds))
+    logits = torch.randn(n, v, generator=generator) * scale
+    return logits, torch.randint(v, (n,), generator=generator)
+
+
+@st.composite
+def gradient_sets(draw, max_tensors: int = 4):
+    """A list of 1 to `max_tensors` float32 tensors of small drawn shapes, entries of a
+    drawn size (1e-3 to 1e2), to be used as gradients."""
+    shapes = draw(st.lists(feature_shapes(max_c=6, max_lead=2), min_size=1, max_size=max_tensors))
+    scale = draw(st.floats(min_value=1e-3, max_value=1e2))
+    generator = torch.Generator().manual_seed(draw(seeds))
+    return [torch.randn(*shape, generator=generator) * scale for shape in shapes]
+
+
+@st.composite
+def schedules(draw):
+    """(max_lr, min_lr, warmup_steps, total_steps) of a warm-up and cosine schedule."""
+    max_lr = draw(st.floats(min_value=1e-5, max_value=1.0))
+    min_lr = max_lr * draw(st.floats(min_value=0.0, max_value=1.0))
+    warmup = draw(st.integers(0, 50))
+    return max_lr, min_lr, warmup, warmup + draw(st.integers(0, 200))
