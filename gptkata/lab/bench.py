@@ -30,8 +30,12 @@ machine). The report says how much of the CPUs other processes used during the
 run (from /proc/stat, less the cases' own CPU time): timings taken while other
 processes use the cores are not comparable, so run it on a quiet machine.
 
+Then kata 12's BPE tokenizer on the whole corpus (gptkata.lab.bench_bpe): training a
+1,024-id vocabulary and encoding the corpus, each with a goal of 5 seconds.
+
 Prints a table and writes everything to runs/bench.json, including the ratios
-`train_speedup_fused` and `generate_speedup_kv_cache`.
+`train_speedup_fused` and `generate_speedup_kv_cache`, and `bpe_train_seconds` and
+`bpe_encode_seconds`.
 """
 
 from __future__ import annotations
@@ -47,12 +51,13 @@ import time
 from pathlib import Path
 
 from gptkata import paths
+from gptkata.lab import bench_bpe
 from gptkata.lab.presets import PRESETS
 
 VOCAB_SIZE = 65  # tiny Shakespeare's characters
 CONTEXTS = (64, 128, 256)  # plus block_size + 1, the first context that is cropped
 TRAIN_GOAL, GENERATE_GOAL = 2.0, 5.0
-CASES = ("train:teaching", "train:fused", "generate:naive", "generate:kv_cache")
+CASES = ("train:teaching", "train:fused", "generate:naive", "generate:kv_cache", "bpe:reference")
 
 
 # -- measuring, inside a case's process ------------------------------------------
@@ -219,6 +224,8 @@ def run_case(name: str, args: argparse.Namespace) -> dict:
 
     torch.set_num_threads(args.threads)
     kind, variant = name.split(":")
+    if kind == "bpe":
+        return bench_bpe.bpe_case(args.bpe_vocab_size, args.repeats)
     if kind == "train":
         return train_case(variant, args.preset, args.train_steps, args.repeats)
     return generate_case(
@@ -268,6 +275,7 @@ def summarise(results: dict, settings: dict) -> dict:
             n: ratio(naive["ms_per_token"][n], cached["ms_per_token"][n])
             for n in naive["ms_per_token"]
         },
+        **bench_bpe.summary(results.get("bpe:reference")),
         "settings": settings,
         "cases": {name: {k: v for k, v in r.items() if k != "ids"} for name, r in results.items()},
     }
@@ -350,6 +358,7 @@ def report_lines(report: dict) -> list[str]:
             f"  (a full forward pass, as in naive generate): only the first {inside} of the "
             f"{s['new_tokens']} new ids are cheap.",
         ]
+    out += bench_bpe.report_lines(cases.get("bpe:reference"), report)
     if s["others_cpu_percent"] > 10:
         out.append(
             f"  Note: other processes used {s['others_cpu_percent']:.0f}% of the CPUs during "
@@ -380,6 +389,8 @@ def run_in_child(name: str, args: argparse.Namespace) -> dict:
         str(args.block_size),
         "--repeats",
         str(args.repeats),
+        "--bpe-vocab-size",
+        str(args.bpe_vocab_size),
     ]
     done = subprocess.run(command, cwd=paths.ROOT, capture_output=True, text=True)
     if done.returncode != 0:
@@ -398,6 +409,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--new-tokens", type=int, default=500)
     parser.add_argument("--block-size", type=int, default=256, help="for generation")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--bpe-vocab-size", type=int, default=1024, help="for BPE training")
     parser.add_argument("--out", type=Path, default=paths.RUNS / "bench.json")
     parser.add_argument("--case", choices=CASES, help=argparse.SUPPRESS)  # a child's one case
     args = parser.parse_args(argv)
@@ -417,6 +429,7 @@ def main(argv: list[str] | None = None) -> int:
         "new_tokens": args.new_tokens,
         "block_size": args.block_size,
         "repeats": args.repeats,
+        "bpe_vocab_size": args.bpe_vocab_size,
         "load_before": os.getloadavg()[0],
     }
     results = {}
