@@ -2,16 +2,22 @@
 
     make sample                                       from runs/cpu/ckpt.pt
     make sample ARGS="--prompt 'KING:' --chars 300 --temperature 0.8 --top-k 10 --seed 7"
+    make sample ARGS="--top-p 0.9"                    nucleus sampling
+    make sample ARGS="--temperature 0"                greedy: always the likeliest
     make sample ARGS="--prompt 'KING:' --heatmap"     and the attention heatmap PNG
 
-Sampling is kata 9's `generate` with two knobs that every text generator has:
+Sampling is kata 9's `generate` with each next id drawn by kata 13's `sample_next`,
+which has the knobs that every text generator has:
 
 * temperature: the logits are divided by it before the softmax. Below 1 the
   distribution gets sharper (safer, more repetitive text), above 1 flatter (more
-  surprising, more misspelt). 1 samples what the model learned.
+  surprising, more misspelt). 1 samples what the model learned; 0 always takes the
+  likeliest character (greedy).
 * top-k: only the k most likely next characters keep a chance; the rest are set to
   -inf before the softmax. It cuts off the long tail of unlikely characters that
   would otherwise be drawn now and then. 0 keeps them all.
+* top-p (nucleus): only the smallest set of likeliest characters whose probabilities
+  add up to p keeps a chance: few where the model is sure, many where it is not.
 
 The same checkpoint, prompt, settings and seed give the same text every time (on the
 same device: GPUs and CPUs round differently).
@@ -25,7 +31,6 @@ from pathlib import Path
 
 import torch
 import torch.nn as nn
-from torch.nn import functional as F
 
 from gptkata import paths
 from gptkata.lab import checkpoint
@@ -33,6 +38,7 @@ from gptkata.lab.attention_map import attention_weights
 from gptkata.lab.machine import choose_device
 from gptkata.lab.models import build_model, context_length
 from gptkata.lab.plots import attention_heatmap
+from solutions.sampling import sample_next
 from solutions.tokenizer import build_lookup, decode, encode
 
 DEFAULT_CHECKPOINT = paths.RUNS / "cpu" / checkpoint.FILENAME
@@ -48,14 +54,14 @@ def generate(
     temperature: float = 1.0,
     top_k: int = 0,
     generator: torch.Generator | None = None,
+    top_p: float | None = None,
 ) -> torch.Tensor:
     """`idx` (B, T) extended by `max_new_tokens` sampled ids: (B, T + max_new_tokens).
 
-    The model sees the last `context` ids. The model is put in eval mode (no dropout)
-    while sampling and back in its previous mode afterwards.
+    The model sees the last `context` ids; each next id is `sample_next` of the last
+    position's logits (top_k 0 and top_p None: no filter). The model is put in eval
+    mode (no dropout) while sampling and back in its previous mode afterwards.
     """
-    if temperature <= 0:
-        raise ValueError(f"the temperature must be above 0, got {temperature}")
     if top_k < 0:
         raise ValueError(f"top-k must be 0 (off) or more, got {top_k}")
     was_training = model.training
@@ -63,12 +69,9 @@ def generate(
     try:
         for _ in range(max_new_tokens):
             logits, _ = model(idx[:, -context:])
-            logits = logits[:, -1, :].float() / temperature  # (B, vocab_size)
-            if top_k:
-                kth_best = torch.topk(logits, min(top_k, logits.shape[-1])).values[:, -1:]  # (B, 1)
-                logits = logits.masked_fill(logits < kth_best, float("-inf"))
-            probs = F.softmax(logits, dim=-1)  # (B, vocab_size)
-            idx_next = torch.multinomial(probs, num_samples=1, generator=generator)  # (B, 1)
+            idx_next = sample_next(
+                logits[:, -1, :].float(), temperature, top_k or None, top_p, generator
+            )  # (B, 1)
             idx = torch.cat((idx, idx_next), dim=1)
     finally:
         model.train(was_training)
@@ -97,6 +100,7 @@ def sample_text(
     temperature: float = 1.0,
     top_k: int = 0,
     seed: int = 1337,
+    top_p: float | None = None,
 ) -> str:
     """The prompt followed by `chars` sampled characters, reproducible under `seed`."""
     if chars < 0:
@@ -104,7 +108,7 @@ def sample_text(
     device = next(model.parameters()).device
     idx = torch.tensor([encode_prompt(prompt, vocab)], dtype=torch.long, device=device)  # (1, T)
     generator = torch.Generator(device=device).manual_seed(seed)
-    out = generate(model, idx, chars, context_length(spec), temperature, top_k, generator)
+    out = generate(model, idx, chars, context_length(spec), temperature, top_k, generator, top_p)
     _, itos = build_lookup(list(vocab))
     return decode(out[0].tolist(), itos)
 
@@ -138,10 +142,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--prompt", default="\n", help="the text to continue")
     parser.add_argument("--chars", type=int, default=500, help="how many characters to generate")
     parser.add_argument(
-        "--temperature", type=float, default=1.0, help="below 1 safer, above 1 wilder"
+        "--temperature",
+        type=float,
+        default=1.0,
+        help="below 1 safer, above 1 wilder, 0 always the likeliest character",
     )
     parser.add_argument(
         "--top-k", type=int, default=0, help="sample among the k likeliest characters only (0: all)"
+    )
+    parser.add_argument(
+        "--top-p",
+        type=float,
+        default=None,
+        help="sample among the smallest set of likeliest characters whose probabilities "
+        "add up to p, in (0, 1] (default: off)",
     )
     parser.add_argument("--seed", type=int, default=1337, help="the same seed gives the same text")
     parser.add_argument(
@@ -172,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         model = load_model(saved, device)
         text = sample_text(
             model, saved["spec"], saved["vocab"], args.prompt, args.chars,
-            args.temperature, args.top_k, args.seed,
+            args.temperature, args.top_k, args.seed, args.top_p,
         )  # fmt: skip
         print(text)
         if args.heatmap is not None:

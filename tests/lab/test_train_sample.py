@@ -1,4 +1,4 @@
-"""`make sample`: reproducible text from a checkpoint, temperature, top-k, and bad input."""
+"""`make sample`: reproducible text from a checkpoint, temperature, top-k, top-p, and bad input."""
 
 from __future__ import annotations
 
@@ -80,12 +80,25 @@ def test_top_k_keeps_only_the_k_likeliest():
     assert set(drawn.tolist()) == {7, 8, 9}
 
 
+def test_top_p_keeps_only_the_nucleus_and_temperature_zero_is_greedy():
+    model = BigramLanguageModel(10)
+    with torch.no_grad():  # probabilities of 9, 8, 7, ...: 0.39, 0.24, 0.14, 0.09, ...
+        model.token_embedding_table.weight.copy_(torch.arange(10.0).repeat(10, 1) / 2)
+    idx = torch.zeros(400, 1, dtype=torch.long)
+    generator = torch.Generator().manual_seed(0)
+    drawn = sample.generate(model, idx, 1, 1, 1.0, 0, generator, top_p=0.7)[:, -1]
+    assert set(drawn.tolist()) == {7, 8, 9}  # 0.39 + 0.24 < 0.7 <= 0.39 + 0.24 + 0.14
+    greedy = sample.generate(model, idx[:3], 5, 1, 0.0, 0, generator)[:, 1:]
+    assert (greedy == 9).all()
+
+
 @pytest.mark.parametrize(
     "flags, mentions",
     [
         (["--prompt", "the é"], "character 'é' at position 4 is not in the vocabulary"),
         (["--prompt", ""], "the prompt is empty"),
-        (["--temperature", "0"], "the temperature must be above 0"),
+        (["--temperature", "-1"], "temperature must be 0 (greedy) or more"),
+        (["--top-p", "1.5"], "top_p must be in (0, 1]"),
         (["--top-k", "-1"], "top-k must be 0 (off) or more"),
     ],
 )
