@@ -33,6 +33,15 @@ class Preset:
     n_embd: int = _setting(128, "channels of the residual stream")
     block_size: int = _setting(64, "context length in characters")
     dropout: float = _setting(0.0, "dropout probability while training")
+    tokenizer: str = _setting(
+        "char",
+        "how text becomes ids: one per character (kata 1) or byte-level BPE learned from "
+        "the training text (kata 12)",
+        ("char", "bpe"),
+    )
+    vocab_size: int = _setting(
+        512, "with --tokenizer bpe: the ids of the BPE vocabulary, 256 bytes and the merges"
+    )
     # the optimisation
     batch_size: int = _setting(32, "sequences per step (per process under torchrun)")
     max_steps: int = _setting(2000, "stop after this many optimiser steps")
@@ -164,6 +173,8 @@ def check(preset: Preset) -> None:
     for name in not_negative:
         if getattr(preset, name) < 0:
             raise ValueError(f"{name} must be 0 or more, got {getattr(preset, name)}")
+    if preset.tokenizer == "bpe" and preset.vocab_size < 256:
+        raise ValueError(f"vocab_size must be at least 256 (the bytes), got {preset.vocab_size}")
     if preset.learning_rate <= 0:
         raise ValueError(f"learning_rate must be above 0, got {preset.learning_rate}")
     if not 0 <= preset.dropout < 1:

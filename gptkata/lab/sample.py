@@ -33,13 +33,12 @@ import torch
 import torch.nn as nn
 
 from gptkata import paths
-from gptkata.lab import checkpoint
+from gptkata.lab import checkpoint, tokenizers
 from gptkata.lab.attention_map import attention_weights
 from gptkata.lab.machine import choose_device
 from gptkata.lab.models import build_model, context_length
 from gptkata.lab.plots import attention_heatmap
 from solutions.sampling import sample_next
-from solutions.tokenizer import build_lookup, decode, encode
 
 DEFAULT_CHECKPOINT = paths.RUNS / "cpu" / checkpoint.FILENAME
 TRAIN_FIRST = "train one first with `make train PRESET=cpu` (about 90 seconds on 2 CPU cores)"
@@ -79,14 +78,14 @@ def generate(
 
 
 def encode_prompt(prompt: str, vocab: str) -> list[int]:
-    """The prompt's ids; a ValueError naming any character the model never saw."""
+    """The prompt's ids under the checkpoint's tokenizer (`vocab`, see
+    gptkata.lab.tokenizers); a ValueError naming any character the model never saw."""
     if not prompt:
         raise ValueError(
             "the prompt is empty: give at least one character (the default is a newline)"
         )
-    stoi, _ = build_lookup(list(vocab))
     try:
-        return encode(prompt, stoi)
+        return tokenizers.from_vocab(vocab).encode(prompt)
     except ValueError as error:
         raise ValueError(f"the prompt cannot be encoded: {error} of this model") from error
 
@@ -102,15 +101,15 @@ def sample_text(
     seed: int = 1337,
     top_p: float | None = None,
 ) -> str:
-    """The prompt followed by `chars` sampled characters, reproducible under `seed`."""
+    """The prompt followed by `chars` sampled ids (characters, or BPE tokens), decoded;
+    reproducible under `seed`."""
     if chars < 0:
         raise ValueError(f"the number of characters must be 0 or more, got {chars}")
     device = next(model.parameters()).device
     idx = torch.tensor([encode_prompt(prompt, vocab)], dtype=torch.long, device=device)  # (1, T)
     generator = torch.Generator(device=device).manual_seed(seed)
     out = generate(model, idx, chars, context_length(spec), temperature, top_k, generator, top_p)
-    _, itos = build_lookup(list(vocab))
-    return decode(out[0].tolist(), itos)
+    return tokenizers.from_vocab(vocab).decode(out[0].tolist())
 
 
 def load_model(saved: dict, device: torch.device) -> nn.Module:
@@ -123,7 +122,10 @@ def load_model(saved: dict, device: torch.device) -> nn.Module:
 def draw_attention(
     path: Path, model: nn.Module, spec: dict, vocab: str, text: str, title: str
 ) -> Path:
-    """The attention heatmap PNG of `text` (at most block_size characters) at `path`."""
+    """The attention heatmap PNG of `text` (at most block_size characters) at `path`.
+    Its axes are labelled with characters, so only a character model can draw it."""
+    if tokenizers.from_vocab(vocab).kind != "char":
+        raise ValueError("the heatmap labels its axes with characters: it needs a character model")
     text = text[: context_length(spec)]
     device = next(model.parameters()).device
     idx = torch.tensor([encode_prompt(text, vocab)], dtype=torch.long, device=device)
@@ -140,7 +142,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--checkpoint", type=Path, default=DEFAULT_CHECKPOINT, help="the checkpoint to sample from"
     )
     parser.add_argument("--prompt", default="\n", help="the text to continue")
-    parser.add_argument("--chars", type=int, default=500, help="how many characters to generate")
+    parser.add_argument(
+        "--chars",
+        type=int,
+        default=500,
+        help="how many characters to generate (tokens, for a model trained with --tokenizer bpe)",
+    )
     parser.add_argument(
         "--temperature",
         type=float,

@@ -42,7 +42,7 @@ from tqdm import tqdm
 
 from gptkata import outputs, paths
 from gptkata.data import read_corpus
-from gptkata.lab import checkpoint, distributed
+from gptkata.lab import checkpoint, distributed, tokenizers
 from gptkata.lab.distributed import Cluster
 from gptkata.lab.loop import describe, eval_entry, evaluate, train_loop
 from gptkata.lab.machine import choose_device, set_threads, use_bf16
@@ -51,8 +51,6 @@ from gptkata.lab.optim import make_optimizer
 from gptkata.lab.presets import Preset
 from gptkata.lab.report import announce, write_results
 from gptkata.lab.resume import restore_rng, save_checkpoint
-from solutions.batching import text_to_tensor, train_val_split
-from solutions.tokenizer import build_lookup, build_vocab
 
 
 @dataclass
@@ -83,9 +81,10 @@ class Setup:
     device: torch.device
     bf16: bool
     cluster: Cluster
-    vocab: str
+    vocab: str  # the tokenizer, as gptkata.lab.tokenizers stores it
     spec: dict
     splits: dict  # {"train": (N_train,), "val": (N_val,)} long tensors on the device
+    val_characters: int = 0  # characters of the validation text, for bits per character
 
 
 def prepare(name: str, settings: Preset, out: Path, data_dir: Path | None) -> Setup:
@@ -95,9 +94,13 @@ def prepare(name: str, settings: Preset, out: Path, data_dir: Path | None) -> Se
     if device.type == "cpu":
         set_threads(settings.threads, cluster.local_world_size)
     text = read_corpus(data_dir)
-    vocab = build_vocab(text)
-    stoi, _ = build_lookup(vocab)
-    train_data, val_data = train_val_split(text_to_tensor(text, stoi), 0.9)
+    n = int(0.9 * len(text))  # the first 90% trains, the rest validates
+    if settings.tokenizer == "char":
+        codec = tokenizers.build("char", text, 0)  # every character of the corpus
+    else:
+        codec = tokenizers.build("bpe", text[:n], settings.vocab_size)  # never the val text
+    train_data = torch.tensor(codec.encode(text[:n]), dtype=torch.long)
+    val_data = torch.tensor(codec.encode(text[n:]), dtype=torch.long)
     return Setup(
         name=name,
         settings=settings,
@@ -105,9 +108,10 @@ def prepare(name: str, settings: Preset, out: Path, data_dir: Path | None) -> Se
         device=device,
         bf16=use_bf16(settings.precision, device),
         cluster=cluster,
-        vocab="".join(vocab),
-        spec=model_spec(settings, len(vocab)),
+        vocab=codec.vocab,
+        spec=model_spec(settings, codec.size),
         splits={"train": train_data.to(device), "val": val_data.to(device)},
+        val_characters=len(text) - n,
     )
 
 
@@ -210,6 +214,12 @@ def run(setup: Setup, resume: bool) -> Finished:
         "tokens": progress.tokens,
         "train_loss": final["train"],
         "val_loss": final["val"],
+        "tokenizer": s.tokenizer,
+        "vocab_size": setup.spec["vocab_size"],
+        "val_characters_per_token": setup.val_characters / len(setup.splits["val"]),
+        "val_bits_per_character": tokenizers.bits_per_character(
+            final["val"], len(setup.splits["val"]), setup.val_characters
+        ),
         "final_eval_batches": s.final_eval_iters * cluster.world_size,
         "final_eval_seconds": final_seconds,
         "wall_seconds": progress.elapsed_seconds,
