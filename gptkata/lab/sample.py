@@ -12,7 +12,10 @@ which has the knobs that every text generator has:
 * temperature: the logits are divided by it before the softmax. Below 1 the
   distribution gets sharper (safer, more repetitive text), above 1 flatter (more
   surprising, more misspelt). 1 samples what the model learned; 0 always takes the
-  likeliest character (greedy).
+  likeliest character (greedy). The pitfall: a tiny temperature turns large logits
+  into inf, and the softmax of inf - inf is nan. The largest logit is subtracted
+  first (the softmax does not change), so every logit is at most 0 and a tiny
+  temperature only pushes the others towards -inf: it becomes greedy decoding too.
 * top-k: only the k most likely next characters keep a chance; the rest are set to
   -inf before the softmax. It cuts off the long tail of unlikely characters that
   would otherwise be drawn now and then. 0 keeps them all.
@@ -26,6 +29,7 @@ same device: GPUs and CPUs round differently).
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -61,6 +65,10 @@ def generate(
     position's logits (top_k 0 and top_p None: no filter). The model is put in eval
     mode (no dropout) while sampling and back in its previous mode afterwards.
     """
+    if not (math.isfinite(temperature) and temperature >= 0):
+        raise ValueError(
+            f"the temperature must be a finite number, 0 (greedy) or above, got {temperature}"
+        )
     if top_k < 0:
         raise ValueError(f"top-k must be 0 (off) or more, got {top_k}")
     was_training = model.training
@@ -68,9 +76,9 @@ def generate(
     try:
         for _ in range(max_new_tokens):
             logits, _ = model(idx[:, -context:])
-            idx_next = sample_next(
-                logits[:, -1, :].float(), temperature, top_k or None, top_p, generator
-            )  # (B, 1)
+            logits = logits[:, -1, :].float()  # (B, vocab_size)
+            logits = logits - logits.max(dim=-1, keepdim=True).values  # all <= 0
+            idx_next = sample_next(logits, temperature, top_k or None, top_p, generator)  # (B, 1)
             idx = torch.cat((idx, idx_next), dim=1)
     finally:
         model.train(was_training)
@@ -185,9 +193,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def check_args(args: argparse.Namespace) -> None:
+    """A ValueError naming the first flag that makes no sense, before the checkpoint is read."""
+    if not (math.isfinite(args.temperature) and args.temperature >= 0):
+        raise ValueError(
+            f"--temperature must be a finite number, 0 (greedy) or above, got {args.temperature}"
+        )
+    if args.top_p is not None and not 0 < args.top_p <= 1:
+        raise ValueError(f"--top-p must be in (0, 1], got {args.top_p}")
+    if args.top_k < 0:
+        raise ValueError(f"--top-k must be 0 (off) or more, got {args.top_k}")
+    if args.chars < 0:
+        raise ValueError(f"--chars must be 0 or more, got {args.chars}")
+    if args.heatmap_chars < 1:
+        raise ValueError(f"--heatmap-chars must be at least 1, got {args.heatmap_chars}")
+    if not 0 <= args.seed < 2**63:
+        raise ValueError(f"--seed must be in 0 .. 2**63 - 1, got {args.seed}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        check_args(args)
         device = choose_device(args.device)
         saved = checkpoint.load(args.checkpoint, map_location=device)
         model = load_model(saved, device)

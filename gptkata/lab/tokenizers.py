@@ -77,3 +77,22 @@ def build(kind: str, text: str, vocab_size: int) -> Codec:
 def bits_per_character(loss_per_token: float, tokens: int, characters: int) -> float:
     """Nats per token -> bits per character, for a text of `characters` that is `tokens` ids."""
     return loss_per_token / math.log(2) * tokens / characters
+
+
+def vocab_problem(vocab, vocab_size: int) -> str | None:
+    """What is wrong with a checkpoint's `vocab` for a model of `vocab_size` ids, in
+    words; None if nothing is."""
+    if not isinstance(vocab, str):
+        return "its vocab is not a string of distinct characters"
+    if vocab.startswith(BPE_PREFIX):
+        try:
+            size, kind = from_vocab(vocab).size, "BPE ids"
+        except (ValueError, TypeError) as error:  # json's errors are ValueErrors
+            return f"its BPE merges are not valid ({error})"
+    elif len(set(vocab)) != len(vocab):
+        return "its vocab is not a string of distinct characters"
+    else:
+        size, kind = len(vocab), "characters"
+    if size != vocab_size:
+        return f"its vocab has {size} {kind} but the model {vocab_size}"
+    return None

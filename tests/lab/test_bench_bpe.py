@@ -1,6 +1,6 @@
 """The BPE rows of the bench's report, on made-up figures (no timing)."""
 
-from gptkata.lab import bench, bench_bpe
+from gptkata.lab import bench_bpe, bench_report
 from tests.lab.test_bench import SETTINGS, fake_results
 
 CASE = {
@@ -17,7 +17,7 @@ CASE = {
 
 
 def test_the_report_has_the_bpe_figures_the_issue_asks_for():
-    report = bench.summarise({**fake_results(), "bpe:reference": CASE}, SETTINGS)
+    report = bench_report.summarise({**fake_results(), "bpe:reference": CASE}, SETTINGS)
     assert report["bpe_train_seconds"] == 0.8
     assert report["bpe_encode_seconds"] == 6.0
     assert report["bpe_naive_train_seconds_estimate"] == 384.0
@@ -25,7 +25,9 @@ def test_the_report_has_the_bpe_figures_the_issue_asks_for():
 
 def test_the_bpe_rows_name_the_verdicts_and_the_naive_estimate():
     text = "\n".join(
-        bench.report_lines(bench.summarise({**fake_results(), "bpe:reference": CASE}, SETTINGS))
+        bench_report.report_lines(
+            bench_report.summarise({**fake_results(), "bpe:reference": CASE}, SETTINGS)
+        )
     )
     assert (
         "bpe_train_seconds  = 0.80 s   goal <= 5 s: met   (naive: about 384 s, 480x longer" in text
@@ -36,8 +38,8 @@ def test_the_bpe_rows_name_the_verdicts_and_the_naive_estimate():
 
 def test_without_the_corpus_the_bpe_case_says_so_and_the_rest_reports():
     skipped = {"skipped": "the corpus is missing: run `make data`"}
-    report = bench.summarise({**fake_results(), "bpe:reference": skipped}, SETTINGS)
+    report = bench_report.summarise({**fake_results(), "bpe:reference": skipped}, SETTINGS)
     assert "bpe_train_seconds" not in report
-    text = "\n".join(bench.report_lines(report))
+    text = "\n".join(bench_report.report_lines(report))
     assert "BPE (kata 12): skipped, the corpus is missing: run `make data`" in text
     assert bench_bpe.summary(None) == {} and bench_bpe.report_lines(None, {}) == []
