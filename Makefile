@@ -2,6 +2,7 @@
 #
 #   make test                  your katas (exercises/); KATA=<name> for one kata
 #   make test IMPL=solutions   the reference solutions; CHAIN=mine builds later katas on yours
+#   make test IMPL=<folder>    any implementation: a folder of kata modules (e.g. tokenizer.py)
 #   make progress              where you are and the one next step
 #   make watch [POLL=1]        rerun the current kata whenever you save (POLL=1: poll for saves)
 #   make show KATA=<name>      a kata's instructions (without KATA: the current kata)
@@ -18,7 +19,7 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-IMPL   ?= exercises
+IMPL   ?= $(or $(GPTKATA_IMPL),exercises)
 CHAIN  ?= reference
 KATA   ?=
 SOURCE ?=
@@ -27,7 +28,11 @@ ARGS   ?=
 
 .PHONY: install data test check lint progress watch show hint reset train sample bench speed
 
+# The interpreter must be 3.11+ (one line if not); a .venv left by a failed install with
+# a missing, broken or too old interpreter is removed and made again.
 $(VENV)/.installed: pyproject.toml
+	@$(PYTHON) gptkata/install.py python
+	@if $(PYTHON) gptkata/install.py venv $(VENV); then rm -rf $(VENV); fi
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > $(VENV)/requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r $(VENV)/requirements.txt

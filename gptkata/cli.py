@@ -1,6 +1,6 @@
 """The command line behind the Makefile. Each command is one small function.
 
-    python -m gptkata test [--kata K] [--impl exercises|solutions] [--chain reference|mine]
+    python -m gptkata test [--kata K] [--impl exercises|solutions|FOLDER] [--chain reference|mine]
     python -m gptkata progress [--chain ...]      every kata's state and the next step
     python -m gptkata watch [--kata K] [--poll]   rerun the current kata on every save
     python -m gptkata show [--kata K]             a kata's instructions
@@ -26,6 +26,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     import pytest
 
     os.environ["GPTKATA_IMPL"] = args.impl
+    os.environ["GPTKATA_IMPL"] = select.impl_name()  # a folder: its absolute path, checked
     os.environ["GPTKATA_CHAIN"] = args.chain
     katas = (manifest.get(args.kata),) if args.kata else manifest.KATAS
     targets = [str(k.test_file) for k in katas if k.test_file.is_file()]
@@ -92,7 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--chain", default="reference", choices=select.CHAINS)
 
     test = command("test", cmd_test, "run the kata tests", "only this kata (default: all)")
-    test.add_argument("--impl", default="exercises", choices=select.PACKAGES)
+    test.add_argument(
+        "--impl", default="exercises", help="exercises, solutions, or a folder of kata modules"
+    )
     chain_option(test)
     test.add_argument("pytest_args", nargs="*", help="passed on to pytest")
     chain_option(command("progress", cmd_progress, "every kata's state and the next step"))

@@ -20,9 +20,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from pathlib import Path
-
 import tomllib
+from pathlib import Path
 
 from gptkata import paths
 from gptkata.kata import manifest, stubs
