@@ -13,6 +13,10 @@
 #   make sample [ARGS="..."]   sample text from a trained checkpoint
 #   make bench                 speed benchmarks, printed side by side
 #   make speed                 how long the tests take, against python -c 'import torch'
+#   make grade SUBMISSIONS=<dir> [OUT=grades/] [JOBS=n] [TIMEOUT=s]
+#                              grade a class: one subfolder per student (their exercises/)
+#   make release OUT=<dir> [SOLUTIONS=kata,kata]   a student edition, without solutions/
+#   make new-kata NAME=<name> TITLE="..."          start a new kata (every file it needs)
 #   make check                 what CI runs: the suite against the solutions, the stub and
 #                              mirror checks, the linter
 
@@ -26,7 +30,8 @@ SOURCE ?=
 PRESET ?= cpu
 ARGS   ?=
 
-.PHONY: install data test check lint progress watch show hint reset train sample bench speed
+.PHONY: install data test check lint progress watch show hint reset train sample bench speed \
+	grade release new-kata
 
 # The interpreter must be 3.11+ (one line if not); a .venv left by a failed install with
 # a missing, broken or too old interpreter is removed and made again.
@@ -72,6 +77,16 @@ bench: $(VENV)/.installed
 
 speed: $(VENV)/.installed
 	@$(PY) -m gptkata.kata.speed
+
+grade: $(VENV)/.installed
+	@$(PY) -m gptkata grade --submissions "$(SUBMISSIONS)" $(if $(OUT),--out "$(OUT)") \
+		$(if $(JOBS),--jobs $(JOBS)) $(if $(TIMEOUT),--timeout $(TIMEOUT))
+
+release: $(VENV)/.installed
+	@$(PY) -m gptkata release --out "$(OUT)" $(if $(SOLUTIONS),--solutions "$(SOLUTIONS)")
+
+new-kata: $(VENV)/.installed
+	@$(PY) -m gptkata new-kata --name "$(NAME)" --title "$(TITLE)"
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .

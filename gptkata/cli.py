@@ -7,6 +7,9 @@
     python -m gptkata hint [--kata K] [--again | --restart]
     python -m gptkata reset --kata K              the pristine stub (yours is backed up)
 
+    python -m gptkata grade --submissions DIR [--out grades] [--jobs N] [--timeout S]
+    python -m gptkata release --out DIR [--solutions kata,kata]
+
 Without --kata, show, hint and watch take the current kata: the first one that is
 not done.
 """
@@ -75,6 +78,14 @@ def cmd_reset(args: argparse.Namespace) -> int:
     return reset.main(args.kata)
 
 
+def _instructor_command(name: str, argv: list[str]) -> int:
+    """`grade`, `release` and `new-kata` parse their own options (gptkata.kata.<module>)."""
+    import importlib
+
+    module = {"grade": "grade", "release": "release", "new-kata": "authoring"}[name]
+    return importlib.import_module(f"gptkata.kata.{module}").main(argv)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m gptkata",
@@ -118,6 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] in (["grade"], ["release"], ["new-kata"]):  # the instructors' commands
+        return _instructor_command(argv[0], argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
