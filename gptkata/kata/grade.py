@@ -59,6 +59,7 @@ class Child:
     kata: str
     since: float
     offset: int = 0
+    started: bool = False  # its first test has begun (until then: starting up, collecting)
     ended: bool = False
     tampered: str = ""
 
@@ -224,7 +225,7 @@ def _read(child: Child) -> None:
         if event["event"] == "kata":
             if event["kata"] != child.kata and child.kata in sub.left:
                 sub.left.remove(child.kata)  # the kata before is complete
-            child.kata, child.since = event["kata"], time.monotonic()
+            child.kata, child.since, child.started = event["kata"], time.monotonic(), True
         elif event["event"] == "test" and event.get("kata"):
             sub.tests.setdefault(event["kata"], []).append(
                 {k: event[k] for k in ("test", "status", "message")}
@@ -274,9 +275,13 @@ def grade(
     queue, running = list(todo), []
     if bar:
         bar.start(len(todo))
-    import hypothesis  # noqa: F401  (imported once here, shared by every child)
+    startup = max(timeout, 60.0)  # a child's start: the copy, pytest, collecting the tests
+    # imported once here and shared by every child; torch._dynamo too, which the first
+    # optimizer imports and which wraps torch.manual_seed (a change the fingerprint sees)
+    import hypothesis  # noqa: F401
     import pytest  # noqa: F401
-    import torch  # noqa: F401
+    import torch._dynamo  # noqa: F401
+    import torch.optim  # noqa: F401
 
     with tempfile.TemporaryDirectory(prefix="gptkata-grade-") as scratch:
         work = Path(scratch)
@@ -292,7 +297,7 @@ def grade(
                 why = ""
                 if waited:
                     why = _exit_words(status)
-                elif time.monotonic() - child.since > timeout:
+                elif time.monotonic() - child.since > (timeout if child.started else startup):
                     os.kill(child.pid, signal.SIGKILL)
                     os.waitpid(child.pid, 0)
                     why = "timeout"
