@@ -3,6 +3,7 @@ end the sample, the pictures, log.json and a summary on the terminal."""
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import torch
@@ -30,7 +31,9 @@ def announce(setup: Setup, model: nn.Module, resumed_from: int | None) -> None:
         )
     else:
         shape = f"bigram table {spec['vocab_size']} x {spec['vocab_size']}, block {s.block_size}"
-    limit = f"{s.max_steps} steps" + (f" or {s.max_seconds:g} s" if s.max_seconds > 0 else "")
+    limit = f"{s.max_steps} steps" + (
+        f" or {s.max_seconds:g} s" if math.isfinite(s.max_seconds) else ""
+    )
     where = f"{setup.device}" + (
         f" ({torch.get_num_threads()} threads)" if setup.device.type == "cpu" else ""
     )

@@ -8,7 +8,11 @@ Sampling is kata 9's `generate` with two knobs that every text generator has:
 
 * temperature: the logits are divided by it before the softmax. Below 1 the
   distribution gets sharper (safer, more repetitive text), above 1 flatter (more
-  surprising, more misspelt). 1 samples what the model learned.
+  surprising, more misspelt). 1 samples what the model learned. The pitfall: a tiny
+  temperature turns large logits into inf, and the softmax of inf - inf is nan. The
+  largest logit is subtracted first (the softmax does not change), so every logit is
+  at most 0 and a tiny temperature only pushes the others towards -inf: it becomes
+  greedy decoding, always the likeliest character.
 * top-k: only the k most likely next characters keep a chance; the rest are set to
   -inf before the softmax. It cuts off the long tail of unlikely characters that
   would otherwise be drawn now and then. 0 keeps them all.
@@ -20,6 +24,7 @@ same device: GPUs and CPUs round differently).
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -54,8 +59,8 @@ def generate(
     The model sees the last `context` ids. The model is put in eval mode (no dropout)
     while sampling and back in its previous mode afterwards.
     """
-    if temperature <= 0:
-        raise ValueError(f"the temperature must be above 0, got {temperature}")
+    if not (math.isfinite(temperature) and temperature > 0):
+        raise ValueError(f"the temperature must be a finite number above 0, got {temperature}")
     if top_k < 0:
         raise ValueError(f"top-k must be 0 (off) or more, got {top_k}")
     was_training = model.training
@@ -63,7 +68,8 @@ def generate(
     try:
         for _ in range(max_new_tokens):
             logits, _ = model(idx[:, -context:])
-            logits = logits[:, -1, :].float() / temperature  # (B, vocab_size)
+            logits = logits[:, -1, :].float()  # (B, vocab_size)
+            logits = (logits - logits.max(dim=-1, keepdim=True).values) / temperature  # all <= 0
             if top_k:
                 kth_best = torch.topk(logits, min(top_k, logits.shape[-1])).values[:, -1:]  # (B, 1)
                 logits = logits.masked_fill(logits < kth_best, float("-inf"))
@@ -164,9 +170,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def check_args(args: argparse.Namespace) -> None:
+    """A ValueError naming the first flag that makes no sense, before the checkpoint is read."""
+    if not (math.isfinite(args.temperature) and args.temperature > 0):
+        raise ValueError(f"--temperature must be a finite number above 0, got {args.temperature}")
+    if args.top_k < 0:
+        raise ValueError(f"--top-k must be 0 (off) or more, got {args.top_k}")
+    if args.chars < 0:
+        raise ValueError(f"--chars must be 0 or more, got {args.chars}")
+    if args.heatmap_chars < 1:
+        raise ValueError(f"--heatmap-chars must be at least 1, got {args.heatmap_chars}")
+    if not 0 <= args.seed < 2**63:
+        raise ValueError(f"--seed must be in 0 .. 2**63 - 1, got {args.seed}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        check_args(args)
         device = choose_device(args.device)
         saved = checkpoint.load(args.checkpoint, map_location=device)
         model = load_model(saved, device)

@@ -54,6 +54,17 @@ def test_top_k_of_one_always_takes_the_likeliest_character(trained):
     assert texts.pop() == "".join(saved["vocab"][i] for i in greedy[0].tolist())
 
 
+def test_a_tiny_temperature_is_greedy_decoding_not_a_nan(trained, capsys):
+    # finding 12: --temperature 1e-40 divided the logits into inf, and the softmax gave nan
+    greedy = sample_cli(trained, "--chars", "30", "--top-k", "1")
+    assert sample.main(greedy) == 0
+    expected = capsys.readouterr().out
+    for seed in ("1", "2"):
+        flags = sample_cli(trained, "--chars", "30", "--temperature", "1e-40", "--seed", seed)
+        assert sample.main(flags) == 0
+        assert capsys.readouterr().out == expected
+
+
 def test_a_low_temperature_sharpens_and_a_high_one_flattens():
     model = BigramLanguageModel(10)
     with torch.no_grad():  # after any character: logits 0, 0.5, 1, ... 4.5
@@ -85,8 +96,14 @@ def test_top_k_keeps_only_the_k_likeliest():
     [
         (["--prompt", "the é"], "character 'é' at position 4 is not in the vocabulary"),
         (["--prompt", ""], "the prompt is empty"),
-        (["--temperature", "0"], "the temperature must be above 0"),
-        (["--top-k", "-1"], "top-k must be 0 (off) or more"),
+        (["--temperature", "0"], "--temperature must be a finite number above 0, got 0.0"),
+        (["--top-k", "-1"], "--top-k must be 0 (off) or more"),
+        # the second hardening pass, finding 12: these were tracebacks or the wrong message
+        (["--temperature", "nan"], "--temperature must be a finite number above 0, got nan"),
+        (["--temperature", "inf"], "--temperature must be a finite number above 0, got inf"),
+        (["--heatmap", "--heatmap-chars", "0"], "--heatmap-chars must be at least 1, got 0"),
+        (["--chars", "-5"], "--chars must be 0 or more, got -5"),
+        (["--seed", "-1"], "--seed must be in 0 .. 2**63 - 1, got -1"),
     ],
 )
 def test_bad_settings_are_one_line_errors(trained, flags, mentions, capsys):
