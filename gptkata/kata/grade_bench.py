@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import resource
 import sys
 import tempfile
 import time
@@ -75,6 +76,12 @@ def main(argv: list[str] | None = None) -> int:
     states = [verdict for sub in graded for verdict in sub.verdicts.values()]
     print(f"{len(graded)} submissions x {len(manifest.KATAS)} katas, JOBS={args.jobs}")
     print(f"wall time {seconds:.1f} s, {seconds / len(graded):.2f} s per submission")
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = used.ru_utime + used.ru_stime
+    print(
+        f"CPU time of the children {cpu:.1f} s, {cpu / len(graded):.2f} s per submission:"
+        f" on {args.jobs} free cores about {cpu / args.jobs:.0f} s for the class"
+    )
     print(
         f"CPU: {cpu_name()}, {os.cpu_count()} CPUs; load average {load_before:.1f} before,"
         f" {os.getloadavg()[0]:.1f} after"
