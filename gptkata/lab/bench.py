@@ -30,8 +30,12 @@ machine). The report says how much of the CPUs other processes used during the
 run (from /proc/stat, less the cases' own CPU time): timings taken while other
 processes use the cores are not comparable, so run it on a quiet machine.
 
+Then kata 12's BPE tokenizer on the whole corpus (gptkata.lab.bench_bpe): training a
+1,024-id vocabulary and encoding the corpus, each with a goal of 5 seconds.
+
 Prints a table and writes everything to runs/bench.json, including the ratios
-`train_speedup_fused` and `generate_speedup_kv_cache`.
+`train_speedup_fused` and `generate_speedup_kv_cache`, and `bpe_train_seconds` and
+`bpe_encode_seconds`.
 
 This module runs the cases and checks the flags first (a one-line error for a flag
 that makes no sense); the cases themselves are gptkata.lab.bench_cases, the report
@@ -56,7 +60,7 @@ from gptkata.lab.bench_cases import VOCAB_SIZE, run_case
 from gptkata.lab.bench_report import report_lines, summarise
 from gptkata.lab.presets import PRESETS
 
-CASES = ("train:teaching", "train:fused", "generate:naive", "generate:kv_cache")
+CASES = ("train:teaching", "train:fused", "generate:naive", "generate:kv_cache", "bpe:reference")
 
 
 def machine_cpu_seconds() -> tuple[float, float]:
@@ -103,6 +107,8 @@ def run_in_child(name: str, args: argparse.Namespace) -> dict:
         str(args.block_size),
         "--repeats",
         str(args.repeats),
+        "--bpe-vocab-size",
+        str(args.bpe_vocab_size),
     ]
     done = subprocess.run(command, cwd=paths.ROOT, capture_output=True, text=True)
     if done.returncode != 0:
@@ -117,6 +123,8 @@ def check_args(args: argparse.Namespace) -> None:
         value = getattr(args, name)
         if value < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    if args.bpe_vocab_size < 256:
+        raise ValueError(f"--bpe-vocab-size must be at least 256, got {args.bpe_vocab_size}")
     if args.block_size < 2:
         raise ValueError(
             f"--block-size must be at least 2 (the prompt and one new id), got {args.block_size}"
@@ -143,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--new-tokens", type=int, default=500)
     parser.add_argument("--block-size", type=int, default=256, help="for generation")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--bpe-vocab-size", type=int, default=1024, help="for BPE training")
     parser.add_argument("--out", type=Path, default=paths.RUNS / "bench.json")
     parser.add_argument("--case", choices=CASES, help=argparse.SUPPRESS)  # a child's one case
     return parser
@@ -176,6 +185,7 @@ def run_all(args: argparse.Namespace) -> int:
         "new_tokens": args.new_tokens,
         "block_size": args.block_size,
         "repeats": args.repeats,
+        "bpe_vocab_size": args.bpe_vocab_size,
         "load_before": os.getloadavg()[0],
     }
     results = {}

@@ -163,6 +163,10 @@ def run_case(name: str, args: argparse.Namespace) -> dict:
 
     torch.set_num_threads(args.threads)
     kind, variant = name.split(":")
+    if kind == "bpe":
+        from gptkata.lab.bench_bpe import bpe_case
+
+        return bpe_case(args.bpe_vocab_size, args.repeats)
     if kind == "train":
         return train_case(variant, args.preset, args.train_steps, args.repeats)
     return generate_case(

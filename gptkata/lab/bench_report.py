@@ -3,6 +3,7 @@ goals, and the table, from the figures of the cases (gptkata.lab.bench_cases).""
 
 from __future__ import annotations
 
+from gptkata.lab import bench_bpe
 from gptkata.lab.presets import PRESETS
 
 TRAIN_GOAL, GENERATE_GOAL = 2.0, 5.0
@@ -47,6 +48,7 @@ def summarise(results: dict, settings: dict) -> dict:
             n: ratio(naive["ms_per_token"][n], cached["ms_per_token"][n])
             for n in naive["ms_per_token"]
         },
+        **bench_bpe.summary(results.get("bpe:reference")),
         "settings": settings,
         "cases": {name: {k: v for k, v in r.items() if k != "ids"} for name, r in results.items()},
     }
@@ -129,6 +131,7 @@ def report_lines(report: dict) -> list[str]:
             f"  (a full forward pass, as in naive generate): only the first {inside} of the "
             f"{s['new_tokens']} new ids are cheap.",
         ]
+    out += bench_bpe.report_lines(cases.get("bpe:reference"), report)
     if s["others_cpu_percent"] > 10:
         out.append(
             f"  Note: other processes used {s['others_cpu_percent']:.0f}% of the CPUs during "

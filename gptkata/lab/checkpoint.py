@@ -10,7 +10,8 @@ What is inside:
 
     format            "gptkata-checkpoint-1"
     spec              how to build the model (see gptkata.lab.models)
-    vocab             the vocabulary as one string, in id order
+    vocab             the tokenizer as one string: the characters in id order, or
+                      "bpe " and the BPE merges as JSON (gptkata.lab.tokenizers)
     model             the model's state_dict
     optimizer         the optimizer's state_dict (AdamW's moving averages and step counts)
     step              optimiser steps done
@@ -43,7 +44,7 @@ from pathlib import Path
 
 import torch
 
-from gptkata.lab import sizes
+from gptkata.lab import sizes, tokenizers
 from gptkata.lab.models import SHAPE_FIELDS, state_dict_problems
 from gptkata.outputs import write_atomically
 
@@ -150,10 +151,9 @@ def _contents_problem(checkpoint: dict, device: torch.device) -> str | None:
         sizes.check_spec(spec)
     except ValueError as error:
         return f"its model description makes no sense ({error})"
-    if not isinstance(vocab, str) or len(set(vocab)) != len(vocab):
-        return "its vocab is not a string of distinct characters"
-    if len(vocab) != spec["vocab_size"]:
-        return f"its vocab has {len(vocab)} characters but the model {spec['vocab_size']}"
+    problem = tokenizers.vocab_problem(vocab, spec["vocab_size"])
+    if problem:
+        return problem
     for name in ("step", "tokens"):
         if not _is_count(checkpoint[name]):
             return f"its {name} is {checkpoint[name]!r}, not a whole number of 0 or more"

@@ -42,6 +42,15 @@ class Preset:
     n_embd: int = _setting(128, "channels of the residual stream")
     block_size: int = _setting(64, "context length in characters")
     dropout: float = _setting(0.0, "dropout probability while training")
+    tokenizer: str = _setting(
+        "char",
+        "how text becomes ids: one per character (kata 1) or byte-level BPE learned from "
+        "the training text (kata 12)",
+        ("char", "bpe"),
+    )
+    vocab_size: int = _setting(
+        512, "with --tokenizer bpe: the ids of the BPE vocabulary, 256 bytes and the merges"
+    )
     # the optimisation
     batch_size: int = _setting(32, "sequences per step (per process under torchrun)")
     max_steps: int = _setting(2000, "stop after this many optimiser steps")
@@ -210,6 +219,8 @@ def check(preset: Preset) -> None:
         raise ValueError(
             f"--max-seconds must be above 0 (inf for no time limit), got {preset.max_seconds}"
         )
+    if preset.tokenizer == "bpe" and preset.vocab_size < 256:
+        raise ValueError(f"--vocab-size must be at least 256 (the bytes), got {preset.vocab_size}")
     if preset.learning_rate <= 0:
         raise ValueError(f"--learning-rate must be above 0, got {preset.learning_rate}")
     if preset.min_lr > preset.learning_rate:

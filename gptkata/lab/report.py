@@ -39,7 +39,8 @@ def announce(setup: Setup, model: nn.Module, resumed_from: int | None) -> None:
     )
     processes = f", {setup.cluster.world_size} processes" if setup.cluster.distributed else ""
     print(
-        f"preset {setup.name}: {shape}, {count_parameters(model) / 1e6:.2f}M parameters\n"
+        f"preset {setup.name}: {shape}, {count_parameters(model) / 1e6:.2f}M parameters, "
+        f"{s.tokenizer} tokenizer ({spec['vocab_size']} ids)\n"
         f"on {where}{processes}, {'bf16' if setup.bf16 else 'fp32'}"
         f"{', compiled' if s.compile else ''}; batch {s.batch_size}, up to {limit}; "
         f"writing to {setup.out}/"
@@ -58,16 +59,19 @@ def write_results(setup: Setup, model: nn.Module, log: dict) -> None:
         out / "loss.png", log["history"]["step_losses"], log["history"]["evals"], title
     )
     written = ["ckpt.pt", "log.json", "loss.png", "sample.txt"]
-    if setup.spec["model"] == "gpt":
+    if setup.spec["model"] == "gpt" and s.tokenizer == "char":
         heatmap_text = text[:HEATMAP_CHARS]
         draw_attention(out / "attention.png", model, setup.spec, setup.vocab, heatmap_text, title)
         written.append("attention.png")
     outputs.write_json(out / "log.json", log)
     print(f"\n{text}\n")
     print(
-        f"val loss {log['val_loss']:.4f}, train loss {log['train_loss']:.4f} "
+        f"val loss {log['val_loss']:.4f}, train loss {log['train_loss']:.4f} per token "
         f"(estimated on {log['final_eval_batches']} batches per split, "
         f"{log['final_eval_seconds']:.1f} s)\n"
+        f"val {log['val_bits_per_character']:.3f} bits per character "
+        f"({log['tokenizer']} tokenizer, {log['vocab_size']} ids, "
+        f"{log['val_characters_per_token']:.2f} characters per token)\n"
         f"trained {log['steps']} steps in {log['wall_seconds']:.1f} s: "
         f"{log['tokens_per_second']:,.0f} tokens/s\n"
         f"wrote {out}/: {', '.join(written)}"

@@ -44,7 +44,7 @@ from tqdm import tqdm
 
 from gptkata import outputs, paths
 from gptkata.data import read_corpus
-from gptkata.lab import attention_paths, checkpoint, distributed, rundir, sizes
+from gptkata.lab import attention_paths, checkpoint, distributed, rundir, sizes, tokenizers
 from gptkata.lab.distributed import Cluster
 from gptkata.lab.loop import describe, eval_entry, evaluate, save_or_stop, train_loop
 from gptkata.lab.machine import choose_device, set_threads, use_bf16
@@ -53,8 +53,6 @@ from gptkata.lab.optim import make_optimizer
 from gptkata.lab.presets import Preset
 from gptkata.lab.report import announce, write_results
 from gptkata.lab.resume import restore
-from solutions.batching import text_to_tensor, train_val_split
-from solutions.tokenizer import build_lookup, build_vocab
 
 
 @dataclass
@@ -86,9 +84,10 @@ class Setup:
     device: torch.device
     bf16: bool
     cluster: Cluster
-    vocab: str
+    vocab: str  # the tokenizer, as gptkata.lab.tokenizers stores it
     spec: dict
     splits: dict  # {"train": (N_train,), "val": (N_val,)} long tensors on the device
+    val_characters: int = 0  # characters of the validation text, for bits per character
 
 
 def prepare(name: str, settings: Preset, out: Path, data_dir: Path | None) -> Setup:
@@ -98,10 +97,14 @@ def prepare(name: str, settings: Preset, out: Path, data_dir: Path | None) -> Se
     if device.type == "cpu":
         set_threads(settings.threads, cluster.local_world_size)
     text = read_corpus(data_dir)
-    vocab = build_vocab(text)
-    stoi, _ = build_lookup(vocab)
-    train_data, val_data = train_val_split(text_to_tensor(text, stoi), 0.9)
-    spec = model_spec(settings, len(vocab))
+    n = int(0.9 * len(text))  # the first 90% trains, the rest validates
+    if settings.tokenizer == "char":
+        codec = tokenizers.build("char", text, 0)  # every character of the corpus
+    else:
+        codec = tokenizers.build("bpe", text[:n], settings.vocab_size)  # never the val text
+    train_data = torch.tensor(codec.encode(text[:n]), dtype=torch.long)
+    val_data = torch.tensor(codec.encode(text[n:]), dtype=torch.long)
+    spec = model_spec(settings, codec.size)
     check_size(settings, spec, device, min(len(train_data), len(val_data)))
     return Setup(
         name=name,
@@ -110,9 +113,10 @@ def prepare(name: str, settings: Preset, out: Path, data_dir: Path | None) -> Se
         device=device,
         bf16=use_bf16(settings.precision, device),
         cluster=cluster,
-        vocab="".join(vocab),
+        vocab=codec.vocab,
         spec=spec,
         splits={"train": train_data.to(device), "val": val_data.to(device)},
+        val_characters=len(text) - n,
     )
 
 
@@ -255,6 +259,12 @@ def run(setup: Setup, resume: bool) -> Finished:
         "tokens": progress.tokens,
         "train_loss": final["train"],
         "val_loss": final["val"],
+        "tokenizer": s.tokenizer,
+        "vocab_size": setup.spec["vocab_size"],
+        "val_characters_per_token": setup.val_characters / len(setup.splits["val"]),
+        "val_bits_per_character": tokenizers.bits_per_character(
+            final["val"], len(setup.splits["val"]), setup.val_characters
+        ),
         "final_eval_batches": s.final_eval_iters * cluster.world_size,
         "final_eval_sequences": s.final_eval_iters * cluster.world_size * eval_batch_size,
         "final_eval_seconds": final_seconds,
