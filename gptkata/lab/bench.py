@@ -55,12 +55,13 @@ from pathlib import Path
 import torch
 
 from gptkata import outputs, paths
-from gptkata.lab import sizes
+from gptkata.lab import cpu, sizes
 from gptkata.lab.bench_cases import VOCAB_SIZE, run_case
 from gptkata.lab.bench_report import report_lines, summarise
 from gptkata.lab.presets import PRESETS
 
 CASES = ("train:teaching", "train:fused", "generate:naive", "generate:kv_cache", "bpe:reference")
+CASES += ("train-lecture:teaching", "train-lecture:fused")  # gptkata.lab.bench_lecture
 
 
 def machine_cpu_seconds() -> tuple[float, float]:
@@ -109,6 +110,12 @@ def run_in_child(name: str, args: argparse.Namespace) -> dict:
         str(args.repeats),
         "--bpe-vocab-size",
         str(args.bpe_vocab_size),
+        "--precision",
+        args.precision,
+        "--lecture-batch",
+        str(args.lecture_batch),
+        "--lecture-steps",
+        str(args.lecture_steps),
     ]
     done = subprocess.run(command, cwd=paths.ROOT, capture_output=True, text=True)
     if done.returncode != 0:
@@ -119,7 +126,14 @@ def run_in_child(name: str, args: argparse.Namespace) -> dict:
 
 def check_args(args: argparse.Namespace) -> None:
     """A ValueError naming the first flag that makes no sense, before any case runs."""
-    for name in ("threads", "train_steps", "new_tokens", "repeats"):
+    for name in (
+        "threads",
+        "train_steps",
+        "new_tokens",
+        "repeats",
+        "lecture_batch",
+        "lecture_steps",
+    ):
         value = getattr(args, name)
         if value < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
@@ -152,6 +166,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--block-size", type=int, default=256, help="for generation")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--bpe-vocab-size", type=int, default=1024, help="for BPE training")
+    parser.add_argument(
+        "--precision",
+        default="auto",
+        choices=("auto", "fp32", "bf16"),
+        help="of the training cases; auto: bf16 where the CPU has bf16 units, as the trainer",
+    )
+    parser.add_argument(
+        "--lecture-batch", type=int, default=8, help="sequences per step at the lecture's sizes"
+    )
+    parser.add_argument(
+        "--lecture-steps", type=int, default=2, help="steps per timed repeat at the lecture's sizes"
+    )
     parser.add_argument("--out", type=Path, default=paths.RUNS / "bench.json")
     parser.add_argument("--case", choices=CASES, help=argparse.SUPPRESS)  # a child's one case
     return parser
@@ -187,6 +213,10 @@ def run_all(args: argparse.Namespace) -> int:
         "repeats": args.repeats,
         "bpe_vocab_size": args.bpe_vocab_size,
         "load_before": os.getloadavg()[0],
+        "precision": args.precision,
+        "lecture_batch": args.lecture_batch,
+        "lecture_steps": args.lecture_steps,
+        "cpu": cpu.report(),
     }
     results = {}
     busy, total = machine_cpu_seconds()

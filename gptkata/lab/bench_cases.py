@@ -59,34 +59,57 @@ def gpt_config(preset_name: str, block_size: int | None = None):
     )
 
 
-def train_case(model_kind: str, preset_name: str, steps: int, repeats: int) -> dict:
-    """Training tokens/s of the teaching or the fused GPT at a preset's sizes."""
+def train_case(
+    model_kind: str,
+    preset_name: str,
+    steps: int,
+    repeats: int,
+    batch_size: int | None = None,
+    precision: str = "fp32",
+) -> dict:
+    """Training tokens/s of the teaching or the fused GPT at a preset's sizes (and
+    `batch_size` sequences per step instead of the preset's, if given), in the
+    precision `precision` ("auto" as the trainer decides it). The fused GPT's
+    attention kernel is chosen as the trainer chooses it: timed (gptkata.lab.attention_paths)."""
     import torch
 
+    from gptkata.lab import attention_paths, machine
     from solutions import batching, fast_attention, gpt, training
 
     p = PRESETS[preset_name]
+    batch_size = batch_size or p.batch_size
+    cpu = torch.device("cpu")
+    bf16 = machine.use_bf16(precision, cpu)
     model_class = fast_attention.FusedGPT if model_kind == "fused" else gpt.GPTLanguageModel
     torch.manual_seed(1337)
     model = model_class(gpt_config(preset_name)).train()
+    kernel, timings = "the katas' heads one by one (a masked softmax each)", None
+    if model_kind == "fused":
+        chosen = attention_paths.configure(model, "auto", batch_size, cpu, bf16)
+        kernel, timings = chosen["kernel"], chosen["timings_ms"]
     optimizer = torch.optim.AdamW(model.parameters(), lr=p.learning_rate)
     generator = torch.Generator().manual_seed(1337)
     data = torch.randint(VOCAB_SIZE, (100_000,), generator=generator)
 
     def run_steps(n: int) -> None:
         for _ in range(n):
-            x, y = batching.get_batch(data, p.batch_size, p.block_size, generator)
-            training.train_step(model, optimizer, x, y)
+            x, y = batching.get_batch(data, batch_size, p.block_size, generator)
+            with machine.autocast(cpu, bf16):
+                training.train_step(model, optimizer, x, y)
 
     before = rss_mib()
-    run_steps(3)  # warm up: first calls allocate and pick kernels
+    run_steps(min(3, steps))  # warm up: first calls allocate and pick kernels
     seconds = best_seconds(lambda: run_steps(steps), repeats)[0] / steps
     return {
-        "tokens_per_s": p.batch_size * p.block_size / seconds,
+        "tokens_per_s": batch_size * p.block_size / seconds,
         "ms_per_step": seconds * 1e3,
         "parameters": sum(w.numel() for w in model.parameters()),
         "peak_rss_mib": peak_rss_mib(),
         "run_added_mib": peak_rss_mib() - before,
+        "batch_size": batch_size,
+        "precision": "bf16" if bf16 else "fp32",
+        "attention_kernel": kernel,
+        "attention_timings_ms": timings,
     }
 
 
@@ -96,6 +119,7 @@ def generate_case(
     """Generation ids/s and per-step times of naive generate or the KV cache."""
     import torch
 
+    from gptkata.lab import attention_paths
     from solutions import fast_attention, kv_cache
 
     torch.manual_seed(1337)
@@ -119,7 +143,11 @@ def generate_case(
     context = torch.randint(
         VOCAB_SIZE, (1, max(contexts)), generator=torch.Generator().manual_seed(0)
     )
+    probe = torch.empty(1, config.n_head, block_size, config.n_embd // config.n_head)
+    kernel = f"SDPA {attention_paths.sdpa_kernel(probe, 0.0)}"
     return {
+        "precision": "fp32",
+        "attention_kernel": kernel if method == "naive" else "SDPA over the cached keys (kata 11)",
         "ids": generated[0].tolist(),
         "parameters": sum(w.numel() for w in model.parameters()),
         "tokens_per_s": new_tokens / full,
@@ -168,7 +196,13 @@ def run_case(name: str, args: argparse.Namespace) -> dict:
 
         return bpe_case(args.bpe_vocab_size, args.repeats)
     if kind == "train":
-        return train_case(variant, args.preset, args.train_steps, args.repeats)
+        return train_case(
+            variant, args.preset, args.train_steps, args.repeats, precision=args.precision
+        )
+    if kind == "train-lecture":
+        return train_case(
+            variant, "lecture", args.lecture_steps, args.repeats, args.lecture_batch, args.precision
+        )
     return generate_case(
         variant, args.generate_preset, args.block_size, args.new_tokens, args.repeats
     )

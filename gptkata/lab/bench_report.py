@@ -3,7 +3,7 @@ goals, and the table, from the figures of the cases (gptkata.lab.bench_cases).""
 
 from __future__ import annotations
 
-from gptkata.lab import bench_bpe
+from gptkata.lab import bench_bpe, bench_lecture
 from gptkata.lab.presets import PRESETS
 
 TRAIN_GOAL, GENERATE_GOAL = 2.0, 5.0
@@ -49,6 +49,7 @@ def summarise(results: dict, settings: dict) -> dict:
             for n in naive["ms_per_token"]
         },
         **bench_bpe.summary(results.get("bpe:reference")),
+        **bench_lecture.summary(results),
         "settings": settings,
         "cases": {name: {k: v for k, v in r.items() if k != "ids"} for name, r in results.items()},
     }
@@ -63,18 +64,20 @@ def report_lines(report: dict) -> list[str]:
         f"GPT Kata bench: torch {s['torch']}, {s['threads']} thread(s) on {s['cpus']} CPU(s), "
         f"load average {s['load_before']:.2f} before the run, other processes used "
         f"{s['others_cpu_percent']:.0f}% of the CPUs during it",
+        *bench_lecture.machine_lines(s),
         "",
         f"Training, preset {s['preset']!r}: {p.n_layer} layers, {p.n_head} heads, n_embd "
         f"{p.n_embd}, block_size {p.block_size}, batch {p.batch_size}; "
         f"best of {s['repeats']} x {s['train_steps']} steps",
     ]
     out += table(
-        ["", "tokens/s", "ms/step", "parameters", "peak RSS MiB", "run added MiB"],
+        ["", "tokens/s", "ms/step", "precision", "parameters", "peak RSS MiB", "run added MiB"],
         [
             [
                 name,
                 f"{c['tokens_per_s']:.0f}",
                 f"{c['ms_per_step']:.1f}",
+                c.get("precision", "fp32"),
                 f"{c['parameters']:,}",
                 f"{c['peak_rss_mib']:.0f}",
                 f"{c['run_added_mib']:.0f}",
@@ -82,8 +85,11 @@ def report_lines(report: dict) -> list[str]:
             for name, c in (("teaching GPT", teaching), ("fused GPT", fused))
         ],
     )
+    out += bench_lecture.kernel_lines(fused)
     speedup = report["train_speedup_fused"]
-    out += [f"  train_speedup_fused = {speedup:.2f}x   {verdict(speedup, TRAIN_GOAL)}", ""]
+    out += [f"  train_speedup_fused = {speedup:.2f}x   {verdict(speedup, TRAIN_GOAL)}"]
+    out += bench_lecture.why_slower(speedup, fused)
+    out += bench_lecture.report_lines(cases, report, s) + [""]
     inside = naive["inside_block_new_tokens"]
     out.append(
         f"Generation, the same FusedGPT (preset {s['generate_preset']!r} sizes, "

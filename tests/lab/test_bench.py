@@ -113,3 +113,56 @@ def test_a_failing_case_is_one_line_with_its_last_error(tmp_path, monkeypatch, c
     assert bench.main(["--out", str(tmp_path / "bench.json")]) == 1
     error = capsys.readouterr().err
     assert error == "make bench: the case train:teaching failed: RuntimeError: out of memory\n"
+
+
+def lecture_results(teaching: float, fused: float, kernel: str) -> dict:
+    results = fake_results()
+    for name, rate in (("train-lecture:teaching", teaching), ("train-lecture:fused", fused)):
+        results[name] = {
+            **results["train:teaching"],
+            "tokens_per_s": rate,
+            "batch_size": 8,
+            "precision": "fp32",
+            "attention_kernel": kernel,
+            "attention_timings_ms": {"sdpa": 30.0, "masked_softmax": 20.0},
+        }
+    return results
+
+
+AVX2_CPU = {
+    "model": "AMD EPYC 7B12",
+    "features": {"avx2": True, "avx512f": False, "avx512_bf16": False, "amx_bf16": False,
+                 "amx_tile": False},
+    "torch_capability": "AVX2",
+    "caps": {},
+    "bf16_units": False,
+}  # fmt: skip
+
+
+def test_the_report_names_the_cpu_its_features_and_each_cases_precision_and_kernel():
+    settings = {**SETTINGS, "cpu": AVX2_CPU, "precision": "auto", "lecture_steps": 2}
+    kernel = "masked softmax (heads batched, the (T, T) weights stored)"
+    report = bench_report.summarise(lecture_results(1_000.0, 2_500.0, kernel), settings)
+    assert report["train_speedup_fused_lecture"] == 2.5
+    assert report["train_speedup_fused"] == 2.5, "the cpu preset's key is kept beside it"
+    text = "\n".join(bench_report.report_lines(report))
+    assert "CPU: AMD EPYC 7B12; AVX2 yes, AVX-512 no, bf16 units no; PyTorch uses AVX2" in text
+    assert "train_speedup_fused_lecture = 2.50x   goal >= 2x: met" in text
+    assert f"fused attention: {kernel}" in text
+    assert "sdpa 30.0 ms, masked_softmax 20.0 ms" in text
+    assert "fp32" in text and "slower" not in text
+
+
+def test_a_fused_model_slower_than_the_teaching_one_is_explained():
+    settings = {**SETTINGS, "cpu": AVX2_CPU, "precision": "fp32", "lecture_steps": 2}
+    kernel = "SDPA math (dropout 0.2 rules out the CPU's flash kernel)"
+    report = bench_report.summarise(lecture_results(1_000.0, 900.0, kernel), settings)
+    text = "\n".join(bench_report.report_lines(report))
+    assert "train_speedup_fused_lecture = 0.90x   goal >= 2x: missed" in text
+    assert "with dropout on, a CPU has no flash kernel" in text
+
+
+def test_a_bench_without_the_lecture_cases_still_reports():
+    report = bench_report.summarise(fake_results(), SETTINGS)
+    assert "train_speedup_fused_lecture" not in report
+    assert "lecture's sizes" not in "\n".join(bench_report.report_lines(report))

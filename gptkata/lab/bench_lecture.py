@@ -1,0 +1,111 @@
+"""The machine and the lecture-size rows of `make bench`: which CPU ran the cases, and
+training throughput at the lecture preset's sizes, where attention is most of a step.
+
+At the `cpu` preset (block 64, 2 heads) attention is a small part of a training step:
+the feed-forward layers, the embeddings, the head, the loss and AdamW are the same in
+the teaching and the fused GPT, so fusing attention cannot make the step much
+faster. At the lecture's sizes (block 256, 6 heads of 64, n_embd 384) every head of
+every layer holds (T, T) = 65,536 scores per sequence, and attention is where the
+teaching model spends its time. Goal: the fused GPT >= 2x the teaching one there
+(`train_speedup_fused_lecture` in runs/bench.json).
+
+The lecture trains with dropout 0.2, also on the attention weights. On a CPU,
+PyTorch's flash kernel for `scaled_dot_product_attention` takes no dropout, so SDPA
+falls back to its math kernel; the fused GPT then uses whichever of SDPA and the
+lab's batched masked softmax was faster at these sizes (gptkata.lab.attention_paths),
+and the report names the kernel and both timings. The batch is smaller than the
+lecture's 64 (`--lecture-batch`, 8 by default) to keep the bench short; tokens per
+second hardly depend on it at these sizes.
+"""
+
+from __future__ import annotations
+
+from gptkata.lab import cpu
+from gptkata.lab.presets import PRESETS
+
+GOAL = 2.0
+TEACHING, FUSED = "train-lecture:teaching", "train-lecture:fused"
+
+
+def ratio(faster: float, slower: float) -> float:
+    return faster / slower if slower > 0 else float("inf")
+
+
+def summary(results: dict) -> dict:
+    """The top-level figure of runs/bench.json (nothing if the cases did not run)."""
+    if TEACHING not in results or FUSED not in results:
+        return {}
+    fused, teaching = results[FUSED]["tokens_per_s"], results[TEACHING]["tokens_per_s"]
+    return {"train_speedup_fused_lecture": ratio(fused, teaching)}
+
+
+def machine_lines(settings: dict) -> list[str]:
+    """Which CPU, which features, which precision was asked for."""
+    if "cpu" not in settings:
+        return []
+    return [
+        f"CPU: {cpu.describe(settings['cpu'])}",
+        f"Precision of the training cases: {settings.get('precision', 'fp32')} "
+        "(auto: bf16 autocast where bf16 units are in use, fp32 otherwise)",
+    ]
+
+
+def kernel_lines(case: dict) -> list[str]:
+    """The fused case's kernel and, where the kernels were timed, both timings."""
+    timings = case.get("attention_timings_ms")
+    line = f"  fused attention: {case.get('attention_kernel', '?')}"
+    if timings:
+        each = ", ".join(f"{name} {ms:.1f} ms" for name, ms in timings.items())
+        line += f" (timed at these sizes, forward and backward: {each}; the faster is used)"
+    return [line]
+
+
+def why_slower(speedup: float, fused: dict) -> list[str]:
+    """Why the fused GPT is not faster, where it is not."""
+    if speedup >= 1:
+        return []
+    kernel = fused.get("attention_kernel", "")
+    if "math" in kernel:
+        return [
+            "  The fused GPT is slower here: with dropout on, a CPU has no flash kernel, so "
+            "SDPA builds the (T, T) matrix as the teaching heads do, in more passes."
+        ]
+    return [
+        "  The fused GPT is slower here: the rest of the step (feed-forward, head, AdamW) "
+        "is the same in both models, and other work on the machine may have slowed it."
+    ]
+
+
+def report_lines(cases: dict, figures: dict, settings: dict) -> list[str]:
+    """The lecture-size paragraph of the bench's report."""
+    if TEACHING not in cases or FUSED not in cases:
+        return []
+    from gptkata.lab.bench_report import table, verdict
+
+    p = PRESETS["lecture"]
+    teaching, fused = cases[TEACHING], cases[FUSED]
+    out = [
+        "",
+        f"Training at the lecture's sizes: {p.n_layer} layers, {p.n_head} heads, n_embd "
+        f"{p.n_embd}, block_size {p.block_size}, dropout {p.dropout:g}, batch "
+        f"{teaching['batch_size']}; best of {settings['repeats']} x "
+        f"{settings.get('lecture_steps', '?')} steps",
+    ]
+    out += table(
+        ["", "tokens/s", "ms/step", "precision", "peak RSS MiB", "run added MiB"],
+        [
+            [
+                name,
+                f"{c['tokens_per_s']:.0f}",
+                f"{c['ms_per_step']:.0f}",
+                c.get("precision", "fp32"),
+                f"{c['peak_rss_mib']:.0f}",
+                f"{c['run_added_mib']:.0f}",
+            ]
+            for name, c in (("teaching GPT", teaching), ("fused GPT", fused))
+        ],
+    )
+    out += kernel_lines(fused)
+    speedup = figures["train_speedup_fused_lecture"]
+    out.append(f"  train_speedup_fused_lecture = {speedup:.2f}x   {verdict(speedup, GOAL)}")
+    return out + why_slower(speedup, fused)
