@@ -14,6 +14,7 @@
 #                              there after moving the earlier run into previous-<n>/)
 #   make sample [ARGS="..."]   sample text from a trained checkpoint
 #   make bench                 speed benchmarks, printed side by side
+#   make bench-nanogpt         make train's cpu preset against nanoGPT's CPU recipe, side by side
 #   make speed                 how long the tests take, against python -c 'import torch'
 #   make grade SUBMISSIONS=<dir> [OUT=grades/] [JOBS=n] [TIMEOUT=s]
 #                              grade a class: one subfolder per student (their exercises/)
@@ -32,7 +33,7 @@ SOURCE ?=
 PRESET ?= cpu
 ARGS   ?=
 
-.PHONY: install data test check lint progress watch show hint reset train sample bench speed \
+.PHONY: install data test check lint progress watch show hint reset train sample bench bench-nanogpt speed \
 	grade release new-kata
 
 # The interpreter must be 3.11+ (one line if not); a .venv left by a failed install with
@@ -76,6 +77,9 @@ sample: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	@$(PY) -m gptkata.lab.bench $(ARGS)
+
+bench-nanogpt: $(VENV)/.installed
+	@$(PY) -m gptkata.lab.bench_nanogpt $(ARGS)
 
 speed: $(VENV)/.installed
 	@$(PY) -m gptkata.kata.speed
