@@ -13,10 +13,16 @@ solutions.
     rundir.py       the output folder: locked, never overwritten, cleared of unfinished writes
     machine.py, distributed.py
                     the device, threads, precision, and data-parallel processes
+    cpu.py          what the CPU can do: AVX2, AVX-512, bf16 units, and caps on PyTorch
+    attention_paths.py
+                    the fused attention's kernel (SDPA or a batched masked softmax), timed
     sample.py, plots.py, attention_map.py
                     `make sample`, the loss curve and the attention heatmap
     bench.py        `make bench`: speed figures, side by side (bench_cases.py measures,
-                    bench_report.py reports)
+                    bench_report.py reports, bench_lecture.py the machine and the
+                    lecture-size rows)
+    bench_nanogpt.py
+                    `make bench-nanogpt`: the cpu preset against nanoGPT's CPU recipe
 
 A newcomer starts with train.py, then loop.py. May import: the shared modules in
 gptkata/ (paths, data, outputs), the reference solutions, and the harness's kata

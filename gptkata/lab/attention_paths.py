@@ -156,8 +156,9 @@ def configure(
     model: nn.Module, wanted: str, batch_size: int, device: torch.device, bf16: bool
 ) -> dict:
     """Set the attention path of a FusedGPT: `wanted` ("sdpa", "masked_softmax"), or
-    "auto", which times both at the training sizes (batch_size, n_head, block_size,
-    head_size) and the run's precision and keeps the faster. Returns what was chosen:
+    "auto", which on a CPU times both at the training sizes (batch_size, n_head,
+    block_size, head_size) and the run's precision and keeps the faster (on a GPU,
+    whose SDPA kernels take dropout, auto is sdpa). Returns what was chosen:
     {"path", "kernel" (in words), "timings_ms" (auto only), "seconds" (the choice's cost)}."""
     started = time.perf_counter()
     c = model.config
@@ -165,8 +166,10 @@ def configure(
     dtype = torch.bfloat16 if bf16 else torch.float32
     timings = None
     path = wanted
-    if wanted == "auto":
-        timings = time_paths(shape, c.dropout, device, dtype)
+    if wanted == "auto" and device.type != "cpu":
+        path = "sdpa"  # GPU kernels of SDPA take dropout: nothing to choose
+    elif wanted == "auto":
+        timings = time_paths(shape, c.dropout, device, dtype, repeats=5)
         path = choose(timings)
     use_path(model, path)
     probe = torch.empty(shape, device=device, dtype=dtype)
