@@ -99,8 +99,9 @@ class PathAttention(CausalSelfAttention):
 
 
 def use_path(model: nn.Module, path: str) -> int:
-    """Give every block of a FusedGPT a PathAttention with its weights and `path`;
-    returns how many blocks. A ValueError for an unknown path or another model."""
+    """Give every block of a FusedGPT a PathAttention holding the block's own attention
+    layers (the same parameter tensors, so an optimiser made before keeps training
+    them) and `path`; returns how many blocks. A ValueError for an unknown path or another model."""
     if path not in PATHS:
         raise ValueError(f"the attention path must be one of {', '.join(PATHS)}, got {path!r}")
     blocks = [b for b in getattr(model, "blocks", []) if isinstance(b.sa, CausalSelfAttention)]
@@ -110,7 +111,8 @@ def use_path(model: nn.Module, path: str) -> int:
         old = block.sa
         if not isinstance(old, PathAttention):
             new = PathAttention(old.n_embd, old.n_head, old.block_size, old.dropout)
-            new.load_state_dict(old.state_dict())
+            # the very same layers, not copies: an optimiser made before still updates them
+            new.c_attn, new.c_proj, new.resid_dropout = old.c_attn, old.c_proj, old.resid_dropout
             block.sa = new.to(old.c_attn.weight.device).train(old.training)
         block.sa.path = path
     return len(blocks)

@@ -91,11 +91,15 @@ def test_masked_softmax_computes_what_sdpa_computes_with_the_same_weights():
     model = tiny_fused().eval()
     idx = torch.randint(11, (3, 8), generator=torch.Generator().manual_seed(1))
     before = {k: v.clone() for k, v in model.state_dict().items()}
+    parameters = list(model.parameters())
     expected, _ = model(idx)
     expect.equal(
         "use_path(model, 'masked_softmax')", attention_paths.use_path(model, "masked_softmax"), 2
     )
     assert model.state_dict().keys() == before.keys(), "the weights keep their names"
+    assert all(a is b for a, b in zip(model.parameters(), parameters, strict=True)), (
+        "the same parameter tensors, or an optimiser made before would train stale copies"
+    )
     assert all(torch.equal(model.state_dict()[k], v) for k, v in before.items())
     got, _ = model(idx)
     expect.close(
@@ -177,3 +181,15 @@ def test_a_fused_run_logs_its_attention_kernel_and_draws_its_heatmap(tmp_path):
     assert log["attention_kernel"].startswith("masked softmax"), log["attention_kernel"]
     assert log["final_eval_sequences"] == 3 * 16
     assert (out / "attention.png").is_file()
+
+
+def test_an_optimiser_made_before_the_path_is_set_still_trains_the_attention():
+    model = tiny_fused().train()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    attention_paths.use_path(model, "masked_softmax")
+    before = model.blocks[0].sa.c_attn.weight.detach().clone()
+    idx = torch.randint(11, (2, 8), generator=torch.Generator().manual_seed(2))
+    _, loss = model(idx, idx)
+    loss.backward()
+    optimizer.step()
+    assert not torch.equal(model.blocks[0].sa.c_attn.weight, before), "c_attn did not train"
