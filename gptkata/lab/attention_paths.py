@@ -19,8 +19,11 @@ math kernel, but it stores that matrix, which flash does not.
 
 Which is fastest depends on the CPU (AVX2 or AVX-512, its caches), on the sizes
 and on dropout, so the trainer and `make bench` time both paths at the run's sizes,
-forward and backward, and keep the faster (`--attention-path auto`). The weights
-and their names do not change: a checkpoint does not know which path trained it.
+forward and backward, and keep the faster (`--attention-path auto`; SDPA unless the
+other is clearly faster). The weights and their names do not change. A resumed run
+keeps the path it started with; two fresh runs with the same seed give the same
+numbers only if they use the same path, so pin it (`--attention-path sdpa`) to
+repeat a run bit for bit.
 """
 
 from __future__ import annotations
@@ -110,7 +113,9 @@ def use_path(model: nn.Module, path: str) -> int:
     for block in blocks:
         old = block.sa
         if not isinstance(old, PathAttention):
-            new = PathAttention(old.n_embd, old.n_head, old.block_size, old.dropout)
+            # its new layers are replaced at once: making them draws none of the run's numbers
+            with torch.random.fork_rng(devices=[]):
+                new = PathAttention(old.n_embd, old.n_head, old.block_size, old.dropout)
             # the very same layers, not copies: an optimiser made before still updates them
             new.c_attn, new.c_proj, new.resid_dropout = old.c_attn, old.c_proj, old.resid_dropout
             block.sa = new.to(old.c_attn.weight.device).train(old.training)
@@ -137,21 +142,40 @@ def time_paths(
         "masked_softmax": lambda q, k, v: masked_softmax(q, k, v, mask, dropout_p),
     }
     best = dict.fromkeys(runs, float("inf"))
-    q, k, v = (torch.randn(shape, device=device, dtype=dtype, requires_grad=True) for _ in "qkv")
-    for turn in range(repeats + 1):  # the first turn warms up
-        for name, run in runs.items():
-            started = time.perf_counter()
-            run(q, k, v).sum().backward()
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            if turn:
-                best[name] = min(best[name], time.perf_counter() - started)
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        # the timing draws random numbers (q, k, v, dropout): the run's own stay untouched
+        q, k, v = (
+            torch.randn(shape, device=device, dtype=dtype, requires_grad=True) for _ in "qkv"
+        )
+        for turn in range(repeats + 1):  # the first turn warms up
+            for name, run in runs.items():
+                started = time.perf_counter()
+                run(q, k, v).sum().backward()
+                if device.type == "cuda":
+                    torch.cuda.synchronize()
+                if turn:
+                    best[name] = min(best[name], time.perf_counter() - started)
     return best
 
 
+def weights_fit(shape: tuple[int, int, int, int], device: torch.device) -> bool:
+    """Whether a few (B, n_head, T, T) float32 matrices of one layer's masked softmax
+    fit into a quarter of the memory free on `device` (True where it cannot tell)."""
+    from gptkata.lab.sizes import available_bytes
+
+    B, H, T, _ = shape
+    free = available_bytes(device)
+    return free is None or 3 * 4 * B * H * T * T <= free // 4
+
+
+MARGIN = 0.9  # the masked softmax must take under 90% of SDPA's time to be chosen
+
+
 def choose(timings: dict[str, float]) -> str:
-    """The path of the shortest time ("sdpa" on a tie: the kata's own call)."""
-    return min(PATHS, key=lambda name: (timings[name], name != "sdpa"))
+    """ "masked_softmax" where it took under MARGIN of SDPA's time, "sdpa" otherwise: the
+    kata's own call unless the other is clearly faster, so that close timings on a busy
+    machine do not flip the choice from one run to the next."""
+    return "masked_softmax" if timings["masked_softmax"] < MARGIN * timings["sdpa"] else "sdpa"
 
 
 def configure(
@@ -170,6 +194,8 @@ def configure(
     path = wanted
     if wanted == "auto" and device.type != "cpu":
         path = "sdpa"  # GPU kernels of SDPA take dropout: nothing to choose
+    elif wanted == "auto" and not weights_fit(shape, device):
+        path = "sdpa"  # the masked softmax's (T, T) weights would not fit: flash never holds them
     elif wanted == "auto":
         timings = time_paths(shape, c.dropout, device, dtype, repeats=5)
         path = choose(timings)

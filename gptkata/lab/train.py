@@ -218,9 +218,11 @@ def run(setup: Setup, resume: bool) -> Finished:
     resumed_from = progress.step if saved is not None else None
     attention = None
     if setup.spec.get("attention") == "fused":  # its kernel: timed here, counted as training
-        attention = attention_paths.configure(
-            model, s.attention_path, s.batch_size, setup.device, setup.bf16
-        )
+        wanted = s.attention_path
+        if wanted == "auto" and progress.history.get("attention_path") in attention_paths.PATHS:
+            wanted = progress.history["attention_path"]  # resumed: the same kernel, step for step
+        attention = attention_paths.configure(model, wanted, s.batch_size, setup.device, setup.bf16)
+        progress.history["attention_path"] = attention["path"]
         progress.elapsed_seconds += attention["seconds"]
 
     stepper = torch.compile(model) if s.compile else model

@@ -227,7 +227,8 @@ def test_a_block_size_that_cannot_fit_into_memory_is_refused_up_front_with_the_e
     # A machine with 16 GB free, whatever this one has: the estimate must decide, not luck.
     monkeypatch.setattr(sizes, "available_bytes", lambda device: 16 * 10**9)
     corpus = write_corpus(tmp_path / "data", characters=1_200_000)  # a block of 100,000 fits
-    assert run_train(corpus, tmp_path / "run", "--block-size", "100000") == 1
+    flags = ("--block-size", "100000", "--attention", "teaching")
+    assert run_train(corpus, tmp_path / "run", *flags) == 1
     error = error_line(capsys)
     assert "one training step at --block-size 100000 and --batch-size 4 needs about" in error
     assert "and cpu has 16.0 GB available" in error and "--attention fused" in error
