@@ -36,6 +36,7 @@ from gptkata.kata import manifest, progress, select, stubs
 from gptkata.kata.results import (
     BROKEN,
     KATA_BROKEN,
+    NOT_STARTED,
     TODO,
     KataState,
     Result,
@@ -219,6 +220,7 @@ class _Collector:
                 described.setdefault("message", text.strip().splitlines()[0] if text else "")
                 described.setdefault("details", text)
             described.setdefault("outcome", report.outcome)
+            described.setdefault("bad_input", "bad_input" in report.keywords)
             described.setdefault("message", "")
             self.results.append(Result(report.nodeid, kata_of(report.nodeid), **described))
 
@@ -246,7 +248,7 @@ def summary_lines(results: list[Result]) -> list[str]:
     now = next((s for s in states if s.unfinished), None)
     if now is None:
         return finished_lines(states)
-    fresh = all(r.outcome == TODO for r in results)
+    fresh = all(s.state == NOT_STARTED for s in states)
     # every function still stubbed in the katas that ran, one line each, in kata order
     listed = [s for s in states if s.state != KATA_BROKEN and s.unfinished]
     hits: dict[str, int] = {}
