@@ -84,7 +84,7 @@ def decode(ids: Sequence[int] | torch.Tensor, itos: dict[int, str]) -> str:
     _check_ids(ids, itos)
     # -- your code below --
     if isinstance(ids, torch.Tensor):
-        ids = ids.tolist()  # plain ints: a 0-d tensor is not a key of itos
+        ids = ids.tolist()  # plain ints, which are keys of itos (0-d tensors are not)
     return "".join(itos[i] for i in ids)
 
 

@@ -96,13 +96,18 @@ def mirror_problems() -> list[str]:
 
 def _given_only(node: ast.AST) -> str | None:
     """What `node` is when it belongs to the given part of an exercise: a `raise
-    ValueError(...)` (input validation) or an `nn.init` call (weight initialisation)."""
+    ValueError(...)` or a call of a `_check...` helper (input validation), or an
+    `nn.init` call (weight initialisation)."""
     if isinstance(node, ast.Raise) and node.exc is not None:
         exc = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
         if isinstance(exc, ast.Name) and exc.id == "ValueError":
             return "raises ValueError (input validation)"
-    if isinstance(node, ast.Call) and ".init." in f".{ast.unparse(node.func)}":
-        return "initialises weights"
+    if isinstance(node, ast.Call):
+        called = ast.unparse(node.func)
+        if called.rsplit(".", 1)[-1].startswith("_check"):
+            return f"calls {called} (input validation)"
+        if ".init." in f".{called}":
+            return "initialises weights"
     return None
 
 

@@ -100,11 +100,15 @@ def cuts(source: str, kata_name: str) -> list[Cut]:
             raise ValueError(f"{kata_name}.{qualname}: put the body on its own lines to stub it")
         indent = _indent(lines[(statements[0] if statements else doc).lineno - 1])
         start = doc.end_lineno + 1 if doc else statements[0].lineno
-        markers = [
-            number
-            for number in range(start, func.end_lineno + 1)
-            if lines[number - 1].strip() == MARKER
-        ]
+        last = func.end_lineno  # the last statement; comments after it belong to the body too
+        while last < len(lines) and (
+            not lines[last].strip()
+            or (
+                lines[last].lstrip().startswith("#") and len(_indent(lines[last])) > func.col_offset
+            )
+        ):
+            last += 1
+        markers = [n for n in range(start, last + 1) if lines[n - 1].strip() == MARKER]
         if len(markers) > 1:
             raise ValueError(f"{kata_name}.{qualname}: one `{MARKER}` line at most")
         if markers:

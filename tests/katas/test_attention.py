@@ -8,6 +8,7 @@ to spare, while a wrong scale, a missing mask or a missing softmax moves the
 outputs by 1e-2 or more.
 """
 
+import pytest
 import torch
 import torch.nn as nn
 from hypothesis import given
@@ -165,16 +166,47 @@ def test_dropout_drops_whole_attention_weights_in_train_mode_only():
     )
 
 
-def test_a_sequence_longer_than_block_size_is_a_value_error():
+def test_a_sequence_of_block_size_is_allowed():
     head = make_head(n_embd=8, head_size=4, block_size=6)
-    x = torch.randn(2, 7, 8)
     expect.tensor_like(
         "Head(8, 4, block_size=6)(x of shape (2, 6, 8))",
-        head(x[:, :6]),
+        head(torch.randn(2, 6, 8)),
         (2, 6, 4),
         torch.float32,
         "T == block_size is allowed",
     )
+
+
+@pytest.mark.bad_input
+def test_a_sequence_longer_than_block_size_is_a_value_error():
+    head = make_head(n_embd=8, head_size=4, block_size=6)
+    x = torch.randn(2, 7, 8)
     expect.value_error(
         "Head(8, 4, block_size=6)(x of shape (2, 7, 8))", head, x, mentions=("7", "6")
+    )
+
+
+@pytest.mark.bad_input
+def test_x_with_another_channel_count_is_a_value_error():
+    head = make_head(n_embd=8, head_size=4)
+    expect.value_error(
+        "Head(8, 4, ...)(x of shape (2, 3, 6))",
+        head,
+        torch.zeros(2, 3, 6),
+        mentions=("x", "n_embd=8", "(2, 3, 6)"),
+    )
+    expect.value_error(
+        "Head(8, 4, ...)(x of shape (3, 8))", head, torch.zeros(3, 8), mentions=("x", "(3, 8)")
+    )
+
+
+@pytest.mark.bad_input
+def test_a_head_size_of_zero_is_a_value_error():
+    expect.value_error(
+        "Head(8, head_size=0, block_size=8)",
+        attention.Head,
+        8,
+        0,
+        8,
+        mentions=("head_size=0",),
     )

@@ -6,6 +6,7 @@ default absolute tolerance (1e-8) rejects that; ATOL = 1e-6 accepts rounding of
 values of size ~1 while any real mistake (a wrong weight is off by >= 1e-2) fails.
 """
 
+import pytest
 import torch
 from hypothesis import given
 
@@ -164,6 +165,7 @@ def test_causal_softmax_of_zeros_is_the_average():
     )
 
 
+@pytest.mark.bad_input
 def test_bad_shapes_are_value_errors():
     expect.value_error(
         "average_loop(torch.zeros(8, 2))",
