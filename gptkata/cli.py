@@ -14,30 +14,55 @@ not done.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
-from gptkata.kata import hints, manifest, progress, reset, select, show, watch
+from gptkata.data import CorpusError
+from gptkata.kata import hints, manifest, progress, reset, runner, select, show, watch
+
+
+def one_kata(name: str) -> manifest.Kata:
+    """The kata named `name`; one line listing the valid names for anything else
+    (several names, an unknown one)."""
+    names = ", ".join(k.name for k in manifest.KATAS)
+    if len(name.replace(",", " ").split()) > 1:
+        raise ValueError(f"KATA= names one kata, not {name!r}; the katas are: {names}")
+    return manifest.get(name.strip())
+
+
+def _no_stray_kata_names(extra: list[str]) -> None:
+    """`--kata tokenizer batching` leaves 'batching' among pytest's arguments."""
+    stray = [a for a in extra if a in {k.name for k in manifest.KATAS}]
+    if stray:
+        names = ", ".join(k.name for k in manifest.KATAS)
+        raise ValueError(
+            f"KATA= names one kata; {', '.join(stray)} is one too many; the katas are: {names}"
+        )
 
 
 def cmd_test(args: argparse.Namespace) -> int:
     """Run the kata tests (all katas in manifest order, or one) against the chosen
-    implementation."""
-    import pytest
-
-    os.environ["GPTKATA_IMPL"] = args.impl
-    os.environ["GPTKATA_CHAIN"] = args.chain
-    katas = (manifest.get(args.kata),) if args.kata else manifest.KATAS
+    implementation, in a child process (gptkata.kata.runner): 0 only when every
+    selected test ran and passed."""
+    _no_stray_kata_names(args.pytest_args)
+    katas = (one_kata(args.kata),) if args.kata else manifest.KATAS
     targets = [str(k.test_file) for k in katas if k.test_file.is_file()]
     if not targets:
         raise ValueError(f"kata {args.kata} has no tests yet")
-    return pytest.main([*targets, *args.pytest_args])
+    problem = runner.corpus_problem()
+    if problem:
+        raise CorpusError(problem)
+    outcome = runner.run(targets, args.pytest_args, impl=args.impl, chain=args.chain)
+    for line in runner.report_lines(outcome):
+        print(line, flush=True)
+    if outcome.passed:
+        return 0
+    return outcome.exitstatus if outcome.complete and outcome.exitstatus else 1
 
 
 def _kata_or_current(args: argparse.Namespace) -> str | None:
     """The kata named with --kata, or else the first one that is not done."""
     if args.kata:
-        return manifest.get(args.kata).name
+        return one_kata(args.kata).name
     print("No KATA given: finding the current kata (the first that is not done)...", flush=True)
     kata = progress.current_kata(getattr(args, "chain", "reference"))
     if kata is None:
@@ -52,6 +77,8 @@ def cmd_progress(args: argparse.Namespace) -> int:
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
+    if args.kata:
+        one_kata(args.kata)
     return watch.main(args.kata, args.chain, args.poll)
 
 
@@ -61,6 +88,10 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_hint(args: argparse.Namespace) -> int:
+    if args.again and args.restart:
+        raise ValueError(
+            "choose one: AGAIN=1 shows the revealed hints again, RESTART=1 hides them all"
+        )
     name = _kata_or_current(args)
     return hints.main(name, again=args.again, start_over=args.restart) if name else 0
 
@@ -71,7 +102,7 @@ def cmd_reset(args: argparse.Namespace) -> int:
         raise ValueError(
             f"name the kata to start over: make reset KATA=<name>; the katas are: {names}"
         )
-    return reset.main(args.kata)
+    return reset.main(one_kata(args.kata).name)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -122,6 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:  # a wrong kata name or option: one line, no traceback
         print(f"{parser.prog} {args.command}: {error}", file=sys.stderr)
         return 2
-    except progress.SuiteError as error:
+    except (progress.SuiteError, CorpusError, reset.ResetError, hints.StateError) as error:
         print(f"{parser.prog} {args.command}: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"{parser.prog} {args.command}: interrupted", file=sys.stderr)
+        return 130

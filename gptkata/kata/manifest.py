@@ -25,6 +25,7 @@ class Kata:
     title: str
     seed: str
     hints: tuple[str, ...]
+    time_limit: float | None = None  # seconds of processor time per test; None: the default
 
     @property
     def exercise_file(self) -> Path:
@@ -50,6 +51,7 @@ def load(path: Path = MANIFEST) -> tuple[Kata, ...]:
             title=e["title"],
             seed=e.get("seed", ""),
             hints=tuple(e.get("hints", ())),
+            time_limit=e.get("time_limit"),
         )
         for i, e in enumerate(entries, start=1)
     )

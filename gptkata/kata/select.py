@@ -63,7 +63,7 @@ def load(package: str, kata_name: str) -> ModuleType:
         )
     try:
         return importlib.import_module(qualified)
-    except Exception as error:  # any error while importing the learner's file
+    except (Exception, SystemExit) as error:  # any error, or an exit, while importing it
         sys.modules.pop(qualified, None)
         raise KataBroken(describe_import_error(f"{package}/{kata.module}.py", error)) from error
 
@@ -75,7 +75,7 @@ def describe_import_error(filename: str, error: BaseException) -> str:
         where = f"{filename}:{error.lineno}"
         message = error.msg
     else:
-        message = str(error)
+        message = f"sys.exit({error.code!r})" if isinstance(error, SystemExit) else str(error)
         frames = traceback.extract_tb(error.__traceback__)
         inside = [f for f in frames if f.filename.replace("\\", "/").endswith(filename)]
         if inside or frames:
@@ -130,7 +130,9 @@ class Lazy:
 
     Test files write `tokenizer = Lazy(implementation, "tokenizer")` at the top:
     a broken exercise file then fails that kata's tests one by one, with a one-line
-    reason, instead of stopping the collection of the whole suite.
+    reason, instead of stopping the collection of the whole suite. Private names
+    (`_x`, `__wrapped__`) are never looked up in the kata: pytest asks for some while
+    it collects, and learner code must not run (or hang, or exit) before a test does.
     """
 
     def __init__(self, resolve, kata_name: str):
@@ -138,6 +140,8 @@ class Lazy:
         self._kata_name = kata_name
 
     def __getattr__(self, attribute: str):
+        if attribute.startswith("_"):  # pytest looking around while it collects: not the kata
+            raise AttributeError(attribute)
         return getattr(self._resolve(self._kata_name), attribute)
 
     def __repr__(self) -> str:
