@@ -16,8 +16,9 @@ Python frames at the crash are written to <log>.crash by faulthandler). It is
 reported as the test that was running - its kata is broken, with the cause - and
 never as a pass. While a test runs, the child must finish it within its wall-clock
 limit plus `GRACE`; outside a test (start-up, collection, the summary) within
-`QUIET_LIMIT` of the last log line. A child that does not is killed, with its whole
-process group, and reported the same way. `Run.passed` is true only when the
+`QUIET_LIMIT` of the last log line. A child that does not is killed and reported the
+same way. The child stays in the terminal's process group, so a Ctrl-C reaches it
+as it does pytest run by hand; a SIGTERM or SIGHUP to the parent is passed on. `Run.passed` is true only when the
 session completed with exit status 0 and every collected test ran and passed (a
 skipped test does not count).
 
@@ -36,6 +37,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -152,21 +154,34 @@ def _read_log(path: Path) -> list[dict]:
 
 
 def _kill(child: subprocess.Popen) -> None:
-    try:
-        os.killpg(child.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        child.kill()
+    child.kill()
     child.wait()
 
 
 def _interrupt(child: subprocess.Popen, patience: float = 5.0) -> None:
-    """Pass a Ctrl-C on to the child (it runs in a session of its own, away from the
-    terminal's), give it a moment to print what it has, then kill it."""
+    """The parent is stopped (Ctrl-C, which the child gets from the terminal too, or a
+    SIGTERM, passed on): give the child a moment to print what it has, then kill it."""
     try:
-        os.killpg(child.pid, signal.SIGINT)
         child.wait(timeout=patience)
-    except (ProcessLookupError, PermissionError, subprocess.TimeoutExpired):
+    except subprocess.TimeoutExpired:
         _kill(child)
+
+
+class _Terminated(KeyboardInterrupt):
+    """The parent got SIGTERM (or SIGHUP): stop as after a Ctrl-C."""
+
+
+def _pass_on_termination(child: subprocess.Popen) -> dict:
+    """Make SIGTERM and SIGHUP stop the child first, then the parent; returns the
+    handlers to restore."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+
+    def stop(signum, frame):
+        child.send_signal(signum)
+        raise _Terminated()
+
+    return {number: signal.signal(number, stop) for number in (signal.SIGTERM, signal.SIGHUP)}
 
 
 def corpus_problem() -> str | None:
@@ -292,14 +307,17 @@ def run(
                 _pytest_command(list(targets), list(args)),
                 cwd=paths.ROOT,
                 env=env,
-                start_new_session=True,  # its own process group, to be killed as a whole
                 **streams,
             )
+            previous = _pass_on_termination(child)
             try:
                 killed = _watch(child, log)
             except BaseException:  # Ctrl-C (or anything else) here: the child goes too
                 _interrupt(child)
                 raise
+            finally:
+                for number, handler in previous.items():
+                    signal.signal(number, handler)
         records = _read_log(log)
         outcome = Run(output=output.read_text(encoding="utf-8", errors="replace"))
         outcome.results = [Result(**r["result"]) for r in records if "result" in r]

@@ -1,6 +1,11 @@
 """The runner: learner code that exits or crashes is its kata broken, with the cause,
 and never a pass; `make test` exits 0 only when every selected test ran and passed."""
 
+import os
+import subprocess
+import sys
+import time
+
 import pytest
 
 from tests.tooling.repo import at_import, gptkata, into_function, scratch, solve
@@ -97,3 +102,31 @@ def test_kata_with_several_names_or_an_unknown_one_is_one_line_listing_the_names
 
         assert run.returncode == 2, (command, run.stdout)
         assert run.stderr.count("\n") == 1 and "the katas are: tokenizer, batching" in run.stderr
+
+
+def test_stopping_make_test_stops_the_test_process_too(root):
+    pid_file = root / "test-process.pid"
+    into_function(
+        root,
+        "tokenizer",
+        "build_vocab",
+        f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(600)",
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-m", "gptkata", "test", "--kata", "tokenizer"],
+        cwd=root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not pid_file.exists() or not pid_file.read_text():
+        assert time.monotonic() < deadline and parent.poll() is None, "the test never started"
+        time.sleep(0.1)
+    child = int(pid_file.read_text())
+
+    parent.terminate()
+
+    assert parent.wait(timeout=30) != 0
+    with pytest.raises(ProcessLookupError):
+        os.kill(child, 0)
