@@ -17,6 +17,9 @@ Loaded for every run (pyproject's addopts). It changes only how results are show
   welcome that says where to start.
 * With GPTKATA_REPORT=path, every result is also written there as JSON (see
   gptkata.kata.results), for the progress view, watch and the maintainer checks.
+* A test past its time limit is one line saying where it was stopped
+  (gptkata.kata.limits); `sys.exit` in the code under test is its kata broken. With
+  GPTKATA_LOG (set by gptkata.kata.runner) each test is logged as it starts and ends.
 """
 
 from __future__ import annotations
