@@ -64,7 +64,7 @@ def run(
         results += outcome.results
         if outcome.stopped_in is None:
             # pytest's exit codes: 0 all passed, 1 some failed, 5 no tests; others: it did not run
-            if outcome.stopped or outcome.exitstatus not in (0, 1, 5):
+            if not outcome.complete or outcome.exitstatus not in (0, 1, 5):
                 output = outcome.output.strip().splitlines()
                 why = f" ({outcome.stopped})" if outcome.stopped else ""
                 raise SuiteError(f"the kata tests did not run{why}:\n" + "\n".join(output[-15:]))

@@ -75,9 +75,15 @@ class Recorder:
         real_exit = os._exit
 
         def logged_exit(code=0):
-            caller = sys._getframe(1)
-            self.write(exit=code, where=f"{_shown(caller.f_code.co_filename)}:{caller.f_lineno}")
-            real_exit(code)
+            try:
+                caller = sys._getframe(1)  # none when called from C (an atexit handler)
+                where = f"{_shown(caller.f_code.co_filename)}:{caller.f_lineno}"
+            except ValueError:
+                where = "an exit handler"
+            try:
+                self.write(exit=code, where=where)
+            finally:
+                real_exit(code)
 
         os._exit = logged_exit
 
@@ -116,6 +122,7 @@ class Run:
     complete: bool = False  # the session ended normally (its completion record is there)
     exitstatus: int | None = None  # pytest's, from the completion record
     collected: int = 0
+    returncode: int | None = None  # the child's own exit code
     stopped: str | None = None  # one line: why the child stopped early (crash, exit, hang)
     stopped_in: str | None = None  # the nodeid of the test that was running then, if any
     output: str = ""  # the child's output, when it was captured
@@ -126,6 +133,7 @@ class Run:
         return (
             self.complete
             and self.exitstatus == 0
+            and self.returncode == 0
             and self.collected > 0
             and sum(r.outcome == PASSED for r in self.results) == self.collected
         )
@@ -320,6 +328,7 @@ def run(
                     signal.signal(number, handler)
         records = _read_log(log)
         outcome = Run(output=output.read_text(encoding="utf-8", errors="replace"))
+        outcome.returncode = child.returncode
         outcome.results = [Result(**r["result"]) for r in records if "result" in r]
         completion = next((r for r in reversed(records) if "complete" in r), None)
         if completion is not None and killed is None:
@@ -327,6 +336,11 @@ def run(
             outcome.exitstatus = completion["complete"]
             outcome.collected = completion["collected"]
         running = _unfinished(records)
+        if outcome.complete and child.returncode != outcome.exitstatus:
+            outcome.stopped = (
+                f"the test process exited with code {child.returncode} after the tests"
+                f" finished (pytest's own status was {outcome.exitstatus})"
+            )
         if not outcome.complete or running:
             cause = (
                 _why_stopped(child.returncode, records, Path(str(log) + ".crash"), killed)

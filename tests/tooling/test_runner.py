@@ -77,6 +77,15 @@ def test_a_segfault_is_reported_with_the_signal_and_the_line(root):
     assert "Fatal Python error" not in run.stdout + run.stderr  # the dump went to the log
 
 
+def test_an_exit_code_set_after_the_tests_finished_is_not_a_pass(root):
+    at_import(root, "tokenizer", "import atexit, os; atexit.register(os._exit, 3)")
+
+    run = gptkata(root, "test", "--kata", "tokenizer")
+
+    assert "12 passed" in run.stdout and run.returncode == 1
+    assert "exited with code 3 after the tests finished" in run.stdout
+
+
 def test_a_skipped_test_is_not_a_pass(root):
     into_function(root, "tokenizer", "build_vocab", "import pytest; pytest.skip('later')")
 
