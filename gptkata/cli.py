@@ -17,7 +17,7 @@ import argparse
 import sys
 
 from gptkata.data import CorpusError
-from gptkata.kata import hints, manifest, progress, reset, runner, select, show, watch
+from gptkata.kata import hints, manifest, progress, reset, runner, select, show
 
 
 def one_kata(name: str) -> manifest.Kata:
@@ -66,6 +66,8 @@ def cmd_progress(args: argparse.Namespace) -> int:
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
+    from gptkata.kata import watch  # watchdog: only watch needs it
+
     if args.kata:
         one_kata(args.kata)
     return watch.main(args.kata, args.chain, args.poll)

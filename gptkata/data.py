@@ -22,7 +22,6 @@ import hashlib
 import io
 import json
 import sys
-import urllib.request
 from pathlib import Path
 
 from gptkata import outputs, paths
@@ -101,6 +100,8 @@ def install_from(source: Path, folder: Path | None = None) -> Path:
 def download(url: str = URL, folder: Path | None = None, timeout: float = 30.0) -> Path:
     """Download the corpus from `url` and install it (make data), streamed: an answer
     that announces, or turns out to have, the wrong size is refused."""
+    import urllib.request  # here, not at the top: 50 ms that only a download needs
+
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
             announced = response.headers.get("Content-Length") if response.headers else None

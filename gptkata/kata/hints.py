@@ -23,8 +23,6 @@ import textwrap
 from datetime import datetime
 from pathlib import Path
 
-from filelock import FileLock, Timeout
-
 from gptkata import outputs, paths
 from gptkata.kata import manifest
 
@@ -84,6 +82,8 @@ def _read(fix: bool) -> dict[str, int] | None:
 
 
 def _locked():
+    from filelock import FileLock  # here, not at the top: 30 ms every command would pay
+
     file = state_file()
     try:
         file.parent.mkdir(parents=True, exist_ok=True)
@@ -94,6 +94,8 @@ def _locked():
 
 def _update(change) -> dict[str, int]:
     """Read the counts, apply `change(counts)` and write them back, all under the lock."""
+    from filelock import Timeout
+
     try:
         with _locked():
             counts = _read(fix=True)
