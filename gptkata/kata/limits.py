@@ -14,8 +14,8 @@ those settings; this module only replaces how the limit is enforced and reported
   "timed out after 5 s in tokenizer.build_vocab at exercises/tokenizer.py:63" -
   no stack dump. TimeLimit is a BaseException, so a learner's `except Exception`
   cannot swallow it, and hypothesis does not try to shrink it (which would rerun
-  the endless example again and again). The timers repeat every second until the
-  test ends, so even a bare `except:` inside the loop only delays it.
+  the endless example again and again). The timers repeat until the test ends, so
+  even a bare `except:` inside the loop only delays it.
 * The timers fire only while a test's setup, call or teardown runs; the moment
   between a test and its report never sees them.
 
@@ -25,7 +25,9 @@ Code that blocks signals altogether is not stopped here: the runner
 
 from __future__ import annotations
 
+import gc
 import signal
+import sys
 import threading
 from pathlib import Path
 
@@ -88,34 +90,64 @@ def stopped_at(frame, seconds: float, waiting: bool) -> TimeLimit:
     return TimeLimit(message, function if name != "<module>" else None, where)
 
 
+def _in_gc_callback(frame) -> bool:
+    """The alarm interrupted a garbage-collector callback, where an exception is only
+    printed as "ignored": better to wait for the next alarm."""
+    return any(getattr(callback, "__code__", None) is frame.f_code for callback in gc.callbacks)
+
+
 def set_timer(item, settings) -> bool | None:
     """pytest-timeout's hook: arm both timers for `item`. Leaves other methods
-    ("thread") and other threads to pytest-timeout."""
+    ("thread") and other threads to pytest-timeout.
+
+    After the first alarm, both repeat (every `REPEAT_SECONDS`, or the limit if it is
+    longer) until the test ends, in case the learner's code caught it; every repeat
+    raises the first report again, so the line names where the test was stopped, not
+    where the clean-up after it happened to be."""
     if settings.method != "signal" or threading.current_thread() is not threading.main_thread():
         return None
     limit = float(settings.timeout)
     wall = limit * WALL_FACTOR
+    first: list[TimeLimit] = []
 
-    def on_processor_time(signum, frame):
-        if _active:
-            raise stopped_at(frame, limit, waiting=False)
+    def alarm(seconds: float, waiting: bool):
+        def handler(signum, frame):
+            if not _active or _in_gc_callback(frame):
+                return
+            if not first:
+                first.append(stopped_at(frame, seconds, waiting))
+            raise TimeLimit(first[0].message, first[0].function, first[0].where)
 
-    def on_wall_clock(signum, frame):
-        if _active:
-            raise stopped_at(frame, wall, waiting=True)
+        return handler
 
     def cancel():
         signal.setitimer(signal.ITIMER_PROF, 0)
         signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGPROF, signal.SIG_DFL)
-        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+        # ignored, not the default: a late SIGPROF would otherwise end the process
+        signal.signal(signal.SIGPROF, signal.SIG_IGN)
+        signal.signal(signal.SIGALRM, signal.SIG_IGN)
 
     item.cancel_timeout = cancel
-    signal.signal(signal.SIGPROF, on_processor_time)
-    signal.signal(signal.SIGALRM, on_wall_clock)
-    signal.setitimer(signal.ITIMER_PROF, limit, REPEAT_SECONDS)
-    signal.setitimer(signal.ITIMER_REAL, wall, REPEAT_SECONDS)
+    repeat = max(REPEAT_SECONDS, limit)
+    signal.signal(signal.SIGPROF, alarm(limit, waiting=False))
+    signal.signal(signal.SIGALRM, alarm(wall, waiting=True))
+    signal.setitimer(signal.ITIMER_PROF, limit, repeat)
+    signal.setitimer(signal.ITIMER_REAL, wall, repeat)
     return True
+
+
+def ignore_lost_alarms() -> None:
+    """A TimeLimit raised where Python can only print it as "Exception ignored" (a
+    `__del__`, a weakref callback) is not a problem of its own: the repeated alarm
+    stops the test a moment later. Keep it out of pytest's unraisable-exception
+    report, which the suite turns into an error."""
+    previous = sys.unraisablehook
+
+    def hook(unraisable):
+        if not isinstance(unraisable.exc_value, TimeLimit):
+            previous(unraisable)
+
+    sys.unraisablehook = hook
 
 
 def seconds_for(item) -> float | None:
@@ -177,6 +209,10 @@ def _inside():
 class Guard:
     """The pytest side: pytest-timeout's timer hook, and the switch that lets the
     alarms fire only inside a test's phases."""
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionstart(self, session):
+        ignore_lost_alarms()  # after pytest's own hook is in place
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, items):
