@@ -1,11 +1,14 @@
 """The command line behind the Makefile. Each command is one small function.
 
-    python -m gptkata test [--kata K] [--impl exercises|solutions] [--chain reference|mine]
+    python -m gptkata test [--kata K] [--impl exercises|solutions|FOLDER] [--chain reference|mine]
     python -m gptkata progress [--chain ...]      every kata's state and the next step
     python -m gptkata watch [--kata K] [--poll]   rerun the current kata on every save
     python -m gptkata show [--kata K]             a kata's instructions
     python -m gptkata hint [--kata K] [--again | --restart]
     python -m gptkata reset --kata K              the pristine stub (yours is backed up)
+
+    python -m gptkata grade --submissions DIR [--out grades] [--jobs N] [--timeout S]
+    python -m gptkata release --out DIR [--solutions kata,kata]
 
 Without --kata, show, hint and watch take the current kata: the first one that is
 not done.
@@ -14,6 +17,7 @@ not done.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from gptkata.data import CorpusError
@@ -33,6 +37,8 @@ def cmd_test(args: argparse.Namespace) -> int:
     """Run the kata tests (all katas in manifest order, or one) against the chosen
     implementation, in a child process (gptkata.kata.runner): 0 only when every
     selected test ran and passed."""
+    os.environ["GPTKATA_IMPL"] = args.impl
+    impl = select.impl_name()  # a folder: its absolute path, checked
     katas = (one_kata(args.kata),) if args.kata else manifest.KATAS
     targets = [str(k.test_file) for k in katas if k.test_file.is_file()]
     if not targets:
@@ -40,7 +46,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     problem = runner.corpus_problem()
     if problem:
         raise CorpusError(problem)
-    outcome = runner.run(targets, args.pytest_args, impl=args.impl, chain=args.chain)
+    outcome = runner.run(targets, args.pytest_args, impl=impl, chain=args.chain)
     for line in runner.report_lines(outcome):
         print(line, flush=True)
     if outcome.passed:
@@ -96,6 +102,14 @@ def cmd_reset(args: argparse.Namespace) -> int:
     return reset.main(one_kata(args.kata).name)
 
 
+def _instructor_command(name: str, argv: list[str]) -> int:
+    """`grade`, `release` and `new-kata` parse their own options (gptkata.kata.<module>)."""
+    import importlib
+
+    module = {"grade": "grade", "release": "release", "new-kata": "authoring"}[name]
+    return importlib.import_module(f"gptkata.kata.{module}").main(argv)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m gptkata",
@@ -116,7 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--chain", default="reference", choices=select.CHAINS)
 
     test = command("test", cmd_test, "run the kata tests", "only this kata (default: all)")
-    test.add_argument("--impl", default="exercises", choices=select.PACKAGES)
+    test.add_argument(
+        "--impl", default="exercises", help="exercises, solutions, or a folder of kata modules"
+    )
     chain_option(test)
     test.add_argument("pytest_args", nargs="*", help="passed on to pytest")
     chain_option(command("progress", cmd_progress, "every kata's state and the next step"))
@@ -139,6 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] in (["grade"], ["release"], ["new-kata"]):  # the instructors' commands
+        return _instructor_command(argv[0], argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     args.kata = " ".join(args.kata)

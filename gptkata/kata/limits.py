@@ -34,7 +34,7 @@ from pathlib import Path
 import pytest
 
 from gptkata import paths
-from gptkata.kata import manifest
+from gptkata.kata import manifest, select
 from gptkata.kata.results import kata_of
 
 WALL_FACTOR = 6  # the wall-clock limit, as a multiple of the processor-time limit
@@ -53,9 +53,14 @@ class TimeLimit(BaseException):
 
 
 def _learner_frame(frame):
-    """The innermost frame running kata code (exercises/ or solutions/), else the
+    """The innermost frame running kata code (exercises/, solutions/ or the folder
+    under test), else the
     innermost frame of the repository (a test), else `frame` itself."""
     kata_folders = {paths.EXERCISES.resolve(), paths.SOLUTIONS.resolve()}
+    try:
+        kata_folders.add(select.impl_folder().resolve())  # IMPL=<folder>
+    except ValueError:
+        pass
     ours = None
     walk = frame
     while walk is not None:
