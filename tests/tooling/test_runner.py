@@ -82,7 +82,7 @@ def test_an_exit_code_set_after_the_tests_finished_is_not_a_pass(root):
 
     run = gptkata(root, "test", "--kata", "tokenizer")
 
-    assert "12 passed" in run.stdout and run.returncode == 1
+    assert "13 passed" in run.stdout and run.returncode == 1
     assert "exited with code 3 after the tests finished" in run.stdout
 
 
