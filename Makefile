@@ -25,7 +25,7 @@ SOURCE ?=
 PRESET ?= cpu
 ARGS   ?=
 
-.PHONY: install data test check lint progress watch show hint reset train sample bench speed
+.PHONY: install corpus data test check lint progress watch show hint reset train sample bench speed
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,13 +38,17 @@ install: $(VENV)/.installed
 data: $(VENV)/.installed
 	@$(PY) -m gptkata.data $(if $(SOURCE),--source "$(SOURCE)")
 
-test: $(VENV)/.installed
+# the corpus, downloaded when it is missing (offline: one line that says make data SOURCE=...)
+corpus: $(VENV)/.installed
+	@$(PY) -m gptkata.data --ensure
+
+test: $(VENV)/.installed corpus
 	@$(PY) -m gptkata test --impl $(IMPL) --chain $(CHAIN) $(if $(KATA),--kata $(KATA))
 
-progress: $(VENV)/.installed
+progress: $(VENV)/.installed corpus
 	@$(PY) -m gptkata progress --chain $(CHAIN)
 
-watch: $(VENV)/.installed
+watch: $(VENV)/.installed corpus
 	@$(PY) -m gptkata watch --chain $(CHAIN) $(if $(KATA),--kata $(KATA)) $(if $(POLL),--poll)
 
 show: $(VENV)/.installed
@@ -72,6 +76,6 @@ lint: $(VENV)/.installed
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
-check: $(VENV)/.installed lint
+check: $(VENV)/.installed corpus lint
 	GPTKATA_IMPL=solutions HYPOTHESIS_PROFILE=thorough $(PY) -m pytest tests solutions --doctest-modules
 	$(PY) -m gptkata.kata.checks

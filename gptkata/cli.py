@@ -31,7 +31,30 @@ def cmd_test(args: argparse.Namespace) -> int:
     targets = [str(k.test_file) for k in katas if k.test_file.is_file()]
     if not targets:
         raise ValueError(f"kata {args.kata} has no tests yet")
-    return pytest.main([*targets, *args.pytest_args])
+    out = _EndsLines(sys.stdout)
+    sys.stdout = out
+    try:
+        return pytest.main([*targets, *args.pytest_args])
+    finally:
+        sys.stdout = out.stream
+        if not out.at_line_start:  # so make's own error line starts on a line of its own
+            print(flush=True)
+        sys.stdout.flush()
+
+
+class _EndsLines:
+    """stdout that remembers whether the last thing written ended a line."""
+
+    def __init__(self, stream):
+        self.stream, self.at_line_start = stream, True
+
+    def write(self, text: str) -> int:
+        if text:
+            self.at_line_start = text.endswith("\n")
+        return self.stream.write(text)
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
 
 
 def _kata_or_current(args: argparse.Namespace) -> str | None:

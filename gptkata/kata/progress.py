@@ -153,7 +153,7 @@ def what_to_edit(problem: Result, kata: manifest.Kata) -> str:
 
 
 def main(chain: str = "reference") -> int:
-    print("Running the kata tests...", file=sys.stderr, flush=True)
+    print("Running the kata tests...", flush=True)  # stdout: in order when piped
     try:
         states = tally(run(chain=chain))
     except SuiteError as error:

@@ -91,3 +91,28 @@ def test_the_command_line_reports_errors_in_one_line_and_exits_1(tmp_path, capsy
     assert data.main(["--source", str(tmp_path / "missing.txt")]) == 1
     err = capsys.readouterr().err
     assert err.startswith("make data: ") and err.count("\n") == 1
+
+
+def test_ensure_installs_a_missing_corpus_and_leaves_an_installed_one_alone(tmp_path, corpus_bytes):
+    source = tmp_path / "input.txt"
+    source.write_bytes(corpus_bytes)
+    folder = tmp_path / "data"
+
+    assert data.ensure(source.as_uri(), folder) == folder / data.FILENAME
+    assert (folder / data.FILENAME).read_bytes() == corpus_bytes
+    source.unlink()  # installed now: nothing is downloaded again
+    assert data.ensure(source.as_uri(), folder) is None
+
+
+def test_ensure_offline_stops_with_the_one_line_that_says_make_data_source(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setattr(data.paths, "DATA", tmp_path / "data")
+    unreachable = (tmp_path / "no-network" / "input.txt").as_uri()
+
+    status = data.main(["--ensure", "--url", unreachable])
+
+    error = capsys.readouterr().err.strip()
+    assert status == 1
+    assert "\n" not in error and "make data SOURCE=path/to/input.txt" in error
+    assert not (tmp_path / "data" / data.FILENAME).exists()
