@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 
 from gptkata import paths
-from gptkata.kata import checks, manifest
+from gptkata.kata import checks, manifest, select
 from gptkata.kata.results import (
     DONE,
     KATA_BROKEN,
@@ -122,7 +122,15 @@ def next_step_lines(state: KataState, chain: str = "reference") -> list[str]:
         f"Next: kata {kata.number}, {kata.name} ({state.passed} of {state.total} tests pass)"
         f" - {kata.title}"
     ]
-    if state.state == KATA_BROKEN:
+    waiting = select.waits_for(problem.message) if problem else None
+    if waiting:  # CHAIN=mine: fix the earlier kata; this one's file is fine
+        first = manifest.get(waiting[1])
+        lines += [
+            f"  waits:   {problem.message}",
+            f"  fix:     kata {first.number}, {first.name}, first (exercises/{first.module}.py):"
+            f" make test KATA={first.name}{also}",
+        ]
+    elif state.state == KATA_BROKEN:
         lines += [
             f"  broken:  {problem.message}",
             f"  fix:     that line in exercises/{kata.module}.py, or start the kata over"

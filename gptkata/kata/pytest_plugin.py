@@ -135,9 +135,15 @@ def _describe(item, error: BaseException) -> dict | None:
         stub = str(error)[len(stubs.PREFIX) :]
         where = _at(traceback.extract_tb(error.__traceback__)[-1])
         text = f"{error} ({where})"
+        owner = stub.split(".", 1)[0]
+        if kata_name and owner != kata_name:  # CHAIN=mine: an earlier kata is unfinished
+            text = f"{kata_name} waits for {owner}: {text}"
         return dict(outcome=TODO, stub=stub, where=where, function=stub, message=text, details=text)
     if isinstance(error, select.KataBroken):
-        return dict(outcome=BROKEN, message=str(error), details=str(error))
+        text = str(error)
+        if kata_name and error.kata and error.kata != kata_name:  # the earliest cause, once
+            text = f"{kata_name} waits for {error.kata}: {error.cause or error}"
+        return dict(outcome=BROKEN, message=text, details=text)
     if isinstance(error, CorpusError):
         return dict(message=str(error), details=str(error))
     example = smallest_example(error)
