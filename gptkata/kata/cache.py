@@ -8,7 +8,7 @@ implementation, the hypothesis profile and whether the corpus is installed); a
 result stored under the same key is reused as it is. Change any of those files and
 the key changes, so exactly the katas that depend on it run again.
 
-The results live in .gptkata/results/<kata>.json (ignored by git), written
+The results live in .gptkata/results/<kata>-<chain>.json (ignored by git), written
 atomically. A run that did not finish (killed, crashed) is never stored, so it is
 rerun next time. `make progress` and `make watch` share this cache.
 """
@@ -28,9 +28,8 @@ from gptkata.kata import deps, manifest
 from gptkata.kata.results import Result
 
 VERSION = "1"  # bump when the stored form or the meaning of a result changes
-_IMPORTED = re.compile(
-    r"""(?:exercises\.|from\s+exercises\s+import\s+|earlier\(__name__,\s*["'])(\w+)"""
-)
+# a learner's file that imports another exercise directly (not through `earlier`)
+_IMPORTED = re.compile(r"(?:\bexercises\.|from\s+exercises\s+import\s+)(\w+)")
 
 
 def folder() -> Path:
@@ -96,10 +95,14 @@ def key(kata: manifest.Kata, chain: str, impl: str = "exercises") -> str:
     return Keys().key(kata, chain, impl)
 
 
-def lookup(kata: manifest.Kata, key: str) -> list[Result] | None:
+def _file(kata: manifest.Kata, chain: str) -> Path:
+    return folder() / f"{kata.name}-{chain}.json"
+
+
+def lookup(kata: manifest.Kata, key: str, chain: str = "reference") -> list[Result] | None:
     """The stored results of `kata` under `key`, or None."""
     try:
-        stored = json.loads((folder() / f"{kata.name}.json").read_text(encoding="utf-8"))
+        stored = json.loads(_file(kata, chain).read_text(encoding="utf-8"))
         if stored.get("key") != key:
             return None
         return [Result(**r) for r in stored["results"]]
@@ -107,7 +110,7 @@ def lookup(kata: manifest.Kata, key: str) -> list[Result] | None:
         return None
 
 
-def store(kata: manifest.Kata, key: str, results: list[Result]) -> None:
+def store(kata: manifest.Kata, key: str, results: list[Result], chain: str = "reference") -> None:
     """Keep `kata`'s results under `key` (a kata without results is not kept)."""
     mine = [r for r in results if r.kata == kata.name]
     if not mine:
@@ -115,7 +118,7 @@ def store(kata: manifest.Kata, key: str, results: list[Result]) -> None:
     try:
         folder().mkdir(parents=True, exist_ok=True)
         blob = {"key": key, "results": [asdict(r) for r in mine]}
-        outputs.write_json(folder() / f"{kata.name}.json", blob)
+        outputs.write_json(_file(kata, chain), blob)
     except OSError:
         pass  # a cache that cannot be written only makes the next run slower
 
@@ -129,7 +132,7 @@ def results(
     `run(missing_katas, chain)` (stored for next time), in manifest order."""
     keys = Keys()
     wanted = {k.name: keys.key(k, chain) for k in katas if k.test_file.is_file()}
-    found = {k.name: lookup(k, wanted[k.name]) for k in katas if k.name in wanted}
+    found = {k.name: lookup(k, wanted[k.name], chain) for k in katas if k.name in wanted}
     missing = tuple(k for k in katas if k.name in wanted and found[k.name] is None)
     if missing:
         fresh = run(missing, chain)
@@ -137,5 +140,5 @@ def results(
         for kata in missing:
             found[kata.name] = [r for r in fresh if r.kata == kata.name]
             if after.key(kata, chain) == wanted[kata.name]:
-                store(kata, wanted[kata.name], fresh)
+                store(kata, wanted[kata.name], fresh, chain)
     return [r for k in katas for r in (found.get(k.name) or [])]

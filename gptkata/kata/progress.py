@@ -11,7 +11,9 @@ a file that does not import only marks its own kata as broken. The view shows
   line, the file and function to edit, and the commands that explain the kata,
   run just its tests, and give a hint.
 
-CHAIN is respected (with CHAIN=mine later katas build on your own earlier work, so
+Katas whose files did not change since the last run are not run again: their
+results come from the results cache (gptkata.kata.cache), so after a save only the
+katas that depend on the saved file run. CHAIN is respected (with CHAIN=mine later katas build on your own earlier work, so
 an unfinished kata holds up the ones after it). Nothing under exercises/ is written.
 """
 
@@ -23,7 +25,7 @@ import tempfile
 from pathlib import Path
 
 from gptkata import paths
-from gptkata.kata import checks, manifest, select
+from gptkata.kata import cache, checks, manifest, select
 from gptkata.kata.results import (
     DONE,
     KATA_BROKEN,
@@ -65,9 +67,23 @@ def run(
 
 
 def current_kata(chain: str = "reference") -> manifest.Kata | None:
-    """The first kata that is not done (None when every kata is), found by running
-    the tests in order up to the first one that does not pass."""
-    state = current(tally(run(chain=chain, first_failure=True)))
+    """The first kata that is not done (None when every kata is): the stored results
+    of unchanged katas (gptkata.kata.cache), then the tests of the rest in order up to
+    the first one that does not pass."""
+    keys, unknown = cache.Keys(), []
+    for kata in manifest.KATAS:
+        if not kata.test_file.is_file():
+            continue
+        stored = cache.lookup(kata, keys.key(kata, chain), chain)
+        if stored is None:
+            unknown = [k for k in manifest.KATAS[kata.number - 1 :]]
+            break
+        state = tally(stored, (kata,))[0]
+        if state.unfinished:
+            return kata
+    state = (
+        current(tally(run(tuple(unknown), chain=chain, first_failure=True))) if unknown else None
+    )
     return state.kata if state else None
 
 
@@ -163,7 +179,7 @@ def what_to_edit(problem: Result, kata: manifest.Kata) -> str:
 def main(chain: str = "reference") -> int:
     print("Running the kata tests...", flush=True)  # stdout: in order when piped
     try:
-        states = tally(run(chain=chain))
+        states = tally(cache.results(manifest.KATAS, chain, run))  # unchanged katas: stored
     except SuiteError as error:
         print(error, file=sys.stderr)
         return 1

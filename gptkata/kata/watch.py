@@ -192,12 +192,12 @@ class Session:
 
     def results(self, kata: manifest.Kata, interrupted) -> list[Result]:
         key = cache.key(kata, self.chain)
-        stored = cache.lookup(kata, key)
+        stored = cache.lookup(kata, key, self.chain)
         if stored is not None:
             return stored
         fresh = self.run((kata,), self.chain, interrupted)
         if cache.key(kata, self.chain) == key:
-            cache.store(kata, key, fresh)
+            cache.store(kata, key, fresh, self.chain)
         return fresh
 
     def refresh(self, interrupted=None) -> tuple[KataState | None, list[str]]:
