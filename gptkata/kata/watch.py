@@ -208,6 +208,8 @@ class Session:
                 state = tally(self.results(kata, interrupted), (kata,))[0]
             except warm.CheckFailed as error:
                 state = failed_state(kata, str(error))
+            if state.state == DONE and self.chosen is not None:
+                return state, notes  # KATA= chosen: stay on it, done or not
             if state.state == DONE:
                 if kata.name == self.current and kata.name not in self.done:
                     notes.append(f"Kata {kata.name} is done - on to the next one.")
