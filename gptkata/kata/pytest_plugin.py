@@ -156,6 +156,22 @@ def _describe(item, error: BaseException) -> dict | None:
     return _describe_exception(item, error, kata_name, example_line, checked_at)
 
 
+def _reference_frame(error: BaseException):
+    """The reference solution's frame that raised `error`, when the exception came from
+    code in solutions/ called by the learner's code (CHAIN=reference); else None."""
+    if select.impl_name() == "solutions":
+        return None
+    inside = {(paths.ROOT / select.impl_name()).resolve(), paths.SOLUTIONS.resolve()}
+    frames = [
+        f
+        for f in traceback.extract_tb(error.__traceback__)
+        if Path(f.filename).resolve().parent in inside
+    ]
+    if frames and Path(frames[-1].filename).resolve().parent == paths.SOLUTIONS.resolve():
+        return frames[-1]
+    return None
+
+
 def _describe_exception(item, error, kata_name, example_line, checked_at) -> dict | None:
     """Any other exception: the learner's line that raised it, or else the test's line
     that got something it could not use; never the frames of torch or of pytest. A
@@ -175,6 +191,12 @@ def _describe_exception(item, error, kata_name, example_line, checked_at) -> dic
         function = _named_function(kata_name, code)
     name = function.split(".", 1)[1] if function else frame.name
     headline = one_line(f"{type(error).__name__}: {error}")
+    reference = _reference_frame(error) if mine else None
+    if reference is not None:  # the reference raised it, on what the learner's code passed
+        headline = one_line(
+            f"{type(error).__name__} from the reference {reference.name} "
+            f"({_at(reference)}), called by your {name}: {error}"
+        )
     place = f"in {name}" if mine else "in the test"
     lines = [
         headline,
