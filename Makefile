@@ -8,7 +8,9 @@
 #   make hint KATA=<name>      the next hint for a kata (AGAIN=1: reread them, RESTART=1: hide them)
 #   make reset KATA=<name>     back to the pristine stub (your version is backed up first)
 #   make data [SOURCE=path]    install the tiny Shakespeare corpus (download or local copy)
-#   make train [PRESET=cpu] [ARGS="..."]   train the reference GPT
+#   make train [PRESET=cpu] [ARGS="..."]   train the reference GPT (ARGS="--help": every flag;
+#                              "--resume" continues runs/<preset>/, "--overwrite" starts over
+#                              there after moving the earlier run into previous-<n>/)
 #   make sample [ARGS="..."]   sample text from a trained checkpoint
 #   make bench                 speed benchmarks, printed side by side
 #   make speed                 how long the tests take, against python -c 'import torch'

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import math
 
+import torch
 import torch.nn as nn
 
 from gptkata.lab.presets import Preset
+from gptkata.lab.sizes import check_spec
 from solutions.bigram import BigramLanguageModel
 from solutions.fast_attention import FusedGPT
 from solutions.gpt import GPTConfig, GPTLanguageModel
@@ -33,9 +35,7 @@ def model_spec(preset: Preset, vocab_size: int) -> dict:
     """The spec of the model a preset trains on a vocabulary of `vocab_size` characters."""
     if preset.model == "bigram":
         return {"model": "bigram", "vocab_size": vocab_size}
-    if preset.n_head < 1 or preset.n_embd % preset.n_head != 0:
-        raise ValueError(f"n_embd={preset.n_embd} must be divisible by n_head={preset.n_head}")
-    return {
+    spec = {
         "model": "gpt",
         "attention": preset.attention,
         "vocab_size": vocab_size,
@@ -45,10 +45,14 @@ def model_spec(preset: Preset, vocab_size: int) -> dict:
         "block_size": preset.block_size,
         "dropout": preset.dropout,
     }
+    check_spec(spec)
+    return spec
 
 
 def build_model(spec: dict) -> nn.Module:
-    """A freshly initialised model for `spec`."""
+    """A freshly initialised model for `spec` (checked first: a ValueError naming the
+    field that makes no sense)."""
+    check_spec(spec)
     if spec["model"] == "bigram":
         return BigramLanguageModel(spec["vocab_size"])
     config = GPTConfig(
@@ -62,6 +66,34 @@ def build_model(spec: dict) -> nn.Module:
     if spec["attention"] == "fused":
         return FusedGPT(config)
     return GPTLanguageModel(config)
+
+
+def state_dict_problems(spec: dict, state_dict: dict) -> list[str]:
+    """How `state_dict` does not fit the model of `spec`: missing and unexpected weights,
+    and weights of another shape (at most a few of each); [] when it fits.
+
+    The model is built on the "meta" device, where tensors have a shape but no memory,
+    so even the description of a huge model costs nothing to check.
+    """
+    with torch.device("meta"):
+        expected = {name: tuple(t.shape) for name, t in build_model(spec).state_dict().items()}
+    problems = []
+    missing = [name for name in expected if name not in state_dict]
+    unexpected = [name for name in state_dict if name not in expected]
+    if missing:
+        problems.append(f"no weight {', '.join(missing[:3])}" + (" ..." if missing[3:] else ""))
+    if unexpected:
+        extra = ", ".join(map(str, unexpected[:3])) + (" ..." if unexpected[3:] else "")
+        problems.append(f"weights the model does not have: {extra}")
+    for name, shape in expected.items():
+        tensor = state_dict.get(name)
+        if name in state_dict and not isinstance(tensor, torch.Tensor):
+            problems.append(f"{name} is a {type(tensor).__name__}, not a tensor")
+        elif name in state_dict and tuple(tensor.shape) != shape:
+            problems.append(f"{name} has shape {tuple(tensor.shape)} instead of {shape}")
+        elif name in state_dict and tensor.dtype != torch.float32:
+            problems.append(f"{name} is {tensor.dtype} instead of torch.float32")
+    return problems
 
 
 def context_length(spec: dict) -> int:
