@@ -44,10 +44,12 @@ def raised(error: BaseException) -> str:
     """ "raised KeyError: 'z' at exercises/tokenizer.py:78": an exception and the
     learner's line it came from (the last frame in exercises/ or solutions/)."""
     where = ""
+    folders = {select.impl_folder().resolve(), paths.SOLUTIONS.resolve()}
     for frame in reversed(traceback.extract_tb(error.__traceback__)):
         path = Path(frame.filename).resolve()
-        if path.parent.name in select.PACKAGES and path.parent.parent == paths.ROOT:
-            where = f" at {path.parent.name}/{path.name}:{frame.lineno}"
+        if path.parent in folders:
+            shown = path.relative_to(paths.ROOT) if path.is_relative_to(paths.ROOT) else path
+            where = f" at {shown.as_posix()}:{frame.lineno}"
             break
     return f"raised {type(error).__name__}: {error}{where}"
 
