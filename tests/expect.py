@@ -44,7 +44,7 @@ def raised(error: BaseException) -> str:
     """ "raised KeyError: 'z' at exercises/tokenizer.py:78": an exception and the
     learner's line it came from (the last frame in exercises/ or solutions/)."""
     where = ""
-    folders = {select.impl_folder().resolve(), paths.SOLUTIONS.resolve()}
+    folders = {select.impl_folder().resolve(), paths.EXERCISES.resolve(), paths.SOLUTIONS.resolve()}
     for frame in reversed(traceback.extract_tb(error.__traceback__)):
         path = Path(frame.filename).resolve()
         if path.parent in folders:
