@@ -47,12 +47,14 @@ import time
 from pathlib import Path
 
 from gptkata import paths
+from gptkata.lab import bench_modern
 from gptkata.lab.presets import PRESETS
 
 VOCAB_SIZE = 65  # tiny Shakespeare's characters
 CONTEXTS = (64, 128, 256)  # plus block_size + 1, the first context that is cropped
 TRAIN_GOAL, GENERATE_GOAL = 2.0, 5.0
 CASES = ("train:teaching", "train:fused", "generate:naive", "generate:kv_cache")
+ALL_CASES = CASES + bench_modern.CASES  # the sliding cache's row: gptkata/lab/bench_modern.py
 
 
 # -- measuring, inside a case's process ------------------------------------------
@@ -219,6 +221,8 @@ def run_case(name: str, args: argparse.Namespace) -> dict:
 
     torch.set_num_threads(args.threads)
     kind, variant = name.split(":")
+    if name in bench_modern.CASES:
+        return bench_modern.run_case(variant, args)
     if kind == "train":
         return train_case(variant, args.preset, args.train_steps, args.repeats)
     return generate_case(
@@ -387,7 +391,7 @@ def run_in_child(name: str, args: argparse.Namespace) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, cases: tuple[str, ...] = ALL_CASES) -> int:
     parser = argparse.ArgumentParser(prog="python -m gptkata.lab.bench", description=__doc__)
     parser.add_argument("--preset", default="cpu", choices=sorted(PRESETS), help="for training")
     parser.add_argument(
@@ -399,7 +403,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--block-size", type=int, default=256, help="for generation")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", type=Path, default=paths.RUNS / "bench.json")
-    parser.add_argument("--case", choices=CASES, help=argparse.SUPPRESS)  # a child's one case
+    parser.add_argument("--case", choices=ALL_CASES, help=argparse.SUPPRESS)  # a child's one case
     args = parser.parse_args(argv)
     if args.case:
         print(json.dumps(run_case(args.case, args)))
@@ -422,15 +426,15 @@ def main(argv: list[str] | None = None) -> int:
     results = {}
     busy, total = machine_cpu_seconds()
     ours = children_cpu_seconds()
-    for name in CASES:
+    for name in cases:
         print(f"running {name} ...", flush=True)
         results[name] = run_in_child(name, args)
     busy_after, total_after = machine_cpu_seconds()
     others = busy_after - busy - (children_cpu_seconds() - ours)
     settings["others_cpu_percent"] = max(0.0, 100 * others / max(total_after - total, 1e-9))
-    report = summarise(results, settings)
+    report = bench_modern.combined_report(results, settings, summarise)
     print()
-    print("\n".join(report_lines(report)))
+    print("\n".join(bench_modern.combined_lines(report, report_lines)))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1) + "\n")
     print(f"\nwritten to {args.out}")
