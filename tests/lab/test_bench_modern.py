@@ -48,3 +48,22 @@ def test_make_bench_reports_both_tables_and_every_ratio():
     assert "train_speedup_fused = 2.50x" in text
     assert "generate_speedup_sliding_cache = 8.00x   goal >= 5x: met" in text
     assert bench.ALL_CASES == bench.CASES + bench_modern.CASES
+
+
+def test_versus_reports_both_presets_and_which_is_lower():
+    from gptkata.lab import versus
+
+    def log(val_loss):
+        return dict(val_loss=val_loss, train_loss=1.5, steps=900, tokens_per_second=3e4)
+
+    logs = {
+        "cpu": {**log(1.70), "wall_seconds": 85.0},
+        "modern": {**log(1.60), "wall_seconds": 85.1},
+    }
+    report = versus.summary(logs, 12.0, ["--seed", "7"])
+    assert abs(report["val_loss_gain_modern"] - 0.10) < 1e-9
+    text = "\n".join(versus.report_lines(report))
+    assert "val loss is 0.100 lower than cpu's" in text
+    assert "12% of the CPUs" in text
+    logs["modern"]["val_loss"] = 1.75
+    assert "NOT lower" in "\n".join(versus.report_lines(versus.summary(logs, 0.0, [])))
