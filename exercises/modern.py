@@ -221,8 +221,8 @@ def attend_sliding(
     x (B, T, n_embd) -> (B, T, n_embd), no dropout.
 
     The new positions are P .. P + T - 1 with P = cache.seen. Make q, k, v with
-    attn.c_attn and attn.split_heads; turn q and k to those positions (the rope
-    kata's rope_frequencies for P + T positions, and apply_rope); `cache.update(k,
+    attn.c_attn and attn.split_heads; turn q and k to those positions (apply_rope
+    with the table of `attn._rope_table(P + T, x.device)`); `cache.update(k,
     v)` gives the keys, values and key positions to attend over; mask them with
     `rope.sliding_mask(query positions, key positions, attn.window)`; then
     scaled_dot_product_attention, merge the heads and attn.c_proj.

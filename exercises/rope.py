@@ -132,6 +132,13 @@ class RopeAttention(nn.Module):
         """
         raise NotImplementedError("not implemented yet: rope.RopeAttention.__init__")
 
+    def _rope_table(self, length: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """`rope_frequencies(head_size, ...)` with at least `length` rows, on `device`:
+        made once and kept, and made again for twice the rows when a longer text comes,
+        so a step of generation does not recompute a table as long as the text. (Row p
+        is the same numbers whatever the table's length.)"""
+        raise NotImplementedError("not implemented yet: rope.RopeAttention._rope_table")
+
     def split_heads(self, t: torch.Tensor) -> torch.Tensor:
         """(B, T, n_embd) -> (B, n_head, T, head_size): the heads become a batch dimension."""
         raise NotImplementedError("not implemented yet: rope.RopeAttention.split_heads")
@@ -140,8 +147,8 @@ class RopeAttention(nn.Module):
         """Attend over the window: (B, T, n_embd) -> (B, T, n_embd).
 
         c_attn and split_heads give q, k, v (B, n_head, T, head_size); turn q and k
-        (not v) to positions 0 .. T - 1 with `rope_frequencies(head_size, T)` and
-        `apply_rope`; then F.scaled_dot_product_attention with
+        (not v) to positions 0 .. T - 1 with `apply_rope` and the table of
+        `self._rope_table(T, x.device)` (rope_frequencies' cos and sin, kept); then F.scaled_dot_product_attention with
         `attn_mask=sliding_mask(positions, positions, window)` (and dropout_p while
         training); merge the heads, c_proj, resid_dropout.
         """

@@ -281,8 +281,8 @@ def attend_sliding(
     x (B, T, n_embd) -> (B, T, n_embd), no dropout.
 
     The new positions are P .. P + T - 1 with P = cache.seen. Make q, k, v with
-    attn.c_attn and attn.split_heads; turn q and k to those positions (the rope
-    kata's rope_frequencies for P + T positions, and apply_rope); `cache.update(k,
+    attn.c_attn and attn.split_heads; turn q and k to those positions (apply_rope
+    with the table of `attn._rope_table(P + T, x.device)`); `cache.update(k,
     v)` gives the keys, values and key positions to attend over; mask them with
     `rope.sliding_mask(query positions, key positions, attn.window)`; then
     scaled_dot_product_attention, merge the heads and attn.c_proj.
@@ -291,8 +291,7 @@ def attend_sliding(
     P = cache.seen
     q, k, v = attn.c_attn(x).split(attn.n_embd, dim=2)  # 3 x (B, T, C)
     q, k, v = attn.split_heads(q), attn.split_heads(k), attn.split_heads(v)  # (B, nh, T, hs)
-    cos, sin = rope.rope_frequencies(attn.head_size, P + T)
-    cos, sin = cos.to(x.device), sin.to(x.device)
+    cos, sin = attn._rope_table(P + T, x.device)
     positions = torch.arange(P, P + T, device=x.device)
     q, k = rope.apply_rope(q, cos, sin, positions), rope.apply_rope(k, cos, sin, positions)
     keys, values, key_positions = cache.update(k, v)  # (B, nh, held + T, hs)

@@ -168,6 +168,19 @@ class RopeAttention(nn.Module):
         self.n_embd, self.n_head, self.head_size = n_embd, n_head, n_embd // n_head
         self.window = window
         self.dropout = dropout
+        self._cos: torch.Tensor | None = None  # the rotation table, made on first use
+        self._sin: torch.Tensor | None = None
+
+    def _rope_table(self, length: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """`rope_frequencies(head_size, ...)` with at least `length` rows, on `device`:
+        made once and kept, and made again for twice the rows when a longer text comes,
+        so a step of generation does not recompute a table as long as the text. (Row p
+        is the same numbers whatever the table's length.)"""
+        if self._cos is None or len(self._cos) < length or self._cos.device != device:
+            rows = max(length, 2 * len(self._cos) if self._cos is not None else 0)
+            cos, sin = rope_frequencies(self.head_size, rows)
+            self._cos, self._sin = cos.to(device), sin.to(device)
+        return self._cos, self._sin
 
     def split_heads(self, t: torch.Tensor) -> torch.Tensor:
         """(B, T, n_embd) -> (B, n_head, T, head_size): the heads become a batch dimension."""
@@ -178,17 +191,16 @@ class RopeAttention(nn.Module):
         """Attend over the window: (B, T, n_embd) -> (B, T, n_embd).
 
         c_attn and split_heads give q, k, v (B, n_head, T, head_size); turn q and k
-        (not v) to positions 0 .. T - 1 with `rope_frequencies(head_size, T)` and
-        `apply_rope`; then F.scaled_dot_product_attention with
+        (not v) to positions 0 .. T - 1 with `apply_rope` and the table of
+        `self._rope_table(T, x.device)` (rope_frequencies' cos and sin, kept); then F.scaled_dot_product_attention with
         `attn_mask=sliding_mask(positions, positions, window)` (and dropout_p while
         training); merge the heads, c_proj, resid_dropout.
         """
         B, T, C = x.shape
         q, k, v = self.c_attn(x).split(self.n_embd, dim=2)  # 3 x (B, T, C)
         q, k, v = self.split_heads(q), self.split_heads(k), self.split_heads(v)  # (B, nh, T, hs)
-        cos, sin = rope_frequencies(self.head_size, T)
+        cos, sin = self._rope_table(T, x.device)
         positions = torch.arange(T, device=x.device)
-        cos, sin = cos.to(x.device), sin.to(x.device)
         q, k = apply_rope(q, cos, sin, positions), apply_rope(k, cos, sin, positions)
         mask = sliding_mask(positions, positions, self.window)  # (T, T): the band
         p = self.dropout if self.training else 0.0
