@@ -2,32 +2,44 @@
 #
 #   make test                  your katas (exercises/); KATA=<name> for one kata
 #   make test IMPL=solutions   the reference solutions; CHAIN=mine builds later katas on yours
+#   make test IMPL=<folder>    any implementation: a folder of kata modules (e.g. tokenizer.py)
 #   make progress              where you are and the one next step
 #   make watch [POLL=1]        rerun the current kata whenever you save (POLL=1: poll for saves)
 #   make show KATA=<name>      a kata's instructions (without KATA: the current kata)
 #   make hint KATA=<name>      the next hint for a kata (AGAIN=1: reread them, RESTART=1: hide them)
 #   make reset KATA=<name>     back to the pristine stub (your version is backed up first)
 #   make data [SOURCE=path]    install the tiny Shakespeare corpus (download or local copy)
-#   make train [PRESET=cpu] [ARGS="..."]   train the reference GPT
+#   make train [PRESET=cpu] [ARGS="..."]   train the reference GPT (ARGS="--help": every flag;
+#                              "--resume" continues runs/<preset>/, "--overwrite" starts over
+#                              there after moving the earlier run into previous-<n>/)
 #   make sample [ARGS="..."]   sample text from a trained checkpoint
 #   make bench                 speed benchmarks, printed side by side
 #   make speed                 how long the tests take, against python -c 'import torch'
+#   make grade SUBMISSIONS=<dir> [OUT=grades/] [JOBS=n] [TIMEOUT=s]
+#                              grade a class: one subfolder per student (their exercises/)
+#   make release OUT=<dir> [SOLUTIONS=kata,kata]   a student edition, without solutions/
+#   make new-kata NAME=<name> TITLE="..."          start a new kata (every file it needs)
 #   make check                 what CI runs: the suite against the solutions, the stub and
 #                              mirror checks, the linter
 
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-IMPL   ?= exercises
+IMPL   ?= $(or $(GPTKATA_IMPL),exercises)
 CHAIN  ?= reference
 KATA   ?=
 SOURCE ?=
 PRESET ?= cpu
 ARGS   ?=
 
-.PHONY: install data test check lint progress watch show hint reset train sample bench speed
+.PHONY: install data test check lint progress watch show hint reset train sample bench speed \
+	grade release new-kata
 
+# The interpreter must be 3.11+ (one line if not); a .venv left by a failed install with
+# a missing, broken or too old interpreter is removed and made again.
 $(VENV)/.installed: pyproject.toml
+	@$(PYTHON) gptkata/install.py python
+	@if $(PYTHON) gptkata/install.py venv $(VENV); then rm -rf $(VENV); fi
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > $(VENV)/requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r $(VENV)/requirements.txt
@@ -67,6 +79,16 @@ bench: $(VENV)/.installed
 
 speed: $(VENV)/.installed
 	@$(PY) -m gptkata.kata.speed
+
+grade: $(VENV)/.installed
+	@$(PY) -m gptkata grade --submissions "$(SUBMISSIONS)" $(if $(OUT),--out "$(OUT)") \
+		$(if $(JOBS),--jobs $(JOBS)) $(if $(TIMEOUT),--timeout $(TIMEOUT))
+
+release: $(VENV)/.installed
+	@$(PY) -m gptkata release --out "$(OUT)" $(if $(SOLUTIONS),--solutions "$(SOLUTIONS)")
+
+new-kata: $(VENV)/.installed
+	@$(PY) -m gptkata new-kata --name "$(NAME)" --title "$(TITLE)"
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .

@@ -1,5 +1,5 @@
 # %%
-"""Kata 13 - a modern GPT, and a KV cache that slides.
+"""Kata 16 - a modern GPT, and a KV cache that slides.
 
 The gpt kata's model is GPT-2's design (2019). Models since (Llama, Mistral) keep
 its shape - embeddings, a stack of pre-norm residual blocks, a head - and change

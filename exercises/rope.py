@@ -1,5 +1,5 @@
 # %%
-"""Kata 12 - rotary positions (RoPE) and sliding-window attention.
+"""Kata 15 - rotary positions (RoPE) and sliding-window attention.
 
 The gpt kata tells the model where each character stands by adding a learned
 position embedding: one row of a (block_size, n_embd) table per position. That has

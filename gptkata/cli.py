@@ -1,11 +1,14 @@
 """The command line behind the Makefile. Each command is one small function.
 
-    python -m gptkata test [--kata K] [--impl exercises|solutions] [--chain reference|mine]
+    python -m gptkata test [--kata K] [--impl exercises|solutions|FOLDER] [--chain reference|mine]
     python -m gptkata progress [--chain ...]      every kata's state and the next step
     python -m gptkata watch [--kata K] [--poll]   rerun the current kata on every save
     python -m gptkata show [--kata K]             a kata's instructions
     python -m gptkata hint [--kata K] [--again | --restart]
     python -m gptkata reset --kata K              the pristine stub (yours is backed up)
+
+    python -m gptkata grade --submissions DIR [--out grades] [--jobs N] [--timeout S]
+    python -m gptkata release --out DIR [--solutions kata,kata]
 
 Without --kata, show, hint and watch take the current kata: the first one that is
 not done.
@@ -26,6 +29,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     import pytest
 
     os.environ["GPTKATA_IMPL"] = args.impl
+    os.environ["GPTKATA_IMPL"] = select.impl_name()  # a folder: its absolute path, checked
     os.environ["GPTKATA_CHAIN"] = args.chain
     katas = (manifest.get(args.kata),) if args.kata else manifest.KATAS
     targets = [str(k.test_file) for k in katas if k.test_file.is_file()]
@@ -74,6 +78,14 @@ def cmd_reset(args: argparse.Namespace) -> int:
     return reset.main(args.kata)
 
 
+def _instructor_command(name: str, argv: list[str]) -> int:
+    """`grade`, `release` and `new-kata` parse their own options (gptkata.kata.<module>)."""
+    import importlib
+
+    module = {"grade": "grade", "release": "release", "new-kata": "authoring"}[name]
+    return importlib.import_module(f"gptkata.kata.{module}").main(argv)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m gptkata",
@@ -92,7 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--chain", default="reference", choices=select.CHAINS)
 
     test = command("test", cmd_test, "run the kata tests", "only this kata (default: all)")
-    test.add_argument("--impl", default="exercises", choices=select.PACKAGES)
+    test.add_argument(
+        "--impl", default="exercises", help="exercises, solutions, or a folder of kata modules"
+    )
     chain_option(test)
     test.add_argument("pytest_args", nargs="*", help="passed on to pytest")
     chain_option(command("progress", cmd_progress, "every kata's state and the next step"))
@@ -115,6 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] in (["grade"], ["release"], ["new-kata"]):  # the instructors' commands
+        return _instructor_command(argv[0], argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -6,12 +6,19 @@ over the target with `os.replace`. A rename within one directory is atomic: a re
 (or a later `--resume`) sees the old file or the new one, never half of one. A crash
 or an error while writing leaves the previous file as it was and removes the
 temporary one.
+
+Only `kill -9` or a power cut can stop a write before that clean-up runs; its
+temporary file, `.<name>.<12 hex digits>.part`, then stays behind, and
+`remove_unfinished` deletes such files. Call it only while no one else can be
+writing into the folder (the trainer holds the folder's lock: gptkata.lab.rundir).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import tempfile
 import uuid
 from collections.abc import Callable
@@ -42,10 +49,28 @@ def prepare(folder: Path) -> Path:
     return folder
 
 
+UNFINISHED = re.compile(r"\..+\.[0-9a-f]{12}\.part")  # the temporary names below
+
+
+def temporary_name(target: Path) -> Path:
+    """Where `target` is written before it is renamed: `.<name>.<12 hex digits>.part`."""
+    return target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.part")
+
+
+def remove_unfinished(folder: Path) -> list[str]:
+    """Delete the temporary files of interrupted writes in `folder`; their names."""
+    removed = []
+    for path in sorted(Path(folder).iterdir()):
+        if UNFINISHED.fullmatch(path.name) and path.is_file():
+            path.unlink(missing_ok=True)
+            removed.append(path.name)
+    return removed
+
+
 def write_atomically(target: Path, write: Callable[[BinaryIO], None]) -> Path:
     """Call `write(file)` on a temporary file beside `target`, then rename it to `target`."""
     target = Path(target)
-    temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.part")
+    temporary = temporary_name(target)
     try:
         with open(temporary, "xb") as f:  # x: a new file, never an existing one
             write(f)
@@ -62,5 +87,18 @@ def write_text(target: Path, text: str) -> Path:
     return write_atomically(target, lambda f: f.write(text.encode("utf-8")))
 
 
+def finite(value):
+    """`value` with every inf and nan float replaced by None: JSON has no such numbers
+    (Python would write `Infinity`, which other JSON readers refuse)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(item) for item in value]
+    return value
+
+
 def write_json(target: Path, value) -> Path:
-    return write_text(target, json.dumps(value, indent=1) + "\n")
+    """`value` as indented JSON; an inf or nan is written as null."""
+    return write_text(target, json.dumps(finite(value), indent=1, allow_nan=False) + "\n")

@@ -9,3 +9,5 @@ KATA_TESTS = ROOT / "tests" / "katas"
 DATA = ROOT / "data"
 BACKUPS = ROOT / "backups"
 RUNS = ROOT / "runs"
+# A student edition ships without (most of) solutions/; its pristine stubs live here.
+PRISTINE = ROOT / "gptkata" / "kata" / "pristine"

@@ -107,3 +107,66 @@ def attention_sizes(draw, max_head: int = 4, max_head_size: int = 8, max_block: 
     n_embd = n_head * draw(st.integers(1, max_head_size))
     block_size = draw(st.integers(1, max_block))
     return n_embd, n_head, block_size, draw(st.integers(1, 3)), draw(st.integers(1, block_size))
+
+
+# Kata 12 (bpe): text with words that repeat, so BPE finds pairs worth merging. A small
+# alphabet of one-byte letters, a two-byte accent, a three-byte combining mark and a
+# four-byte emoji, words joined by spaces, newlines and punctuation.
+bpe_words = st.text(alphabet="abcé\u0301😀'1", min_size=1, max_size=5)
+bpe_texts = st.lists(
+    st.tuples(bpe_words, st.sampled_from([" ", "  ", "\n", "!! ", ", "])), max_size=30
+).map(lambda pairs: "".join(word + gap for word, gap in pairs))
+bpe_vocab_sizes = st.integers(min_value=256, max_value=300)
+
+
+@st.composite
+def bpe_merges(draw, max_merges: int = 12):
+    """A valid list of merges, not learned from any text: merge i pairs two ids that
+    exist before it (a byte of 'a'-'d' or an earlier merge), no pair twice."""
+    merges: list[tuple[int, int]] = []
+    for _ in range(draw(st.integers(0, max_merges))):
+        ids = st.sampled_from([97, 98, 99, 100, *range(256, 256 + len(merges))])
+        pair = (draw(ids), draw(ids))
+        if pair not in merges:
+            merges.append(pair)
+    return merges
+
+
+# Kata 13 (sampling): logits of shape (B, V), spread wide enough (x3) for peaked rows.
+def logit_batches(max_b: int = 4, max_v: int = 20):
+    """(B, V) float32 logits, B and V at least 1, standard normal times 3."""
+    shapes = st.tuples(st.integers(1, max_b), st.integers(1, max_v))
+    return float_tensors(shapes, scale=3.0)
+
+
+temperatures = st.floats(min_value=0.05, max_value=5.0)
+top_ps = st.floats(min_value=0.01, max_value=1.0)
+
+
+# Kata 14 (optim): classification problems (logits (N, V), targets (N,)) and gradients.
+@st.composite
+def logits_and_targets(draw, max_n: int = 8, max_v: int = 20, scale: float = 3.0):
+    """(logits (N, V) float32 of standard deviation `scale`, targets (N,) long ids < V)."""
+    n, v = draw(st.integers(1, max_n)), draw(st.integers(1, max_v))
+    generator = torch.Generator().manual_seed(draw(seeds))
+    logits = torch.randn(n, v, generator=generator) * scale
+    return logits, torch.randint(v, (n,), generator=generator)
+
+
+@st.composite
+def gradient_sets(draw, max_tensors: int = 4):
+    """A list of 1 to `max_tensors` float32 tensors of small drawn shapes, entries of a
+    drawn size (1e-3 to 1e2), to be used as gradients."""
+    shapes = draw(st.lists(feature_shapes(max_c=6, max_lead=2), min_size=1, max_size=max_tensors))
+    scale = draw(st.floats(min_value=1e-3, max_value=1e2))
+    generator = torch.Generator().manual_seed(draw(seeds))
+    return [torch.randn(*shape, generator=generator) * scale for shape in shapes]
+
+
+@st.composite
+def schedules(draw):
+    """(max_lr, min_lr, warmup_steps, total_steps) of a warm-up and cosine schedule."""
+    max_lr = draw(st.floats(min_value=1e-5, max_value=1.0))
+    min_lr = max_lr * draw(st.floats(min_value=0.0, max_value=1.0))
+    warmup = draw(st.integers(0, 50))
+    return max_lr, min_lr, warmup, warmup + draw(st.integers(0, 200))

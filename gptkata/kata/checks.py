@@ -20,9 +20,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from pathlib import Path
-
 import tomllib
+from pathlib import Path
 
 from gptkata import paths
 from gptkata.kata import manifest, stubs
@@ -176,13 +175,21 @@ def stub_problems(only: list[str] | None = None) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gptkata.kata.checks", description=__doc__)
-    parser.add_argument("checks", nargs="*", help="mirror and/or stubs (default: both)")
+    parser.add_argument(
+        "checks", nargs="*", help="authoring, mirror and/or stubs (default: all three)"
+    )
     parser.add_argument("--kata", action="append", help="stubs check: only this kata")
     args = parser.parse_args(argv)
-    checks = {"mirror": mirror_problems, "stubs": lambda: stub_problems(args.kata)}
+    from gptkata.kata import authoring  # the authoring rules first: fast, every kata at once
+
+    checks = {
+        "authoring": authoring.problems,
+        "mirror": mirror_problems,
+        "stubs": lambda: stub_problems(args.kata),
+    }
     unknown = set(args.checks) - checks.keys()
     if unknown:
-        parser.error(f"unknown check(s) {sorted(unknown)}; the checks are: mirror, stubs")
+        parser.error(f"unknown check(s) {sorted(unknown)}; the checks are: {', '.join(checks)}")
     failed = False
     for name in args.checks or list(checks):
         problems = checks[name]()

@@ -7,10 +7,9 @@ maintainer checks.
 
 from __future__ import annotations
 
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-
-import tomllib
 
 from gptkata import paths
 

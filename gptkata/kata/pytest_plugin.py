@@ -224,7 +224,7 @@ class _Collector:
 
     @pytest.hookimpl
     def pytest_terminal_summary(self, terminalreporter, exitstatus, config):
-        for line in summary_lines(self.results):
+        for line in summary_lines(self.results) + note_lines(config):
             terminalreporter.write_line(line)
 
     @pytest.hookimpl
@@ -236,6 +236,37 @@ class _Collector:
 
 def pytest_configure(config):
     config.pluginmanager.register(_Collector(), "gptkata-collector")
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """A folder of kata modules (GPTKATA_IMPL=<folder>) runs only the katas it has;
+    the others are named once, as not provided."""
+    impl = select.impl_name()
+    if impl in select.PACKAGES:
+        return
+    absent = [k for k in manifest.KATAS if not select.provided(k.name, impl)]
+    names = {k.name for k in absent}
+    left_out = [item for item in items if kata_of(item.nodeid) in names]
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = [item for item in items if kata_of(item.nodeid) not in names]
+        ran = {kata_of(item.nodeid) for item in left_out}
+        config.stash[_NOT_PROVIDED] = [k.name for k in absent if k.name in ran]
+
+
+_NOT_PROVIDED = pytest.StashKey[list]()
+
+
+def note_lines(config) -> list[str]:
+    """Said once at the end: the katas a folder does not provide, and where a kata
+    built on the learner's own earlier work because its reference is absent."""
+    lines = [f"Note: {note}." for note in select.NOTES]
+    absent = config.stash.get(_NOT_PROVIDED, [])
+    if absent:
+        lines.append(
+            f"Not provided in {select.impl_name()} (no module file there): {', '.join(absent)}"
+        )
+    return [""] + lines if lines else []
 
 
 def summary_lines(results: list[Result]) -> list[str]:

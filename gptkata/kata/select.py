@@ -5,13 +5,19 @@ choosing the solutions is only a different import.
 
 Two environment variables decide (the Makefile sets them from IMPL= and CHAIN=):
 
-  GPTKATA_IMPL   exercises (default) | solutions
-                 the implementation whose katas are tested.
+  GPTKATA_IMPL   exercises (default) | solutions | a folder of kata modules
+                 the implementation whose katas are tested. A folder holds
+                 <module>.py files (e.g. an instructor's own tokenizer.py); it is
+                 imported as the package `gptkata_impl`, and a kata whose module is
+                 not there is "not provided".
   GPTKATA_CHAIN  reference (default) | mine
                  where a later kata gets the pieces it builds on (get_batch for
                  training, attention heads for a block, ...). With `reference` every
                  kata can be attempted on its own; with `mine` later katas use the
                  learner's own earlier work.
+
+Where a reference is absent (a student edition ships only some of solutions/), a
+later kata builds on the learner's own earlier kata instead, and says so once.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import importlib
 import os
 import sys
 import traceback
+from pathlib import Path
 from types import ModuleType
 
 from gptkata import paths
@@ -27,6 +34,10 @@ from gptkata.kata import manifest
 
 PACKAGES = ("exercises", "solutions")
 CHAINS = ("reference", "mine")
+FOLDER_PACKAGE = "gptkata_impl"  # the package name a folder of kata modules gets
+
+# Notes for the end of a run ("attention uses your averaging kata: ..."), each once.
+NOTES: list[str] = []
 
 
 class KataBroken(Exception):
@@ -41,8 +52,40 @@ def _choice(variable: str, allowed: tuple[str, ...], default: str) -> str:
 
 
 def impl_name() -> str:
-    """The package under test: 'exercises' or 'solutions'."""
-    return _choice("GPTKATA_IMPL", PACKAGES, "exercises")
+    """The implementation under test: 'exercises', 'solutions' or a folder's absolute path."""
+    value = os.environ.get("GPTKATA_IMPL", "") or "exercises"
+    if value in PACKAGES:
+        return value
+    folder = Path(value).expanduser().resolve()
+    if not folder.is_dir():
+        raise ValueError(
+            f"GPTKATA_IMPL={value!r} is neither exercises, solutions nor a folder of kata modules"
+        )
+    return str(folder)
+
+
+def impl_folder(impl: str | None = None) -> Path:
+    """The folder holding the modules of `impl` (default: the one under test)."""
+    return paths.ROOT / (impl or impl_name())  # an absolute folder stays itself
+
+
+def provided(kata_name: str, impl: str | None = None) -> bool:
+    """Whether the implementation has a file for the kata."""
+    return (impl_folder(impl) / f"{manifest.get(kata_name).module}.py").is_file()
+
+
+def _package(impl: str) -> str:
+    """The importable package of `impl`; a folder becomes the package `gptkata_impl`."""
+    if impl in PACKAGES:
+        return impl
+    package = sys.modules.get(FOLDER_PACKAGE)
+    if package is None or list(package.__path__) != [impl]:
+        for name in [n for n in sys.modules if n.startswith(FOLDER_PACKAGE + ".")]:
+            del sys.modules[name]
+        package = ModuleType(FOLDER_PACKAGE, f"the kata modules in {impl}")
+        package.__path__ = [impl]
+        sys.modules[FOLDER_PACKAGE] = package
+    return FOLDER_PACKAGE
 
 
 def chain_name() -> str:
@@ -50,22 +93,23 @@ def chain_name() -> str:
     return _choice("GPTKATA_CHAIN", CHAINS, "reference")
 
 
-def load(package: str, kata_name: str) -> ModuleType:
-    """Import `package.<module of kata_name>`, turning any import failure into a
-    one-line KataBroken that names the file and line."""
+def load(impl: str, kata_name: str) -> ModuleType:
+    """Import the kata's module from `impl` (exercises, solutions or a folder), turning
+    any import failure into a one-line KataBroken that names the file and line."""
     kata = manifest.get(kata_name)
-    qualified = f"{package}.{kata.module}"
+    qualified = f"{_package(impl)}.{kata.module}"
     if qualified in sys.modules:
         return sys.modules[qualified]
-    if not (paths.ROOT / package / f"{kata.module}.py").is_file():
-        raise KataBroken(
-            f"{package}/{kata.module}.py is missing: `make reset KATA={kata.name}` restores the stub"
-        )
+    shown = f"{_relative(str(impl_folder(impl)))}/{kata.module}.py"
+    if not provided(kata_name, impl):
+        if impl in PACKAGES:
+            raise KataBroken(f"{shown} is missing: `make reset KATA={kata.name}` restores the stub")
+        raise KataBroken(f"kata {kata.name} is not provided: there is no {shown}")
     try:
         return importlib.import_module(qualified)
     except Exception as error:  # any error while importing the learner's file
         sys.modules.pop(qualified, None)
-        raise KataBroken(describe_import_error(f"{package}/{kata.module}.py", error)) from error
+        raise KataBroken(describe_import_error(shown, error)) from error
 
 
 def describe_import_error(filename: str, error: BaseException) -> str:
@@ -100,9 +144,30 @@ def implementation(kata_name: str) -> ModuleType:
 def dependency(kata_name: str) -> ModuleType:
     """A building block from another kata, as the tests use it: the reference,
     unless the learner chose to chain their own work (GPTKATA_CHAIN=mine)."""
-    if impl_name() == "solutions" or chain_name() == "reference":
+    impl = impl_name()
+    if impl == "solutions" or chain_name() == "reference":
+        return _reference_or(impl, kata_name, "the tests use")
+    return _mine(impl, kata_name)
+
+
+def _mine(impl: str, kata_name: str) -> ModuleType:
+    """The kata from `impl` itself; from the reference where a folder does not provide it."""
+    if impl in PACKAGES or provided(kata_name, impl):
+        return load(impl, kata_name)
+    return _reference_or("exercises", kata_name, "the tests use")
+
+
+def _reference_or(mine: str, kata_name: str, who: str) -> ModuleType:
+    """The reference of `kata_name`; where the reference is absent (a student edition),
+    the learner's own version from `mine`, with a note said once."""
+    if provided(kata_name, "solutions"):
         return load("solutions", kata_name)
-    return load("exercises", kata_name)
+    if mine == "solutions" or (mine not in PACKAGES and not provided(kata_name, mine)):
+        mine = "exercises"
+    note = f"{who} your {kata_name} kata: its reference is not part of this edition"
+    if note not in NOTES:
+        NOTES.append(note)
+    return load(mine, kata_name)
 
 
 def earlier(importer: str, kata_name: str) -> ModuleType:
@@ -113,16 +178,21 @@ def earlier(importer: str, kata_name: str) -> ModuleType:
     GPTKATA_CHAIN=mine, so a learner can start at any kata.
     """
     if importer == "__main__":  # the kata opened as a notebook, or run as a script
-        return load("exercises" if chain_name() == "mine" else "solutions", kata_name)
+        if chain_name() == "mine":
+            return load("exercises", kata_name)
+        return _reference_or("exercises", kata_name, "this notebook uses")
     package, _, module = importer.rpartition(".")
     me, wanted = manifest.by_module(module), manifest.get(kata_name)
     if wanted.number >= me.number:
         raise ValueError(
             f"kata {me.name!r} can only build on earlier katas, not on {wanted.name!r}"
         )
-    if package == "exercises" and chain_name() == "mine":
-        return load("exercises", kata_name)
-    return load("solutions", kata_name)
+    mine = "exercises" if package == "exercises" else impl_name()
+    if package == "solutions":
+        return _reference_or("exercises", kata_name, f"{me.name} uses")
+    if chain_name() == "mine":
+        return _mine(mine, kata_name)
+    return _reference_or(mine, kata_name, f"{me.name} uses")
 
 
 class Lazy:
@@ -138,6 +208,9 @@ class Lazy:
         self._kata_name = kata_name
 
     def __getattr__(self, attribute: str):
+        if attribute.startswith("_"):  # pytest's probes while collecting (fixture markers,
+            # __test__): answered without importing, so no kata's code runs before its tests
+            raise AttributeError(attribute)
         return getattr(self._resolve(self._kata_name), attribute)
 
     def __repr__(self) -> str:

@@ -35,7 +35,7 @@ def test_sentences(kata: manifest.Kata) -> list[str]:
 
 def instructions(kata: manifest.Kata) -> list[str]:
     """The instructions for `kata`, as lines."""
-    api = checks.api(kata.solution_file.read_text(encoding="utf-8"))
+    api = checks.api(stubs.api_source(kata))
     exercise = f"exercises/{kata.module}.py"
     lines = [
         f"Kata {kata.number} of {len(manifest.KATAS)}: {kata.name} - {kata.title}",

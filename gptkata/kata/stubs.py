@@ -9,6 +9,10 @@ Everything else (imports, module docstring, class layout, signatures, docstrings
 comments between definitions) is kept byte for byte. So exercises/ and solutions/
 cannot drift apart: `make check` proves every exercise file is exactly its generated
 stub, and `make reset` restores a kata from the same generator.
+
+A student edition (`make release`) leaves solutions/ out; it keeps each kata's
+pristine stub in gptkata/kata/pristine/ instead, and everything here reads that copy
+where the solution is absent (`api_source`).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import ast
 import re
 from pathlib import Path
 
+from gptkata import paths
 from gptkata.kata import manifest
 
 PREFIX = "not implemented yet: "
@@ -68,14 +73,41 @@ def stub_text(source: str, kata_name: str) -> str:
     return "".join(lines)
 
 
+def pristine_file(kata: manifest.Kata) -> Path:
+    """Where a student edition keeps the kata's pristine stub."""
+    return paths.PRISTINE / f"{kata.module}.py"
+
+
 def stub_source(kata: manifest.Kata) -> str:
-    """The pristine exercise file for `kata`, generated from its solution."""
-    return stub_text(kata.solution_file.read_text(encoding="utf-8"), kata.name)
+    """The pristine exercise file for `kata`: generated from its solution, or the copy
+    a student edition keeps; a ValueError that says so when there is neither."""
+    if kata.solution_file.is_file():
+        return stub_text(kata.solution_file.read_text(encoding="utf-8"), kata.name)
+    if pristine_file(kata).is_file():
+        return pristine_file(kata).read_text(encoding="utf-8")
+    raise ValueError(
+        f"kata {kata.name} has neither solutions/{kata.module}.py nor a pristine stub in "
+        f"{pristine_file(kata).relative_to(paths.ROOT)}: restore one from the course repository"
+    )
+
+
+def api_source(kata: manifest.Kata) -> str:
+    """A text with the kata's functions, signatures and docstrings: the solution, or
+    the pristine stub where the solution is absent (both declare the same API)."""
+    return (
+        stub_source(kata)
+        if not kata.solution_file.is_file()
+        else kata.solution_file.read_text(encoding="utf-8")
+    )
 
 
 def stubbed_functions(kata: manifest.Kata) -> list[str]:
-    """'kata.qualname' of every function the learner writes in `kata`."""
-    tree = ast.parse(kata.solution_file.read_text(encoding="utf-8"))
+    """'kata.qualname' of every function the learner writes in `kata` (none when
+    neither its solution nor its pristine stub is there)."""
+    try:
+        tree = ast.parse(api_source(kata))
+    except ValueError:
+        return []
     return [f"{kata.name}.{q}" for q, _ in _functions(tree)]
 
 

@@ -8,12 +8,15 @@ solutions.
     train_cli.py    the command line of `make train`
     presets.py      the named settings (bigram, cpu, nanogpt, lecture)
     models.py       builds a model from a preset; optim.py the optimiser and schedule
-    checkpoint.py   the checkpoint file: safe loading, checksums
+    checkpoint.py   the checkpoint file: safe loading, checksums, every entry checked
+    sizes.py        a model's size before it exists: its description checked, its memory
+    rundir.py       the output folder: locked, never overwritten, cleared of unfinished writes
     machine.py, distributed.py
                     the device, threads, precision, and data-parallel processes
     sample.py, plots.py, attention_map.py
                     `make sample`, the loss curve and the attention heatmap
-    bench.py        `make bench`: speed figures, side by side
+    bench.py        `make bench`: speed figures, side by side (bench_cases.py measures,
+                    bench_report.py reports)
 
 A newcomer starts with train.py, then loop.py. May import: the shared modules in
 gptkata/ (paths, data, outputs), the reference solutions, and the harness's kata

@@ -30,8 +30,16 @@ machine). The report says how much of the CPUs other processes used during the
 run (from /proc/stat, less the cases' own CPU time): timings taken while other
 processes use the cores are not comparable, so run it on a quiet machine.
 
+Then kata 12's BPE tokenizer on the whole corpus (gptkata.lab.bench_bpe): training a
+1,024-id vocabulary and encoding the corpus, each with a goal of 5 seconds.
+
 Prints a table and writes everything to runs/bench.json, including the ratios
-`train_speedup_fused` and `generate_speedup_kv_cache`.
+`train_speedup_fused` and `generate_speedup_kv_cache`, and `bpe_train_seconds` and
+`bpe_encode_seconds`.
+
+This module runs the cases and checks the flags first (a one-line error for a flag
+that makes no sense); the cases themselves are gptkata.lab.bench_cases, the report
+gptkata.lab.bench_report.
 """
 
 from __future__ import annotations
@@ -40,39 +48,20 @@ import argparse
 import json
 import os
 import resource
-import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-from gptkata import paths
-from gptkata.lab import bench_modern
+import torch
+
+from gptkata import outputs, paths
+from gptkata.lab import bench_modern, sizes
+from gptkata.lab.bench_cases import VOCAB_SIZE, run_case
+from gptkata.lab.bench_report import report_lines, summarise
 from gptkata.lab.presets import PRESETS
 
-VOCAB_SIZE = 65  # tiny Shakespeare's characters
-CONTEXTS = (64, 128, 256)  # plus block_size + 1, the first context that is cropped
-TRAIN_GOAL, GENERATE_GOAL = 2.0, 5.0
-CASES = ("train:teaching", "train:fused", "generate:naive", "generate:kv_cache")
+CASES = ("train:teaching", "train:fused", "generate:naive", "generate:kv_cache", "bpe:reference")
 ALL_CASES = CASES + bench_modern.CASES  # the sliding cache's row: gptkata/lab/bench_modern.py
-
-
-# -- measuring, inside a case's process ------------------------------------------
-
-
-def rss_mib() -> float:
-    """The resident set size of this process now, in MiB (Linux; 0.0 elsewhere)."""
-    try:
-        pages = int(Path("/proc/self/statm").read_text().split()[1])
-    except (OSError, IndexError, ValueError):
-        return 0.0
-    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
-def peak_rss_mib() -> float:
-    """The largest resident set size this process has had, in MiB."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes vs KiB
 
 
 def machine_cpu_seconds() -> tuple[float, float]:
@@ -93,273 +82,8 @@ def children_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def best_seconds(run, repeats: int) -> tuple[float, object]:
-    """The shortest wall time of `repeats` calls of `run()`, and what the last call returned."""
-    best, result = float("inf"), None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = run()
-        best = min(best, time.perf_counter() - start)
-    return best, result
-
-
-def gpt_config(preset_name: str, block_size: int | None = None):
-    from solutions import gpt
-
-    p = PRESETS[preset_name]
-    return gpt.GPTConfig(
-        vocab_size=VOCAB_SIZE,
-        block_size=block_size or p.block_size,
-        n_embd=p.n_embd,
-        n_head=p.n_head,
-        n_layer=p.n_layer,
-        dropout=p.dropout,
-    )
-
-
-def train_case(model_kind: str, preset_name: str, steps: int, repeats: int) -> dict:
-    """Training tokens/s of the teaching or the fused GPT at a preset's sizes."""
-    import torch
-
-    from solutions import batching, fast_attention, gpt, training
-
-    p = PRESETS[preset_name]
-    model_class = fast_attention.FusedGPT if model_kind == "fused" else gpt.GPTLanguageModel
-    torch.manual_seed(1337)
-    model = model_class(gpt_config(preset_name)).train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=p.learning_rate)
-    generator = torch.Generator().manual_seed(1337)
-    data = torch.randint(VOCAB_SIZE, (100_000,), generator=generator)
-
-    def run_steps(n: int) -> None:
-        for _ in range(n):
-            x, y = batching.get_batch(data, p.batch_size, p.block_size, generator)
-            training.train_step(model, optimizer, x, y)
-
-    before = rss_mib()
-    run_steps(3)  # warm up: first calls allocate and pick kernels
-    seconds = best_seconds(lambda: run_steps(steps), repeats)[0] / steps
-    return {
-        "tokens_per_s": p.batch_size * p.block_size / seconds,
-        "ms_per_step": seconds * 1e3,
-        "parameters": sum(w.numel() for w in model.parameters()),
-        "peak_rss_mib": peak_rss_mib(),
-        "run_added_mib": peak_rss_mib() - before,
-    }
-
-
-def generate_case(
-    method: str, preset_name: str, block_size: int, new_tokens: int, repeats: int
-) -> dict:
-    """Generation ids/s and per-step times of naive generate or the KV cache."""
-    import torch
-
-    from solutions import fast_attention, kv_cache
-
-    torch.manual_seed(1337)
-    config = gpt_config(preset_name, block_size)
-    config.dropout = 0.0
-    model = fast_attention.FusedGPT(config).eval()
-    prompt = torch.zeros((1, 1), dtype=torch.long)
-
-    def generate(n: int) -> torch.Tensor:
-        generator = torch.Generator().manual_seed(1337)
-        if method == "kv_cache":
-            return kv_cache.generate_cached(model, prompt, n, generator)
-        return model.generate(prompt, n, generator)
-
-    before = rss_mib()
-    generate(8)  # warm up
-    full, generated = best_seconds(lambda: generate(new_tokens), repeats)
-    inside = block_size - prompt.shape[1]  # ids that still fit into the context
-    inside_seconds, _ = best_seconds(lambda: generate(inside), repeats)
-    contexts = sorted({*CONTEXTS, block_size + 1})
-    context = torch.randint(
-        VOCAB_SIZE, (1, max(contexts)), generator=torch.Generator().manual_seed(0)
-    )
-    return {
-        "ids": generated[0].tolist(),
-        "parameters": sum(w.numel() for w in model.parameters()),
-        "tokens_per_s": new_tokens / full,
-        "seconds": full,
-        "inside_block_new_tokens": inside,
-        "inside_block_tokens_per_s": inside / inside_seconds,
-        "ms_per_token": {
-            str(n): 1e3 * step_seconds(method, model, context[:, :n], 3 * repeats) for n in contexts
-        },
-        "peak_rss_mib": peak_rss_mib(),
-        "run_added_mib": peak_rss_mib() - before,
-    }
-
-
-def step_seconds(method: str, model, context, repeats: int) -> float:
-    """The median time of one generation step for the id after `context` (1, L): the
-    naive model call on the last block_size ids, or `next_token_logits` with caches
-    that already hold the first L - 1 ids (filled before the clock starts)."""
-    import torch
-
-    from solutions import kv_cache
-
-    block_size = model.config.block_size
-    times = []
-    with torch.no_grad():
-        for _ in range(repeats):
-            if method == "kv_cache":
-                caches = [kv_cache.KVCache() for _ in model.blocks]
-                kv_cache.next_token_logits(model, context[:, :-1], caches)
-                start = time.perf_counter()
-                kv_cache.next_token_logits(model, context, caches)
-            else:
-                start = time.perf_counter()
-                model(context[:, -block_size:])
-            times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def run_case(name: str, args: argparse.Namespace) -> dict:
-    import torch
-
-    torch.set_num_threads(args.threads)
-    kind, variant = name.split(":")
-    if name in bench_modern.CASES:
-        return bench_modern.run_case(variant, args)
-    if kind == "train":
-        return train_case(variant, args.preset, args.train_steps, args.repeats)
-    return generate_case(
-        variant, args.generate_preset, args.block_size, args.new_tokens, args.repeats
-    )
-
-
-# -- the report, in the parent process --------------------------------------------
-
-
-def ratio(faster: float, slower: float) -> float:
-    """How many times `faster` exceeds `slower` (both rates, e.g. tokens/s)."""
-    return faster / slower if slower > 0 else float("inf")
-
-
-def verdict(value: float, goal: float) -> str:
-    """'goal >= 2x: met' or 'goal >= 5x: missed (3.1x is 38% short)'."""
-    if value >= goal:
-        return f"goal >= {goal:g}x: met"
-    return f"goal >= {goal:g}x: missed ({value:.2f}x is {100 * (1 - value / goal):.0f}% short)"
-
-
-def table(header: list[str], rows: list[list[str]]) -> list[str]:
-    """Left-aligned first column, the others right-aligned, two spaces apart."""
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-
-    def line(cells):
-        first = cells[0].ljust(widths[0])
-        rest = [c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True)]
-        return "  " + "  ".join([first, *rest])
-
-    return [line(header), *(line(r) for r in rows)]
-
-
-def summarise(results: dict, settings: dict) -> dict:
-    """The JSON report: every figure, the ratios, the settings."""
-    teaching, fused = results["train:teaching"], results["train:fused"]
-    naive, cached = results["generate:naive"], results["generate:kv_cache"]
-    return {
-        "train_speedup_fused": ratio(fused["tokens_per_s"], teaching["tokens_per_s"]),
-        "generate_speedup_kv_cache": ratio(cached["tokens_per_s"], naive["tokens_per_s"]),
-        "generate_speedup_kv_cache_inside_block": ratio(
-            cached["inside_block_tokens_per_s"], naive["inside_block_tokens_per_s"]
-        ),
-        "generate_same_ids": naive["ids"] == cached["ids"],
-        "step_speedup_kv_cache": {
-            n: ratio(naive["ms_per_token"][n], cached["ms_per_token"][n])
-            for n in naive["ms_per_token"]
-        },
-        "settings": settings,
-        "cases": {name: {k: v for k, v in r.items() if k != "ids"} for name, r in results.items()},
-    }
-
-
-def report_lines(report: dict) -> list[str]:
-    s, cases = report["settings"], report["cases"]
-    teaching, fused = cases["train:teaching"], cases["train:fused"]
-    naive, cached = cases["generate:naive"], cases["generate:kv_cache"]
-    p = PRESETS[s["preset"]]
-    out = [
-        f"GPT Kata bench: torch {s['torch']}, {s['threads']} thread(s) on {s['cpus']} CPU(s), "
-        f"load average {s['load_before']:.2f} before the run, other processes used "
-        f"{s['others_cpu_percent']:.0f}% of the CPUs during it",
-        "",
-        f"Training, preset {s['preset']!r}: {p.n_layer} layers, {p.n_head} heads, n_embd "
-        f"{p.n_embd}, block_size {p.block_size}, batch {p.batch_size}; "
-        f"best of {s['repeats']} x {s['train_steps']} steps",
-    ]
-    out += table(
-        ["", "tokens/s", "ms/step", "parameters", "peak RSS MiB", "run added MiB"],
-        [
-            [
-                name,
-                f"{c['tokens_per_s']:.0f}",
-                f"{c['ms_per_step']:.1f}",
-                f"{c['parameters']:,}",
-                f"{c['peak_rss_mib']:.0f}",
-                f"{c['run_added_mib']:.0f}",
-            ]
-            for name, c in (("teaching GPT", teaching), ("fused GPT", fused))
-        ],
-    )
-    speedup = report["train_speedup_fused"]
-    out += [f"  train_speedup_fused = {speedup:.2f}x   {verdict(speedup, TRAIN_GOAL)}", ""]
-    inside = naive["inside_block_new_tokens"]
-    out.append(
-        f"Generation, the same FusedGPT (preset {s['generate_preset']!r} sizes, "
-        f"{naive['parameters']:,} parameters, block_size {s['block_size']}), a one-id prompt; "
-        "same ids from both: "
-        f"{'yes' if report['generate_same_ids'] else 'NO'}"
-    )
-    contexts = list(naive["ms_per_token"])
-    header = [
-        "",
-        f"{s['new_tokens']} new ids/s",
-        f"{inside} new ids/s",
-        *(f"ms/id @{n}" for n in contexts),
-        "peak RSS MiB",
-        "run added MiB",
-    ]
-    rows = [
-        [
-            name,
-            f"{c['tokens_per_s']:.0f}",
-            f"{c['inside_block_tokens_per_s']:.0f}",
-            *(f"{c['ms_per_token'][n]:.2f}" for n in contexts),
-            f"{c['peak_rss_mib']:.0f}",
-            f"{c['run_added_mib']:.0f}",
-        ]
-        for name, c in (("naive generate", naive), ("KV cache", cached))
-    ]
-    rows.append(
-        [
-            "speedup",
-            f"{report['generate_speedup_kv_cache']:.2f}x",
-            f"{report['generate_speedup_kv_cache_inside_block']:.2f}x",
-            *(f"{report['step_speedup_kv_cache'][n]:.1f}x" for n in contexts),
-            "",
-            "",
-        ]
-    )
-    out += table(header, rows)
-    speedup = report["generate_speedup_kv_cache"]
-    out.append(f"  generate_speedup_kv_cache = {speedup:.2f}x   {verdict(speedup, GENERATE_GOAL)}")
-    if s["new_tokens"] > inside:
-        out += [
-            f"  From context {s['block_size'] + 1} on, every id has moved to a new position, "
-            "so the cache is rebuilt at every step",
-            f"  (a full forward pass, as in naive generate): only the first {inside} of the "
-            f"{s['new_tokens']} new ids are cheap.",
-        ]
-    if s["others_cpu_percent"] > 10:
-        out.append(
-            f"  Note: other processes used {s['others_cpu_percent']:.0f}% of the CPUs during "
-            "the run, so these timings are noisy: run it again on a quiet machine."
-        )
-    return out
+class CaseFailed(Exception):
+    """A case's process failed; the last line of what it printed says why."""
 
 
 def run_in_child(name: str, args: argparse.Namespace) -> dict:
@@ -384,15 +108,41 @@ def run_in_child(name: str, args: argparse.Namespace) -> dict:
         str(args.block_size),
         "--repeats",
         str(args.repeats),
+        "--bpe-vocab-size",
+        str(args.bpe_vocab_size),
     ]
     done = subprocess.run(command, cwd=paths.ROOT, capture_output=True, text=True)
     if done.returncode != 0:
-        raise RuntimeError(f"bench case {name} failed:\n{done.stderr[-3000:]}")
+        lines = done.stderr.strip().splitlines() or [f"exit status {done.returncode}"]
+        raise CaseFailed(f"the case {name} failed: {lines[-1]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def main(argv: list[str] | None = None, cases: tuple[str, ...] = ALL_CASES) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gptkata.lab.bench", description=__doc__)
+def check_args(args: argparse.Namespace) -> None:
+    """A ValueError naming the first flag that makes no sense, before any case runs."""
+    for name in ("threads", "train_steps", "new_tokens", "repeats"):
+        value = getattr(args, name)
+        if value < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    if args.bpe_vocab_size < 256:
+        raise ValueError(f"--bpe-vocab-size must be at least 256, got {args.bpe_vocab_size}")
+    if args.block_size < 2:
+        raise ValueError(
+            f"--block-size must be at least 2 (the prompt and one new id), got {args.block_size}"
+        )
+    p = PRESETS[args.generate_preset]
+    spec = {"model": "gpt", "attention": "fused", "vocab_size": VOCAB_SIZE, "dropout": 0.0}
+    spec.update(n_layer=p.n_layer, n_head=p.n_head, n_embd=p.n_embd, block_size=args.block_size)
+    sizes.check_fits(
+        sizes.model_bytes(spec),
+        torch.device("cpu"),
+        f"the generation model at --block-size {args.block_size}",
+        "choose a smaller --block-size",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="make bench", description=__doc__)
     parser.add_argument("--preset", default="cpu", choices=sorted(PRESETS), help="for training")
     parser.add_argument(
         "--generate-preset", default="lecture", choices=sorted(PRESETS), help="for generation"
@@ -402,15 +152,30 @@ def main(argv: list[str] | None = None, cases: tuple[str, ...] = ALL_CASES) -> i
     parser.add_argument("--new-tokens", type=int, default=500)
     parser.add_argument("--block-size", type=int, default=256, help="for generation")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--bpe-vocab-size", type=int, default=1024, help="for BPE training")
     parser.add_argument("--out", type=Path, default=paths.RUNS / "bench.json")
     parser.add_argument("--case", choices=ALL_CASES, help=argparse.SUPPRESS)  # a child's one case
-    args = parser.parse_args(argv)
-    if args.case:
-        print(json.dumps(run_case(args.case, args)))
-        return 0
+    return parser
 
-    import torch
 
+def main(argv: list[str] | None = None, cases: tuple[str, ...] = ALL_CASES) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        check_args(args)
+        if args.case:
+            print(json.dumps(run_case(args.case, args)))
+            return 0
+        return run_all(args, cases)
+    except (ValueError, CaseFailed) as error:
+        print(f"make bench: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:
+        print(f"make bench: cannot write {args.out} ({error.strerror or error})", file=sys.stderr)
+        return 1
+
+
+def run_all(args: argparse.Namespace, cases: tuple[str, ...] = ALL_CASES) -> int:
+    """Every case, one after the other, each in its own process; the report."""
     settings = {
         "preset": args.preset,
         "generate_preset": args.generate_preset,
@@ -421,6 +186,7 @@ def main(argv: list[str] | None = None, cases: tuple[str, ...] = ALL_CASES) -> i
         "new_tokens": args.new_tokens,
         "block_size": args.block_size,
         "repeats": args.repeats,
+        "bpe_vocab_size": args.bpe_vocab_size,
         "load_before": os.getloadavg()[0],
     }
     results = {}
@@ -436,7 +202,7 @@ def main(argv: list[str] | None = None, cases: tuple[str, ...] = ALL_CASES) -> i
     print()
     print("\n".join(bench_modern.combined_lines(report, report_lines)))
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=1) + "\n")
+    outputs.write_json(args.out, report)
     print(f"\nwritten to {args.out}")
     return 0
 

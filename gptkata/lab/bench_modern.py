@@ -46,7 +46,7 @@ def sliding_case(method: str, preset_name: str, window: int, new_tokens: int, re
     """Generation ids/s and per-step times of ModernGPT.generate or generate_sliding."""
     import torch
 
-    from gptkata.lab.bench import best_seconds, peak_rss_mib, rss_mib
+    from gptkata.lab.bench_cases import best_seconds, peak_rss_mib, rss_mib
     from solutions import modern
 
     model = modern_model(preset_name, window)
@@ -106,7 +106,7 @@ def run_case(variant: str, args) -> dict:
 
 def summarise(results: dict) -> dict:
     """The sliding cache's figures for runs/bench.json."""
-    from gptkata.lab.bench import ratio
+    from gptkata.lab.bench_report import ratio
 
     naive, cached = results["generate:modern"], results["generate:sliding_cache"]
     return {
@@ -121,7 +121,7 @@ def summarise(results: dict) -> dict:
 
 def report_lines(report: dict) -> list[str]:
     """The table of the two cases, their ratios and the verdict."""
-    from gptkata.lab.bench import table, verdict
+    from gptkata.lab.bench_report import table, verdict
 
     s, cases = report["settings"], report["cases"]
     naive, cached = cases["generate:modern"], cases["generate:sliding_cache"]
@@ -156,15 +156,20 @@ def report_lines(report: dict) -> list[str]:
         rows,
     )
     out.append(f"  generate_speedup_sliding_cache = {speedup:.2f}x   {verdict(speedup, GOAL)}")
+    out.append(
+        f"  {s['threads']} thread(s); other processes used {s['others_cpu_percent']:.0f}% of "
+        "the CPUs during the run (timings are comparable only on a quiet machine)"
+    )
     return out
 
 
 def combined_report(results: dict, settings: dict, summarise_fast) -> dict:
-    """The report of the cases that ran: bench.py's (`summarise_fast`), these, or both."""
+    """The report of the cases that ran: bench.py's (`summarise_fast`, from bench_report),
+    these, or both."""
     from gptkata.lab.bench import CASES as FAST_CASES
 
     report = {"settings": settings}
-    if all(name in results for name in FAST_CASES):
+    if all(name in results for name in FAST_CASES if not name.startswith("bpe:")):  # optional
         report.update(summarise_fast(results, settings))
     if all(name in results for name in CASES):
         report.update(summarise(results))
@@ -173,7 +178,7 @@ def combined_report(results: dict, settings: dict, summarise_fast) -> dict:
 
 
 def combined_lines(report: dict, fast_lines) -> list[str]:
-    """bench.py's table (`fast_lines`) if its cases ran, then this one if these ran."""
+    """bench_report's table (`fast_lines`) if its cases ran, then this one if these ran."""
     lines = fast_lines(report) if "train_speedup_fused" in report else []
     if "generate_speedup_sliding_cache" in report:
         lines += [""] * bool(lines) + report_lines(report)

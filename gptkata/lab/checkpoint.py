@@ -10,7 +10,8 @@ What is inside:
 
     format            "gptkata-checkpoint-1"
     spec              how to build the model (see gptkata.lab.models)
-    vocab             the vocabulary as one string, in id order
+    vocab             the tokenizer as one string: the characters in id order, or
+                      "bpe " and the BPE merges as JSON (gptkata.lab.tokenizers)
     model             the model's state_dict
     optimizer         the optimizer's state_dict (AdamW's moving averages and step counts)
     step              optimiser steps done
@@ -25,17 +26,26 @@ Saving is atomic (see gptkata.outputs): a crash mid-save leaves the previous
 checkpoint intact. Loading checks the checksum, because `torch.load` itself only
 notices a damaged file *structure*: a flipped bit inside a tensor would load as a
 silently wrong weight.
+
+A valid checksum proves only that the file is what its writer wrote, not that the
+writer was this trainer: anyone can compute one. So loading also checks every entry
+(its type, its range), the model's description (gptkata.lab.sizes: sizes that make
+sense, a model that fits into memory) and that the weights have exactly the model's
+names and shapes, all before a model is built. A refusal is one line that says what
+is wrong; it never suggests turning the weights-only load off.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import pickle
 from pathlib import Path
 
 import torch
 
-from gptkata.lab.models import SHAPE_FIELDS
+from gptkata.lab import sizes, tokenizers
+from gptkata.lab.models import SHAPE_FIELDS, state_dict_problems
 from gptkata.outputs import write_atomically
 
 FORMAT = "gptkata-checkpoint-1"
@@ -105,8 +115,9 @@ def load(path: Path, map_location: str | torch.device = "cpu") -> dict:
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
         raise CheckpointError(
-            f"{path} was refused by the weights-only load ({_refusal(error)}): it is damaged, "
-            "or it holds pickled objects or code, which are never run"
+            f"{path} was refused by the weights-only load ({_refusal(error)}): it holds "
+            "pickled objects or code, which are never run, or it is damaged; a GPT Kata "
+            "checkpoint is plain data, so use one written by `make train`"
         ) from error
     except Exception as error:  # zip, EOF and read errors of a truncated or damaged file
         raise CheckpointError(
@@ -122,7 +133,59 @@ def load(path: Path, map_location: str | torch.device = "cpu") -> dict:
         raise CheckpointError(
             f"{path} is corrupted: its contents do not match the checksum written with them"
         )
+    problem = _contents_problem(checkpoint, torch.device(map_location))
+    if problem:
+        raise CheckpointError(f"{path} cannot be used: {problem}")
     return checkpoint
+
+
+def _is_count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _contents_problem(checkpoint: dict, device: torch.device) -> str | None:
+    """What is wrong with the entries of a checkpoint, in words; None if nothing is.
+    Everything is checked by looking, before any model is built."""
+    spec, vocab, weights = checkpoint["spec"], checkpoint["vocab"], checkpoint["model"]
+    try:
+        sizes.check_spec(spec)
+    except ValueError as error:
+        return f"its model description makes no sense ({error})"
+    problem = tokenizers.vocab_problem(vocab, spec["vocab_size"])
+    if problem:
+        return problem
+    for name in ("step", "tokens"):
+        if not _is_count(checkpoint[name]):
+            return f"its {name} is {checkpoint[name]!r}, not a whole number of 0 or more"
+    seconds = checkpoint["elapsed_seconds"]
+    if not isinstance(seconds, (int, float)) or not math.isfinite(seconds) or seconds < 0:
+        return f"its elapsed_seconds is {seconds!r}, not a number of 0 or more"
+    kinds = {"model": dict, "optimizer": dict, "settings": dict, "rng": list, "history": dict}
+    for name, kind in kinds.items():
+        if not isinstance(checkpoint[name], kind):
+            return f"its {name} is a {type(checkpoint[name]).__name__}, not a {kind.__name__}"
+    optimizer, history = checkpoint["optimizer"], checkpoint["history"]
+    if not isinstance(optimizer.get("state"), dict) or not isinstance(
+        optimizer.get("param_groups"), list
+    ):
+        return "its optimizer has no state and param_groups"
+    if not all(isinstance(history.get(name), list) for name in ("evals", "step_losses")):
+        return "its history has no lists of evals and step_losses"
+    if not all(isinstance(entry, dict) for entry in checkpoint["rng"]):
+        return "its rng is not a list of random generator states"
+    try:
+        sizes.check_fits(
+            sizes.model_bytes(spec),
+            device,
+            f"its model ({sizes.parameter_count(spec):,} parameters)",
+            "it was trained on a bigger machine, or it is not a real checkpoint",
+        )
+    except ValueError as error:
+        return str(error)
+    problems = state_dict_problems(spec, weights)
+    if problems:
+        return f"its weights do not fit its model description: {'; '.join(problems[:3])}"
+    return None
 
 
 def check_compatible(path: Path, checkpoint: dict, spec: dict, vocab: str) -> None:
@@ -146,11 +209,20 @@ def check_compatible(path: Path, checkpoint: dict, spec: dict, vocab: str) -> No
         )
 
 
+# Lines of torch's weights-only message that are advice, not the reason. One of them
+# suggests loading with weights_only=False, which would run the code in the file.
+_ADVICE = ("weights only load failed", "weights_only", "check the documentation", "re-running")
+
+
 def _refusal(error: BaseException) -> str:
-    """The reason in torch's long weights-only message: 'Unsupported global: ...'."""
-    _, _, reason = str(error).partition("WeightsUnpickler error:")
-    lines = [line.strip() for line in reason.splitlines() if line.strip()]
-    return lines[0].split(". ")[0] if lines else _first_line(error)
+    """The reason in torch's long weights-only message, such as 'unsupported GLOBAL
+    posix.system whose module posix is blocked', without torch's advice around it."""
+    text = str(error).partition("WeightsUnpickler error:")[2] or str(error)
+    for line in (line.strip() for line in text.splitlines()):
+        if line and not any(advice in line.lower() for advice in _ADVICE):
+            reason = line.removeprefix("Trying to load ").rstrip(".")
+            return reason[0].lower() + reason[1:]
+    return "something other than plain data"
 
 
 def _first_line(error: BaseException) -> str:

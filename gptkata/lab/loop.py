@@ -9,10 +9,17 @@ Gradient clipping: now and then a batch produces a huge gradient (a loss spike),
 one huge step can undo hours of training. If the norm of all gradients together is
 above `grad_clip`, they are all scaled down to that norm: the direction is kept,
 only the step is shortened.
+
+When training breaks anyway - a learning rate so high that the weights overflow -
+the loss becomes inf or nan, and a nan spreads to every weight at the next step. The
+loop checks the loss of every step and stops at the first that is not a finite
+number, and a checkpoint is never written from weights that are not finite: the
+last good checkpoint stays as it was.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from typing import TYPE_CHECKING
 
@@ -21,6 +28,7 @@ import torch.nn as nn
 from tqdm import tqdm
 
 from gptkata.lab import distributed
+from gptkata.lab.checkpoint import FILENAME
 from gptkata.lab.machine import autocast
 from gptkata.lab.optim import learning_rate, set_learning_rate
 from gptkata.lab.presets import Preset
@@ -30,6 +38,53 @@ from solutions.training import estimate_loss
 
 if TYPE_CHECKING:
     from gptkata.lab.train import Progress, Setup
+
+
+class TrainingStopped(Exception):
+    """Training cannot go on: a loss that is not a finite number, or a checkpoint that
+    cannot be written at the end. One line, saying what is left and what to do."""
+
+
+def last_good(setup: Setup, progress: Progress) -> str:
+    if progress.saved_step is None:
+        return "no checkpoint of this run was written"
+    return f"the last good checkpoint, of step {progress.saved_step}, is intact at {setup.out / FILENAME}"
+
+
+def save_or_stop(
+    setup: Setup,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    progress: Progress,
+    batches: torch.Generator,
+    final: bool = False,
+) -> None:
+    """Write a checkpoint, but never one of weights that are not finite numbers.
+
+    A folder that cannot be written any more (full, read-only, gone): during the run a
+    warning, and training goes on (the next evaluation tries again); at the end
+    (`final`) a TrainingStopped that names the last good checkpoint.
+    """
+    if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
+        raise TrainingStopped(
+            f"the weights are not finite numbers any more after step {progress.step}, so "
+            f"they were not saved; {last_good(setup, progress)}. Lower --learning-rate"
+        )
+    try:
+        save_checkpoint(setup, model, optimizer, progress, batches)
+    except OSError as error:
+        problem = (
+            f"could not write the checkpoint of step {progress.step} into {setup.out} "
+            f"({error.strerror or error})"
+        )
+        if final:
+            raise TrainingStopped(
+                f"{problem}; {last_good(setup, progress)}: make the folder writable and "
+                "continue with --resume"
+            ) from error
+        tqdm.write(f"warning: {problem}; training goes on ({last_good(setup, progress)})")
+        return
+    progress.saved_step = progress.step
 
 
 def optimisation_step(
@@ -88,7 +143,7 @@ def progress_of(step: int, elapsed: float, settings: Preset) -> float:
     """How much of the run is done, 0 .. 1: by steps, or by time with a time budget."""
     decay_steps = settings.decay_steps or settings.max_steps
     done = step / decay_steps
-    if settings.max_seconds > 0:
+    if math.isfinite(settings.max_seconds):
         done = max(done, elapsed / settings.max_seconds)
     return done
 
@@ -103,7 +158,8 @@ def train_loop(
 ) -> str:
     """Train until max_steps or max_seconds; evaluate and checkpoint every eval_interval
     steps. `stepper` is the model as trained (compiled, wrapped by DDP), `model` the
-    plain one. Returns what stopped the run: "max_steps" or "max_seconds"."""
+    plain one. Returns what stopped the run: "max_steps" or "max_seconds"; a loss
+    that is not finite is a TrainingStopped."""
     s, cluster = setup.settings, setup.cluster
     evals, step_losses = progress.history["evals"], progress.history["step_losses"]
     first_step = progress.step
@@ -117,30 +173,35 @@ def train_loop(
         dynamic_ncols=True,
     )
     clock_start = time.perf_counter() - progress.elapsed_seconds  # continues a resumed clock
-    while True:
-        progress.elapsed_seconds = time.perf_counter() - clock_start
-        if s.max_seconds > 0:  # all ranks must stop at the same step: rank 0's clock decides
-            progress.elapsed_seconds = distributed.from_main(cluster, progress.elapsed_seconds)
-        out_of_time = s.max_seconds > 0 and progress.elapsed_seconds >= s.max_seconds
-        done = progress.step >= s.max_steps or out_of_time
-        done_fraction = progress_of(progress.step, progress.elapsed_seconds, s)
-        lr = learning_rate(progress.step, done_fraction, s.learning_rate, s.min_lr, s.warmup_steps)
-        if done:
-            break
-        evaluated = evals and evals[-1]["step"] == progress.step  # e.g. just resumed
-        if progress.step % s.eval_interval == 0 and not evaluated:
-            losses = evaluate(model, setup, s.eval_iters)
-            evals.append(eval_entry(progress, losses, s.eval_iters, lr))
-            bar.write(describe(evals[-1]))
-            if progress.step > first_step:
-                save_checkpoint(setup, model, optimizer, progress, batches)
-        set_learning_rate(optimizer, lr)
-        x, y = get_batch(setup.splits["train"], s.batch_size, s.block_size, batches)  # (B, T) each
-        loss = optimisation_step(stepper, optimizer, x, y, setup)
-        step_losses.append(loss)
-        progress.step += 1
-        progress.tokens += tokens_per_step
-        bar.update(1)
-        bar.set_postfix(loss=f"{loss:.3f}", lr=f"{lr:.1e}", refresh=False)
-    bar.close()
-    return "max_seconds" if out_of_time else "max_steps"
+    with bar:  # closed however the loop ends
+        while True:
+            progress.elapsed_seconds = time.perf_counter() - clock_start
+            if math.isfinite(s.max_seconds):  # all ranks stop at the same step: rank 0's clock
+                progress.elapsed_seconds = distributed.from_main(cluster, progress.elapsed_seconds)
+            out_of_time = progress.elapsed_seconds >= s.max_seconds
+            done = progress.step >= s.max_steps or out_of_time
+            fraction = progress_of(progress.step, progress.elapsed_seconds, s)
+            lr = learning_rate(progress.step, fraction, s.learning_rate, s.min_lr, s.warmup_steps)
+            if done:
+                return "max_seconds" if out_of_time else "max_steps"
+            evaluated = evals and evals[-1]["step"] == progress.step  # e.g. just resumed
+            if progress.step % s.eval_interval == 0 and not evaluated:
+                losses = evaluate(model, setup, s.eval_iters)
+                evals.append(eval_entry(progress, losses, s.eval_iters, lr))
+                bar.write(describe(evals[-1]))
+                if progress.step > first_step:
+                    save_or_stop(setup, model, optimizer, progress, batches)
+            set_learning_rate(optimizer, lr)
+            x, y = get_batch(setup.splits["train"], s.batch_size, s.block_size, batches)  # (B, T)
+            loss = optimisation_step(stepper, optimizer, x, y, setup)
+            if not distributed.all_true(cluster, math.isfinite(loss)):  # all ranks stop together
+                raise TrainingStopped(
+                    f"the loss became {loss} at step {progress.step}, so training stopped; "
+                    f"{last_good(setup, progress)}. Lower --learning-rate (this step's was "
+                    f"{lr:.3g}) or use more --warmup-steps"
+                )
+            step_losses.append(loss)
+            progress.step += 1
+            progress.tokens += tokens_per_step
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss:.3f}", lr=f"{lr:.1e}", refresh=False)

@@ -10,18 +10,18 @@ without knowing how it was trained, and `--resume` can say exactly which sizes o
 checkpoint differ from the ones asked for.
 
 The models themselves are the reference solutions of the katas: the bigram table of
-kata 3, the GPT of kata 9, the GPT built from fused attention of kata 10, and the
-modern kata's ModernGPT (spec {"model": "modern", ..., "window": 64}: no attention
-choice, and block_size is only the length of a training sequence).
+kata 3, the GPT of kata 9, and the GPT built from fused attention of kata 10.
 """
 
 from __future__ import annotations
 
 import math
 
+import torch
 import torch.nn as nn
 
 from gptkata.lab.presets import Preset
+from gptkata.lab.sizes import check_spec
 from solutions.bigram import BigramLanguageModel
 from solutions.fast_attention import FusedGPT
 from solutions.gpt import GPTConfig, GPTLanguageModel
@@ -36,25 +36,13 @@ def model_spec(preset: Preset, vocab_size: int) -> dict:
     """The spec of the model a preset trains on a vocabulary of `vocab_size` characters."""
     if preset.model == "bigram":
         return {"model": "bigram", "vocab_size": vocab_size}
-    if preset.n_head < 1 or preset.n_embd % preset.n_head != 0:
-        raise ValueError(f"n_embd={preset.n_embd} must be divisible by n_head={preset.n_head}")
     if preset.model == "modern":
-        if (preset.n_embd // preset.n_head) % 2:
-            raise ValueError(
-                f"n_embd // n_head = {preset.n_embd // preset.n_head} must be even for the "
-                "modern model (rotary positions turn pairs of channels)"
-            )
-        return {
-            "model": "modern",
-            "vocab_size": vocab_size,
-            "n_layer": preset.n_layer,
-            "n_head": preset.n_head,
-            "n_embd": preset.n_embd,
-            "block_size": preset.block_size,
-            "window": preset.window or preset.block_size,
-            "dropout": preset.dropout,
-        }
-    return {
+        spec = {"model": "modern", "vocab_size": vocab_size, "n_layer": preset.n_layer}
+        spec.update(n_head=preset.n_head, n_embd=preset.n_embd, block_size=preset.block_size)
+        spec.update(window=preset.window or preset.block_size, dropout=preset.dropout)
+        check_spec(spec)
+        return spec
+    spec = {
         "model": "gpt",
         "attention": preset.attention,
         "vocab_size": vocab_size,
@@ -64,10 +52,14 @@ def model_spec(preset: Preset, vocab_size: int) -> dict:
         "block_size": preset.block_size,
         "dropout": preset.dropout,
     }
+    check_spec(spec)
+    return spec
 
 
 def build_model(spec: dict) -> nn.Module:
-    """A freshly initialised model for `spec`."""
+    """A freshly initialised model for `spec` (checked first: a ValueError naming the
+    field that makes no sense)."""
+    check_spec(spec)
     if spec["model"] == "bigram":
         return BigramLanguageModel(spec["vocab_size"])
     if spec["model"] == "modern":
@@ -86,6 +78,34 @@ def build_model(spec: dict) -> nn.Module:
     return GPTLanguageModel(config)
 
 
+def state_dict_problems(spec: dict, state_dict: dict) -> list[str]:
+    """How `state_dict` does not fit the model of `spec`: missing and unexpected weights,
+    and weights of another shape (at most a few of each); [] when it fits.
+
+    The model is built on the "meta" device, where tensors have a shape but no memory,
+    so even the description of a huge model costs nothing to check.
+    """
+    with torch.device("meta"):
+        expected = {name: tuple(t.shape) for name, t in build_model(spec).state_dict().items()}
+    problems = []
+    missing = [name for name in expected if name not in state_dict]
+    unexpected = [name for name in state_dict if name not in expected]
+    if missing:
+        problems.append(f"no weight {', '.join(missing[:3])}" + (" ..." if missing[3:] else ""))
+    if unexpected:
+        extra = ", ".join(map(str, unexpected[:3])) + (" ..." if unexpected[3:] else "")
+        problems.append(f"weights the model does not have: {extra}")
+    for name, shape in expected.items():
+        tensor = state_dict.get(name)
+        if name in state_dict and not isinstance(tensor, torch.Tensor):
+            problems.append(f"{name} is a {type(tensor).__name__}, not a tensor")
+        elif name in state_dict and tuple(tensor.shape) != shape:
+            problems.append(f"{name} has shape {tuple(tensor.shape)} instead of {shape}")
+        elif name in state_dict and tensor.dtype != torch.float32:
+            problems.append(f"{name} is {tensor.dtype} instead of torch.float32")
+    return problems
+
+
 def context_length(spec: dict) -> int:
     """How many of the last characters the model looks at: block_size for a GPT, one
     for a bigram model (it only ever reads the current character), and for the modern
@@ -101,8 +121,8 @@ def scale_residual_init(model: nn.Module, n_layer: int) -> int:
 
     Every block adds two outputs to the residual stream x: the attention's `proj` and
     the feed-forward's last Linear (`sa.proj` and `ffwd.net.2`; `sa.c_proj` in the fused
-    GPT of kata 10; `attn.c_proj` and `ffwd.down` in the modern kata's). With weights
-    of std 0.02 each addition has about the same size, so after n_layer blocks the stream has grown by about
+    GPT of kata 10; `attn.c_proj` and `ffwd.down` in kata 16's). With weights of std 0.02 each addition has about
+    the same size, so after n_layer blocks the stream has grown by about
     sqrt(2 n_layer). Shrinking these weights by 1/sqrt(2 n_layer) keeps the stream at
     the size of the embeddings at the start, which lets a higher learning rate train
     smoothly. Returns how many weight matrices were rescaled.

@@ -11,7 +11,10 @@ The help text of each flag is the `help` of its field below.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, fields, replace
+
+from gptkata.lab.sizes import MAX_LAYERS
 
 
 def _setting(default, help_text: str, choices: tuple[str, ...] | None = None):
@@ -24,8 +27,8 @@ class Preset:
     # the model
     model: str = _setting(
         "gpt",
-        "the model to train: kata 9's GPT, kata 3's bigram table, or the modern kata's "
-        "ModernGPT (rotary positions, sliding-window attention, RMSNorm, SwiGLU)",
+        "the model to train: kata 9's GPT, kata 3's bigram table, or kata 16's ModernGPT "
+        "(rotary positions, sliding-window attention, RMSNorm, SwiGLU)",
         ("gpt", "bigram", "modern"),
     )
     attention: str = _setting(
@@ -39,12 +42,21 @@ class Preset:
     block_size: int = _setting(64, "context length in characters (the modern model: of a batch)")
     window: int = _setting(0, "the modern model's attention window in characters (0: block_size)")
     dropout: float = _setting(0.0, "dropout probability while training")
+    tokenizer: str = _setting(
+        "char",
+        "how text becomes ids: one per character (kata 1) or byte-level BPE learned from "
+        "the training text (kata 12)",
+        ("char", "bpe"),
+    )
+    vocab_size: int = _setting(
+        512, "with --tokenizer bpe: the ids of the BPE vocabulary, 256 bytes and the merges"
+    )
     # the optimisation
     batch_size: int = _setting(32, "sequences per step (per process under torchrun)")
     max_steps: int = _setting(2000, "stop after this many optimiser steps")
     max_seconds: float = _setting(
-        0.0,
-        "stop after this many seconds of training (0: no limit); the learning-rate "
+        math.inf,
+        "stop after this many seconds of training (inf: no time limit); the learning-rate "
         "schedule then follows the elapsed fraction of this budget",
     )
     learning_rate: float = _setting(1e-3, "peak learning rate of AdamW")
@@ -127,9 +139,9 @@ PRESETS: dict[str, Preset] = {
         warmup_steps=100,
         eval_interval=250,
     ),
-    # The cpu preset's sizes and recipe with the modern kata's model: rotary positions and a
-    # sliding window of 64 instead of a position table, RMSNorm, SwiGLU, no biases, fused
-    # attention. The same 85 seconds; README "Faster and bigger" compares the two.
+    # The cpu preset's sizes and recipe with kata 16's model: rotary positions and a sliding
+    # window of 64 instead of a position table, RMSNorm, SwiGLU, no biases, fused attention.
+    # The same 85 seconds; README "Faster and bigger" compares the two.
     "modern": Preset(
         model="modern",
         n_layer=4,
@@ -177,28 +189,66 @@ def get(name: str) -> Preset:
     return PRESETS[name]
 
 
+def flag(name: str) -> str:
+    """The command-line flag of a setting: `max_steps` -> `--max-steps`."""
+    return "--" + name.replace("_", "-")
+
+
+AT_LEAST_ONE = ("n_layer", "n_head", "n_embd", "block_size", "batch_size", "max_steps")
+AT_LEAST_ONE += ("eval_interval", "eval_iters", "final_eval_iters")
+NOT_NEGATIVE = ("min_lr", "warmup_steps", "decay_steps", "weight_decay", "grad_clip")
+NOT_NEGATIVE += ("sample_chars", "threads", "window")
+BELOW_ONE = ("dropout", "beta1", "beta2")  # probabilities and averaging factors: [0, 1)
+SEEDS = 2**32  # a seed is one of 0 .. 2**32 - 1; the trainer adds a little to it per rank
+
+
 def check(preset: Preset) -> None:
-    """A ValueError naming the first setting that makes no sense (a zero batch size,
-    a dropout of 1, an unknown device...)."""
-    at_least_one = ("n_layer", "n_head", "n_embd", "block_size", "batch_size")
-    at_least_one += ("eval_interval", "eval_iters", "final_eval_iters")
-    for name in at_least_one:
+    """A ValueError naming the flag of the first setting that makes no sense: not a
+    finite number (nan, inf), a zero batch size, a dropout of 1, an unknown device...
+
+    Every number must be finite, except --max-seconds, whose inf means "no time
+    limit" (and whose 0 is an error rather than a silent "forever"). A nan passes
+    every comparison unnoticed (nan < 0 is False), which is why finiteness comes first.
+    """
+    for setting in fields(Preset):
+        value = getattr(preset, setting.name)
+        if isinstance(value, float) and math.isnan(value):
+            raise ValueError(f"{flag(setting.name)} must be a number, got nan")
+        if isinstance(value, float) and math.isinf(value) and setting.name != "max_seconds":
+            raise ValueError(f"{flag(setting.name)} must be a finite number, got {value}")
+    for name in AT_LEAST_ONE:
         if getattr(preset, name) < 1:
-            raise ValueError(f"{name} must be at least 1, got {getattr(preset, name)}")
-    not_negative = ("max_steps", "max_seconds", "min_lr", "warmup_steps", "decay_steps", "window")
-    not_negative += ("weight_decay", "grad_clip", "sample_chars", "threads")
-    for name in not_negative:
+            raise ValueError(f"{flag(name)} must be at least 1, got {getattr(preset, name)}")
+    for name in NOT_NEGATIVE:
         if getattr(preset, name) < 0:
-            raise ValueError(f"{name} must be 0 or more, got {getattr(preset, name)}")
+            raise ValueError(f"{flag(name)} must be 0 or more, got {getattr(preset, name)}")
+    for name in BELOW_ONE:
+        if not 0 <= getattr(preset, name) < 1:
+            raise ValueError(f"{flag(name)} must be in [0, 1), got {getattr(preset, name)}")
+    for name in ("n_layer", "n_head"):
+        if getattr(preset, name) > MAX_LAYERS:
+            raise ValueError(
+                f"{flag(name)} must be at most {MAX_LAYERS}, got {getattr(preset, name)}"
+            )
+    if preset.max_seconds <= 0:
+        raise ValueError(
+            f"--max-seconds must be above 0 (inf for no time limit), got {preset.max_seconds}"
+        )
+    if preset.tokenizer == "bpe" and preset.vocab_size < 256:
+        raise ValueError(f"--vocab-size must be at least 256 (the bytes), got {preset.vocab_size}")
     if preset.learning_rate <= 0:
-        raise ValueError(f"learning_rate must be above 0, got {preset.learning_rate}")
-    if not 0 <= preset.dropout < 1:
-        raise ValueError(f"dropout must be in [0, 1), got {preset.dropout}")
+        raise ValueError(f"--learning-rate must be above 0, got {preset.learning_rate}")
+    if preset.min_lr > preset.learning_rate:
+        raise ValueError(
+            f"--min-lr ({preset.min_lr}) must not be above --learning-rate ({preset.learning_rate})"
+        )
+    if not 0 <= preset.seed < SEEDS:
+        raise ValueError(f"--seed must be in 0 .. {SEEDS - 1}, got {preset.seed}")
     for setting in fields(Preset):
         choices = setting.metadata["choices"]
         if choices and getattr(preset, setting.name) not in choices:
             raise ValueError(
-                f"{setting.name} must be one of {', '.join(choices)}, "
+                f"{flag(setting.name)} must be one of {', '.join(choices)}, "
                 f"got {getattr(preset, setting.name)!r}"
             )
 

@@ -3,6 +3,7 @@ end the sample, the pictures, log.json and a summary on the terminal."""
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import torch
@@ -35,13 +36,16 @@ def announce(setup: Setup, model: nn.Module, resumed_from: int | None) -> None:
         )
     else:
         shape = f"bigram table {spec['vocab_size']} x {spec['vocab_size']}, block {s.block_size}"
-    limit = f"{s.max_steps} steps" + (f" or {s.max_seconds:g} s" if s.max_seconds > 0 else "")
+    limit = f"{s.max_steps} steps" + (
+        f" or {s.max_seconds:g} s" if math.isfinite(s.max_seconds) else ""
+    )
     where = f"{setup.device}" + (
         f" ({torch.get_num_threads()} threads)" if setup.device.type == "cpu" else ""
     )
     processes = f", {setup.cluster.world_size} processes" if setup.cluster.distributed else ""
     print(
-        f"preset {setup.name}: {shape}, {count_parameters(model) / 1e6:.2f}M parameters\n"
+        f"preset {setup.name}: {shape}, {count_parameters(model) / 1e6:.2f}M parameters, "
+        f"{s.tokenizer} tokenizer ({spec['vocab_size']} ids)\n"
         f"on {where}{processes}, {'bf16' if setup.bf16 else 'fp32'}"
         f"{', compiled' if s.compile else ''}; batch {s.batch_size}, up to {limit}; "
         f"writing to {setup.out}/"
@@ -60,16 +64,20 @@ def write_results(setup: Setup, model: nn.Module, log: dict) -> None:
         out / "loss.png", log["history"]["step_losses"], log["history"]["evals"], title
     )
     written = ["ckpt.pt", "log.json", "loss.png", "sample.txt"]
-    if setup.spec["model"] == "gpt" and setup.spec["attention"] == "teaching":
+    teaching = setup.spec["model"] == "gpt" and setup.spec["attention"] == "teaching"
+    if teaching and s.tokenizer == "char":
         heatmap_text = text[:HEATMAP_CHARS]
         draw_attention(out / "attention.png", model, setup.spec, setup.vocab, heatmap_text, title)
         written.append("attention.png")
     outputs.write_json(out / "log.json", log)
     print(f"\n{text}\n")
     print(
-        f"val loss {log['val_loss']:.4f}, train loss {log['train_loss']:.4f} "
+        f"val loss {log['val_loss']:.4f}, train loss {log['train_loss']:.4f} per token "
         f"(estimated on {log['final_eval_batches']} batches per split, "
         f"{log['final_eval_seconds']:.1f} s)\n"
+        f"val {log['val_bits_per_character']:.3f} bits per character "
+        f"({log['tokenizer']} tokenizer, {log['vocab_size']} ids, "
+        f"{log['val_characters_per_token']:.2f} characters per token)\n"
         f"trained {log['steps']} steps in {log['wall_seconds']:.1f} s: "
         f"{log['tokens_per_second']:,.0f} tokens/s\n"
         f"wrote {out}/: {', '.join(written)}"

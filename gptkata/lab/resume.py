@@ -41,6 +41,45 @@ def restore_rng(saved: list[dict], batches: torch.Generator, setup: Setup) -> No
         torch.cuda.set_rng_state(mine["cuda"].cpu(), setup.device)
 
 
+def check_optimizer_state(optimizer: torch.optim.Optimizer) -> None:
+    """A ValueError if a loaded optimiser state does not fit its parameters: AdamW's
+    averages must have each parameter's shape. `load_state_dict` checks only the
+    number of parameters, so a wrong shape would otherwise fail at the first step."""
+    for group in optimizer.param_groups:
+        for parameter in group["params"]:
+            for name, value in optimizer.state.get(parameter, {}).items():
+                if name == "step":
+                    continue
+                if not isinstance(value, torch.Tensor) or value.shape != parameter.shape:
+                    shape = tuple(value.shape) if isinstance(value, torch.Tensor) else value
+                    raise ValueError(
+                        f"its optimizer's {name} is {shape!r} for a parameter of shape "
+                        f"{tuple(parameter.shape)}"
+                    )
+
+
+def restore(
+    saved: dict,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batches: torch.Generator,
+    setup: Setup,
+) -> None:
+    """Load a checkpoint's weights, optimiser state and random generators; a
+    CheckpointError saying which part does not fit (a checkpoint that was not written
+    by this trainer can be plain data and still be nonsense)."""
+    path = setup.out / checkpoint.FILENAME
+    try:
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        check_optimizer_state(optimizer)
+        restore_rng(saved["rng"], batches, setup)
+    except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as error:
+        lines = str(error).strip().splitlines()
+        reason = lines[0] if lines else type(error).__name__
+        raise checkpoint.CheckpointError(f"{path} cannot be resumed: {reason}") from error
+
+
 def save_checkpoint(
     setup: Setup,
     model: nn.Module,

@@ -2,16 +2,25 @@
 
     make sample                                       from runs/cpu/ckpt.pt
     make sample ARGS="--prompt 'KING:' --chars 300 --temperature 0.8 --top-k 10 --seed 7"
+    make sample ARGS="--top-p 0.9"                    nucleus sampling
+    make sample ARGS="--temperature 0"                greedy: always the likeliest
     make sample ARGS="--prompt 'KING:' --heatmap"     and the attention heatmap PNG
 
-Sampling is kata 9's `generate` with two knobs that every text generator has:
+Sampling is kata 9's `generate` with each next id drawn by kata 13's `sample_next`,
+which has the knobs that every text generator has:
 
 * temperature: the logits are divided by it before the softmax. Below 1 the
   distribution gets sharper (safer, more repetitive text), above 1 flatter (more
-  surprising, more misspelt). 1 samples what the model learned.
+  surprising, more misspelt). 1 samples what the model learned; 0 always takes the
+  likeliest character (greedy). The pitfall: a tiny temperature turns large logits
+  into inf, and the softmax of inf - inf is nan. The largest logit is subtracted
+  first (the softmax does not change), so every logit is at most 0 and a tiny
+  temperature only pushes the others towards -inf: it becomes greedy decoding too.
 * top-k: only the k most likely next characters keep a chance; the rest are set to
   -inf before the softmax. It cuts off the long tail of unlikely characters that
   would otherwise be drawn now and then. 0 keeps them all.
+* top-p (nucleus): only the smallest set of likeliest characters whose probabilities
+  add up to p keeps a chance: few where the model is sure, many where it is not.
 
 The same checkpoint, prompt, settings and seed give the same text every time (on the
 same device: GPUs and CPUs round differently).
@@ -20,20 +29,20 @@ same device: GPUs and CPUs round differently).
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
 import torch
 import torch.nn as nn
-from torch.nn import functional as F
 
 from gptkata import paths
-from gptkata.lab import checkpoint
+from gptkata.lab import checkpoint, tokenizers
 from gptkata.lab.attention_map import attention_weights
 from gptkata.lab.machine import choose_device
 from gptkata.lab.models import build_model, context_length
 from gptkata.lab.plots import attention_heatmap
-from solutions.tokenizer import build_lookup, decode, encode
+from solutions.sampling import sample_next
 
 DEFAULT_CHECKPOINT = paths.RUNS / "cpu" / checkpoint.FILENAME
 TRAIN_FIRST = "train one first with `make train PRESET=cpu` (about 90 seconds on 2 CPU cores)"
@@ -48,14 +57,18 @@ def generate(
     temperature: float = 1.0,
     top_k: int = 0,
     generator: torch.Generator | None = None,
+    top_p: float | None = None,
 ) -> torch.Tensor:
     """`idx` (B, T) extended by `max_new_tokens` sampled ids: (B, T + max_new_tokens).
 
-    The model sees the last `context` ids. The model is put in eval mode (no dropout)
-    while sampling and back in its previous mode afterwards.
+    The model sees the last `context` ids; each next id is `sample_next` of the last
+    position's logits (top_k 0 and top_p None: no filter). The model is put in eval
+    mode (no dropout) while sampling and back in its previous mode afterwards.
     """
-    if temperature <= 0:
-        raise ValueError(f"the temperature must be above 0, got {temperature}")
+    if not (math.isfinite(temperature) and temperature >= 0):
+        raise ValueError(
+            f"the temperature must be a finite number, 0 (greedy) or above, got {temperature}"
+        )
     if top_k < 0:
         raise ValueError(f"top-k must be 0 (off) or more, got {top_k}")
     was_training = model.training
@@ -63,12 +76,9 @@ def generate(
     try:
         for _ in range(max_new_tokens):
             logits, _ = model(idx[:, -context:])
-            logits = logits[:, -1, :].float() / temperature  # (B, vocab_size)
-            if top_k:
-                kth_best = torch.topk(logits, min(top_k, logits.shape[-1])).values[:, -1:]  # (B, 1)
-                logits = logits.masked_fill(logits < kth_best, float("-inf"))
-            probs = F.softmax(logits, dim=-1)  # (B, vocab_size)
-            idx_next = torch.multinomial(probs, num_samples=1, generator=generator)  # (B, 1)
+            logits = logits[:, -1, :].float()  # (B, vocab_size)
+            logits = logits - logits.max(dim=-1, keepdim=True).values  # all <= 0
+            idx_next = sample_next(logits, temperature, top_k or None, top_p, generator)  # (B, 1)
             idx = torch.cat((idx, idx_next), dim=1)
     finally:
         model.train(was_training)
@@ -76,14 +86,14 @@ def generate(
 
 
 def encode_prompt(prompt: str, vocab: str) -> list[int]:
-    """The prompt's ids; a ValueError naming any character the model never saw."""
+    """The prompt's ids under the checkpoint's tokenizer (`vocab`, see
+    gptkata.lab.tokenizers); a ValueError naming any character the model never saw."""
     if not prompt:
         raise ValueError(
             "the prompt is empty: give at least one character (the default is a newline)"
         )
-    stoi, _ = build_lookup(list(vocab))
     try:
-        return encode(prompt, stoi)
+        return tokenizers.from_vocab(vocab).encode(prompt)
     except ValueError as error:
         raise ValueError(f"the prompt cannot be encoded: {error} of this model") from error
 
@@ -97,16 +107,17 @@ def sample_text(
     temperature: float = 1.0,
     top_k: int = 0,
     seed: int = 1337,
+    top_p: float | None = None,
 ) -> str:
-    """The prompt followed by `chars` sampled characters, reproducible under `seed`."""
+    """The prompt followed by `chars` sampled ids (characters, or BPE tokens), decoded;
+    reproducible under `seed`."""
     if chars < 0:
         raise ValueError(f"the number of characters must be 0 or more, got {chars}")
     device = next(model.parameters()).device
     idx = torch.tensor([encode_prompt(prompt, vocab)], dtype=torch.long, device=device)  # (1, T)
     generator = torch.Generator(device=device).manual_seed(seed)
-    out = generate(model, idx, chars, context_length(spec), temperature, top_k, generator)
-    _, itos = build_lookup(list(vocab))
-    return decode(out[0].tolist(), itos)
+    out = generate(model, idx, chars, context_length(spec), temperature, top_k, generator, top_p)
+    return tokenizers.from_vocab(vocab).decode(out[0].tolist())
 
 
 def load_model(saved: dict, device: torch.device) -> nn.Module:
@@ -119,7 +130,10 @@ def load_model(saved: dict, device: torch.device) -> nn.Module:
 def draw_attention(
     path: Path, model: nn.Module, spec: dict, vocab: str, text: str, title: str
 ) -> Path:
-    """The attention heatmap PNG of `text` (at most block_size characters) at `path`."""
+    """The attention heatmap PNG of `text` (at most block_size characters) at `path`.
+    Its axes are labelled with characters, so only a character model can draw it."""
+    if tokenizers.from_vocab(vocab).kind != "char":
+        raise ValueError("the heatmap labels its axes with characters: it needs a character model")
     text = text[: context_length(spec)]
     device = next(model.parameters()).device
     idx = torch.tensor([encode_prompt(text, vocab)], dtype=torch.long, device=device)
@@ -136,12 +150,27 @@ def build_parser() -> argparse.ArgumentParser:
         "--checkpoint", type=Path, default=DEFAULT_CHECKPOINT, help="the checkpoint to sample from"
     )
     parser.add_argument("--prompt", default="\n", help="the text to continue")
-    parser.add_argument("--chars", type=int, default=500, help="how many characters to generate")
     parser.add_argument(
-        "--temperature", type=float, default=1.0, help="below 1 safer, above 1 wilder"
+        "--chars",
+        type=int,
+        default=500,
+        help="how many characters to generate (tokens, for a model trained with --tokenizer bpe)",
+    )
+    parser.add_argument(
+        "--temperature",
+        type=float,
+        default=1.0,
+        help="below 1 safer, above 1 wilder, 0 always the likeliest character",
     )
     parser.add_argument(
         "--top-k", type=int, default=0, help="sample among the k likeliest characters only (0: all)"
+    )
+    parser.add_argument(
+        "--top-p",
+        type=float,
+        default=None,
+        help="sample among the smallest set of likeliest characters whose probabilities "
+        "add up to p, in (0, 1] (default: off)",
     )
     parser.add_argument("--seed", type=int, default=1337, help="the same seed gives the same text")
     parser.add_argument(
@@ -164,15 +193,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def check_args(args: argparse.Namespace) -> None:
+    """A ValueError naming the first flag that makes no sense, before the checkpoint is read."""
+    if not (math.isfinite(args.temperature) and args.temperature >= 0):
+        raise ValueError(
+            f"--temperature must be a finite number, 0 (greedy) or above, got {args.temperature}"
+        )
+    if args.top_p is not None and not 0 < args.top_p <= 1:
+        raise ValueError(f"--top-p must be in (0, 1], got {args.top_p}")
+    if args.top_k < 0:
+        raise ValueError(f"--top-k must be 0 (off) or more, got {args.top_k}")
+    if args.chars < 0:
+        raise ValueError(f"--chars must be 0 or more, got {args.chars}")
+    if args.heatmap_chars < 1:
+        raise ValueError(f"--heatmap-chars must be at least 1, got {args.heatmap_chars}")
+    if not 0 <= args.seed < 2**63:
+        raise ValueError(f"--seed must be in 0 .. 2**63 - 1, got {args.seed}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        check_args(args)
         device = choose_device(args.device)
         saved = checkpoint.load(args.checkpoint, map_location=device)
         model = load_model(saved, device)
         text = sample_text(
             model, saved["spec"], saved["vocab"], args.prompt, args.chars,
-            args.temperature, args.top_k, args.seed,
+            args.temperature, args.top_k, args.seed, args.top_p,
         )  # fmt: skip
         print(text)
         if args.heatmap is not None:

@@ -17,7 +17,9 @@ are separate modules, each readable in one sitting:
     gptkata.lab.report     the announcement, and the sample, pictures and log at the end
     gptkata.lab.train_cli  the command line: presets and their flags
 
-A run writes into its output directory (--out, by default runs/<preset>/):
+A run writes into its output directory (--out, by default runs/<preset>/), which it
+holds locked while it trains, and which must not hold another run's checkpoint
+unless --resume or --overwrite says what to do with it (gptkata.lab.rundir):
 
     ckpt.pt        a checkpoint at every evaluation and at the end (gptkata.lab.checkpoint)
     log.json       the settings, the loss history, and the final train_loss, val_loss
@@ -42,17 +44,15 @@ from tqdm import tqdm
 
 from gptkata import outputs, paths
 from gptkata.data import read_corpus
-from gptkata.lab import checkpoint, distributed
+from gptkata.lab import checkpoint, distributed, rundir, sizes, tokenizers
 from gptkata.lab.distributed import Cluster
-from gptkata.lab.loop import describe, eval_entry, evaluate, train_loop
+from gptkata.lab.loop import describe, eval_entry, evaluate, save_or_stop, train_loop
 from gptkata.lab.machine import choose_device, set_threads, use_bf16
 from gptkata.lab.models import build_model, count_parameters, model_spec, scale_residual_init
 from gptkata.lab.optim import make_optimizer
 from gptkata.lab.presets import Preset
 from gptkata.lab.report import announce, write_results
-from gptkata.lab.resume import restore_rng, save_checkpoint
-from solutions.batching import text_to_tensor, train_val_split
-from solutions.tokenizer import build_lookup, build_vocab
+from gptkata.lab.resume import restore
 
 
 @dataclass
@@ -63,6 +63,7 @@ class Progress:
     elapsed_seconds: float = 0.0  # training time so far (evaluations included)
     tokens: int = 0  # training tokens seen, all processes together
     history: dict = field(default_factory=lambda: {"evals": [], "step_losses": []})
+    saved_step: int | None = None  # the step of the last good checkpoint in the folder
 
 
 @dataclass
@@ -83,9 +84,10 @@ class Setup:
     device: torch.device
     bf16: bool
     cluster: Cluster
-    vocab: str
+    vocab: str  # the tokenizer, as gptkata.lab.tokenizers stores it
     spec: dict
     splits: dict  # {"train": (N_train,), "val": (N_val,)} long tensors on the device
+    val_characters: int = 0  # characters of the validation text, for bits per character
 
 
 def prepare(name: str, settings: Preset, out: Path, data_dir: Path | None) -> Setup:
@@ -95,9 +97,15 @@ def prepare(name: str, settings: Preset, out: Path, data_dir: Path | None) -> Se
     if device.type == "cpu":
         set_threads(settings.threads, cluster.local_world_size)
     text = read_corpus(data_dir)
-    vocab = build_vocab(text)
-    stoi, _ = build_lookup(vocab)
-    train_data, val_data = train_val_split(text_to_tensor(text, stoi), 0.9)
+    n = int(0.9 * len(text))  # the first 90% trains, the rest validates
+    if settings.tokenizer == "char":
+        codec = tokenizers.build("char", text, 0)  # every character of the corpus
+    else:
+        codec = tokenizers.build("bpe", text[:n], settings.vocab_size)  # never the val text
+    train_data = torch.tensor(codec.encode(text[:n]), dtype=torch.long)
+    val_data = torch.tensor(codec.encode(text[n:]), dtype=torch.long)
+    spec = model_spec(settings, codec.size)
+    check_size(settings, spec, device, min(len(train_data), len(val_data)))
     return Setup(
         name=name,
         settings=settings,
@@ -105,22 +113,45 @@ def prepare(name: str, settings: Preset, out: Path, data_dir: Path | None) -> Se
         device=device,
         bf16=use_bf16(settings.precision, device),
         cluster=cluster,
-        vocab="".join(vocab),
-        spec=model_spec(settings, len(vocab)),
+        vocab=codec.vocab,
+        spec=spec,
         splits={"train": train_data.to(device), "val": val_data.to(device)},
+        val_characters=len(text) - n,
     )
 
 
-def check_output_dir(setup: Setup) -> None:
-    """Rank 0 makes sure it can write its results; all ranks stop together if not."""
-    problem = None
+def check_size(settings: Preset, spec: dict, device: torch.device, text_length: int) -> None:
+    """A ValueError, before anything is allocated, for a block that does not fit into
+    the text or a training step that cannot fit into memory (gptkata.lab.sizes)."""
+    s = settings
+    if s.block_size >= text_length:
+        raise ValueError(
+            f"--block-size {s.block_size} must be shorter than the text of each split "
+            f"({text_length} characters in the smaller one)"
+        )
+    advice = "choose a smaller --block-size or --batch-size"
+    if spec["model"] == "gpt" and spec["attention"] == "teaching":
+        advice += ", or --attention fused, which never holds the (T, T) attention weights"
+    sizes.check_fits(
+        sizes.training_bytes(spec, s.batch_size, s.block_size),
+        device,
+        f"one training step at --block-size {s.block_size} and --batch-size {s.batch_size}",
+        advice,
+    )
+
+
+def claim_output_dir(setup: Setup, resume: bool, overwrite: bool) -> rundir.Claim | None:
+    """Rank 0 claims the output folder (gptkata.lab.rundir: writable, locked, no other
+    run's checkpoint in the way); all ranks stop together if it cannot."""
+    claim, problem = None, None
     if setup.cluster.is_main:
         try:
-            outputs.prepare(setup.out)
+            claim = rundir.claim(setup.out, resume=resume, overwrite=overwrite)
         except outputs.OutputError as error:
             problem = error
     if not distributed.all_true(setup.cluster, problem is None):
-        raise problem or outputs.OutputError(f"rank 0 cannot write to {setup.out}")
+        raise problem or outputs.OutputError(f"rank 0 cannot use the output directory {setup.out}")
+    return claim
 
 
 def train(
@@ -129,19 +160,32 @@ def train(
     out: Path | None = None,
     resume: bool = False,
     data_dir: Path | None = None,
+    overwrite: bool = False,
 ) -> Finished:
     """Train with `settings`, writing into `out` (runs/<name>/ by default); with
-    `resume`, continue from the checkpoint there."""
-    setup = prepare(name, settings, out or paths.RUNS / name, data_dir)
+    `resume`, continue from the checkpoint there; with `overwrite`, start a new run in
+    a folder that holds one (which is moved aside first)."""
+    out = Path(out or paths.RUNS / name)
+    if resume and not (out / checkpoint.FILENAME).is_file():  # before anything is written
+        raise checkpoint.CheckpointError(
+            f"there is no checkpoint at {out / checkpoint.FILENAME} to resume; drop --resume "
+            "to start a new run"
+        )
+    setup = prepare(name, settings, out, data_dir)
     try:
-        return run(setup, resume)
+        claim = claim_output_dir(setup, resume, overwrite)
+        try:
+            return run(setup, resume)
+        finally:
+            if claim is not None:
+                claim.release()
     finally:
         distributed.leave(setup.cluster)
 
 
 def start(setup: Setup, saved: dict | None):
     """The model, the optimiser, the progress and the batch generator: new, or as the
-    checkpoint `saved` left them."""
+    checkpoint `saved` left them (a CheckpointError if they do not fit)."""
     s, rank = setup.settings, setup.cluster.rank
     torch.manual_seed(s.seed)  # the same initial weights on every rank
     model = build_model(setup.spec)
@@ -154,12 +198,11 @@ def start(setup: Setup, saved: dict | None):
     batches = torch.Generator().manual_seed(s.seed + rank)  # and different batches
     progress = Progress()
     if saved is not None:
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
+        restore(saved, model, optimizer, batches, setup)
         progress = Progress(
             saved["step"], saved["elapsed_seconds"], saved["tokens"], saved["history"]
         )
-        restore_rng(saved["rng"], batches, setup)
+        progress.saved_step = saved["step"]
     return model, optimizer, progress, batches
 
 
@@ -167,14 +210,9 @@ def run(setup: Setup, resume: bool) -> Finished:
     s, cluster = setup.settings, setup.cluster
     ckpt_path = setup.out / checkpoint.FILENAME
     saved = None
-    if resume:  # every check before anything is written
-        if not ckpt_path.is_file():
-            raise checkpoint.CheckpointError(
-                f"there is no checkpoint at {ckpt_path} to resume; drop --resume to start a new run"
-            )
+    if resume:
         saved = checkpoint.load(ckpt_path, map_location=setup.device)
         checkpoint.check_compatible(ckpt_path, saved, setup.spec, setup.vocab)
-    check_output_dir(setup)
 
     model, optimizer, progress, batches = start(setup, saved)
     resumed_from = progress.step if saved is not None else None
@@ -193,7 +231,7 @@ def run(setup: Setup, resume: bool) -> Finished:
     progress.history["evals"].append(eval_entry(progress, final, s.final_eval_iters, None))
     if cluster.is_main:
         tqdm.write(describe(progress.history["evals"][-1]) + " (final)")
-    save_checkpoint(setup, model, optimizer, progress, batches)
+    save_or_stop(setup, model, optimizer, progress, batches, final=True)
 
     log = {
         "preset": setup.name,
@@ -210,6 +248,12 @@ def run(setup: Setup, resume: bool) -> Finished:
         "tokens": progress.tokens,
         "train_loss": final["train"],
         "val_loss": final["val"],
+        "tokenizer": s.tokenizer,
+        "vocab_size": setup.spec["vocab_size"],
+        "val_characters_per_token": setup.val_characters / len(setup.splits["val"]),
+        "val_bits_per_character": tokenizers.bits_per_character(
+            final["val"], len(setup.splits["val"]), setup.val_characters
+        ),
         "final_eval_batches": s.final_eval_iters * cluster.world_size,
         "final_eval_seconds": final_seconds,
         "wall_seconds": progress.elapsed_seconds,
@@ -217,7 +261,13 @@ def run(setup: Setup, resume: bool) -> Finished:
         "history": progress.history,
     }
     if cluster.is_main:
-        write_results(setup, model, log)
+        try:
+            write_results(setup, model, log)
+        except OSError as error:
+            raise outputs.OutputError(
+                f"the checkpoint of step {progress.step} is saved in {setup.out}, but the "
+                f"results could not be written there ({error.strerror or error})"
+            ) from error
     return Finished(log, model)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from gptkata import outputs
 from gptkata.data import CorpusError
 from gptkata.lab import checkpoint, presets
+from gptkata.lab.loop import TrainingStopped
 from gptkata.lab.presets import Preset
 from gptkata.lab.train import train
 
@@ -35,10 +36,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--resume", action="store_true", help="continue from the checkpoint in --out"
     )
     parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start a new run in an --out that holds a checkpoint, after moving the earlier "
+        "run's files into --out/previous-<n>/",
+    )
+    parser.add_argument(
         "--data-dir", type=Path, help="the folder holding tinyshakespeare.txt (default: data/)"
     )
     for setting in presets.settings():
-        flag = "--" + setting.name.replace("_", "-")
+        flag = presets.flag(setting.name)
         kind = type(setting.default)
         options = {"default": argparse.SUPPRESS, "help": flag_help(setting)}
         if kind is bool:
@@ -57,6 +64,7 @@ class Command:
     out: Path | None
     resume: bool
     data_dir: Path | None
+    overwrite: bool = False
 
 
 def parse(argv: list[str] | None = None) -> Command:
@@ -64,16 +72,34 @@ def parse(argv: list[str] | None = None) -> Command:
     options = vars(build_parser().parse_args(argv))
     name = options.pop("preset")
     out, resume, data_dir = options.pop("out"), options.pop("resume"), options.pop("data_dir")
+    overwrite = options.pop("overwrite")
+    if resume and overwrite:
+        raise ValueError(
+            "--resume continues the run in --out and --overwrite starts over: give one"
+        )
     settings = presets.override(presets.get(name), **options)  # only the flags given
     presets.check(settings)
-    return Command(name, settings, out, resume, data_dir)
+    return Command(name, settings, out, resume, data_dir, overwrite)
 
 
 def main(argv: list[str] | None = None) -> int:
     try:
         command = parse(argv)
-        train(command.preset, command.settings, command.out, command.resume, command.data_dir)
-    except (CorpusError, checkpoint.CheckpointError, outputs.OutputError, ValueError) as error:
+        train(
+            command.preset,
+            command.settings,
+            command.out,
+            command.resume,
+            command.data_dir,
+            command.overwrite,
+        )
+    except (
+        CorpusError,
+        checkpoint.CheckpointError,
+        outputs.OutputError,
+        TrainingStopped,
+        ValueError,
+    ) as error:
         print(f"make train: {error}", file=sys.stderr)
         return 1
     return 0

@@ -27,7 +27,8 @@ import sys
 from pathlib import Path
 
 from gptkata import paths
-from gptkata.lab.bench import children_cpu_seconds, machine_cpu_seconds, table
+from gptkata.lab.bench import children_cpu_seconds, machine_cpu_seconds
+from gptkata.lab.bench_report import table
 
 PRESETS = ("cpu", "modern")
 FIGURES = ("val_loss", "train_loss", "steps", "tokens_per_second", "wall_seconds")

@@ -1,4 +1,4 @@
-"""Kata 13 - modern: RMSNorm, SwiGLU, a GPT without a position table, a sliding cache.
+"""Kata 16 - modern: RMSNorm, SwiGLU, a GPT without a position table, a sliding cache.
 
 The models for the cache have weights drawn with std 0.5 instead of 0.02, as in the
 kv_cache kata: with tiny weights every next-id distribution is nearly uniform, so a

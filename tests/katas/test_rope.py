@@ -1,4 +1,4 @@
-"""Kata 12 - rope: rotary positions, and attention over a sliding window.
+"""Kata 15 - rope: rotary positions, and attention over a sliding window.
 
 Tolerance: a rotation changes nothing but the grouping of float32 sums, so a norm
 or a dot product compared before and after turning agrees to about 1e-6 relative

@@ -1,6 +1,10 @@
 """The bench's report: ratios, verdicts and the table, on made-up figures (no timing)."""
 
-from gptkata.lab import bench
+import subprocess
+
+import pytest
+
+from gptkata.lab import bench, bench_report
 
 
 def fake_results() -> dict:
@@ -50,13 +54,13 @@ SETTINGS = {
 
 
 def test_ratio_and_verdict():
-    assert bench.ratio(30.0, 10.0) == 3.0
-    assert bench.verdict(2.5, 2.0) == "goal >= 2x: met"
-    assert bench.verdict(4.0, 5.0) == "goal >= 5x: missed (4.00x is 20% short)"
+    assert bench_report.ratio(30.0, 10.0) == 3.0
+    assert bench_report.verdict(2.5, 2.0) == "goal >= 2x: met"
+    assert bench_report.verdict(4.0, 5.0) == "goal >= 5x: missed (4.00x is 20% short)"
 
 
 def test_the_report_has_the_ratios_the_issue_asks_for():
-    report = bench.summarise(fake_results(), SETTINGS)
+    report = bench_report.summarise(fake_results(), SETTINGS)
     assert report["train_speedup_fused"] == 2.5
     assert report["generate_speedup_kv_cache"] == 1.5
     assert report["generate_speedup_kv_cache_inside_block"] == 5.0
@@ -66,9 +70,46 @@ def test_the_report_has_the_ratios_the_issue_asks_for():
 
 
 def test_the_table_lines_up_and_names_the_verdicts():
-    lines = bench.report_lines(bench.summarise(fake_results(), SETTINGS))
+    lines = bench_report.report_lines(bench_report.summarise(fake_results(), SETTINGS))
     text = "\n".join(lines)
     assert "train_speedup_fused = 2.50x   goal >= 2x: met" in text
     assert "generate_speedup_kv_cache = 1.50x   goal >= 5x: missed (1.50x is 70% short)" in text
     rows = [line for line in lines if line.startswith("  teaching GPT") or "fused GPT" in line]
     assert len({len(r) for r in rows}) == 1, rows  # right-aligned columns of equal width
+
+
+# The second hardening pass, finding 12: these flags were tracebacks from inside a case.
+@pytest.mark.parametrize(
+    "flags, mentions",
+    [
+        (["--repeats", "0"], "--repeats must be at least 1, got 0"),
+        (["--threads", "-1"], "--threads must be at least 1, got -1"),
+        (["--new-tokens", "-5"], "--new-tokens must be at least 1, got -5"),
+        (["--train-steps", "0"], "--train-steps must be at least 1, got 0"),
+        (["--block-size", "1"], "--block-size must be at least 2"),
+        (["--block-size", str(10**12)], "the generation model at --block-size"),
+    ],
+)
+def test_flags_that_make_no_sense_are_one_line_errors_before_any_case_runs(
+    flags, mentions, tmp_path, monkeypatch, capsys
+):
+    def no_case(*args, **kwargs):
+        raise AssertionError("a case ran")
+
+    monkeypatch.setattr(bench.subprocess, "run", no_case)
+    assert bench.main([*flags, "--out", str(tmp_path / "bench.json")]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("make bench: ") and mentions in error
+    assert error.count("\n") == 1
+    assert not (tmp_path / "bench.json").exists()
+
+
+def test_a_failing_case_is_one_line_with_its_last_error(tmp_path, monkeypatch, capsys):
+    def crash(command, **kwargs):
+        stderr = 'Traceback (most recent call last):\n  File "x.py"\nRuntimeError: out of memory\n'
+        return subprocess.CompletedProcess(command, 1, stdout="", stderr=stderr)
+
+    monkeypatch.setattr(bench.subprocess, "run", crash)
+    assert bench.main(["--out", str(tmp_path / "bench.json")]) == 1
+    error = capsys.readouterr().err
+    assert error == "make bench: the case train:teaching failed: RuntimeError: out of memory\n"

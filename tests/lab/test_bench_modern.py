@@ -1,7 +1,7 @@
 """The sliding cache's bench row: its ratios, its place in the report, on made-up
 figures (no timing)."""
 
-from gptkata.lab import bench, bench_modern
+from gptkata.lab import bench, bench_modern, bench_report
 from tests.lab.test_bench import SETTINGS, fake_results
 
 
@@ -25,7 +25,7 @@ def sliding_results(ids=(1, 2, 3)) -> dict:
 
 
 def test_the_report_has_the_sliding_caches_speedup():
-    report = bench_modern.combined_report(sliding_results(), SETTINGS, bench.summarise)
+    report = bench_modern.combined_report(sliding_results(), SETTINGS, bench_report.summarise)
     assert report["generate_speedup_sliding_cache"] == 8.0
     assert report["step_speedup_sliding_cache"]["512"] == 20.0
     assert report["generate_sliding_same_ids"] is True
@@ -34,17 +34,19 @@ def test_the_report_has_the_sliding_caches_speedup():
 
 
 def test_different_ids_are_reported():
-    report = bench_modern.combined_report(sliding_results(ids=(1, 2, 4)), SETTINGS, bench.summarise)
+    report = bench_modern.combined_report(
+        sliding_results(ids=(1, 2, 4)), SETTINGS, bench_report.summarise
+    )
     assert report["generate_sliding_same_ids"] is False
     assert "same ids from both: NO" in "\n".join(bench_modern.report_lines(report))
 
 
 def test_make_bench_reports_both_tables_and_every_ratio():
     results = {**fake_results(), **sliding_results()}
-    report = bench_modern.combined_report(results, SETTINGS, bench.summarise)
+    report = bench_modern.combined_report(results, SETTINGS, bench_report.summarise)
     assert report["train_speedup_fused"] == 2.5
     assert report["generate_speedup_sliding_cache"] == 8.0
-    text = "\n".join(bench_modern.combined_lines(report, bench.report_lines))
+    text = "\n".join(bench_modern.combined_lines(report, bench_report.report_lines))
     assert "train_speedup_fused = 2.50x" in text
     assert "generate_speedup_sliding_cache = 8.00x   goal >= 5x: met" in text
     assert bench.ALL_CASES == bench.CASES + bench_modern.CASES

@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from gptkata.lab import checkpoint, machine, optim, presets, train_cli
+from gptkata.lab import checkpoint, machine, optim, presets, rundir, train_cli
 from gptkata.lab.models import build_model, model_spec
 from tests.lab.training_run import TINY, is_png, read_log, run_train, write_corpus
 
@@ -24,8 +24,10 @@ def last_line(text: str) -> str:
 
 
 def file_bytes(folder):
-    """{name: bytes} of every file in `folder` (hidden ones too)."""
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+    """{name: bytes} of every file in `folder` (hidden ones too, but not the lock file,
+    which every run takes, and which holds nothing)."""
+    files = (p for p in sorted(folder.iterdir()) if p.is_file() and p.name != rundir.LOCK)
+    return {p.name: p.read_bytes() for p in files}
 
 
 # ----------------------------------------------------------------------------- presets
@@ -82,7 +84,7 @@ def test_help_documents_every_flag(capsys):
         train_cli.main(["--help"])
     assert exit_info.value.code == 0
     text = " ".join(capsys.readouterr().out.split())  # undo argparse's line wrapping
-    for flag in ("--preset", "--out", "--resume", "--data-dir"):
+    for flag in ("--preset", "--out", "--resume", "--overwrite", "--data-dir"):
         assert flag in text
     for setting in presets.settings():
         assert "--" + setting.name.replace("_", "-") in text, setting.name
@@ -102,8 +104,11 @@ def test_every_preset_value_can_be_overridden_by_a_flag():
             other = next(c for c in setting.metadata["choices"] if c != value)
             wanted[setting.name] = other
             argv += [flag, other]
+        elif setting.name in presets.BELOW_ONE:  # dropout, beta1, beta2: in [0, 1)
+            wanted[setting.name] = value / 2
+            argv += [flag, str(wanted[setting.name])]
         else:
-            wanted[setting.name] = value + 1 if setting.name != "dropout" else 0.5
+            wanted[setting.name] = value + 1
             argv += [flag, str(wanted[setting.name])]
     command = train_cli.parse(["--preset", "cpu", *argv])
     assert dataclasses.asdict(command.settings) == {**dataclasses.asdict(base), **wanted}
@@ -128,9 +133,9 @@ def test_an_unknown_preset_is_an_error_listing_the_presets(capsys):
 @pytest.mark.parametrize(
     "flags, mentions",
     [
-        (["--batch-size", "0"], "batch_size must be at least 1"),
-        (["--dropout", "1"], "dropout must be in [0, 1)"),
-        (["--learning-rate", "0"], "learning_rate must be above 0"),
+        (["--batch-size", "0"], "--batch-size must be at least 1"),
+        (["--dropout", "1"], "--dropout must be in [0, 1)"),
+        (["--learning-rate", "0"], "--learning-rate must be above 0"),
         (["--n-embd", "30", "--n-head", "4"], "n_embd=30 must be divisible by n_head=4"),
     ],
 )

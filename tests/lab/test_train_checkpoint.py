@@ -7,13 +7,16 @@ import torch
 
 from gptkata import outputs
 from gptkata.lab import checkpoint
+from solutions.bigram import BigramLanguageModel
 
 
 def small_checkpoint(seed: int = 0) -> dict:
+    """The checkpoint of a bigram model over "ab" after one optimiser step."""
     generator = torch.Generator().manual_seed(seed)
-    model = torch.nn.Linear(3, 2)
+    model = BigramLanguageModel(2)
     optimizer = torch.optim.AdamW(model.parameters())
-    model(torch.randn(4, 3, generator=generator)).sum().backward()
+    ids = torch.randint(2, (4, 3), generator=generator)
+    model(ids, ids)[1].backward()
     optimizer.step()
     return {
         "format": checkpoint.FORMAT,
@@ -108,7 +111,7 @@ def test_a_changed_weight_fails_the_checksum(tmp_path):
     saved = small_checkpoint()
     checkpoint.save(path, saved)
     blob = path.read_bytes()
-    weight = saved["model"]["weight"].numpy().tobytes()
+    weight = saved["model"]["token_embedding_table.weight"].numpy().tobytes()
     at = blob.index(weight)
     path.write_bytes(blob[:at] + bytes([blob[at] ^ 0x01]) + blob[at + 1 :])
     with pytest.raises(checkpoint.CheckpointError, match="is corrupted"):

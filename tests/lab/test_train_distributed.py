@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 import torch.multiprocessing as mp
 
-from gptkata.lab import checkpoint, presets, train
+from gptkata.lab import checkpoint, presets, rundir, train
 from tests.lab.training_run import read_log, write_corpus
 
 WORLD_SIZE = 2
@@ -72,8 +72,8 @@ def test_two_processes_train_identical_replicas_on_different_batches(tmp_path):
     assert replicas[0]["losses"] != replicas[1]["losses"]  # each rank drew its own batches
 
     out = tmp_path / "rank0" / "run"
-    names = {"ckpt.pt", "log.json", "loss.png", "sample.txt", "attention.png"}
-    assert {p.name for p in out.iterdir()} == names
+    names = {"ckpt.pt", "log.json", "loss.png", "sample.txt", "attention.png", rundir.LOCK}
+    assert {p.name for p in out.iterdir()} == names  # rank 0 locked the folder
     assert list((tmp_path / "rank1").iterdir()) == []  # rank 1 wrote nothing at all
     saved = checkpoint.load(out / checkpoint.FILENAME)
     for name, weight in replicas[0]["model"].items():

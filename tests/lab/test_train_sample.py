@@ -1,4 +1,4 @@
-"""`make sample`: reproducible text from a checkpoint, temperature, top-k, and bad input."""
+"""`make sample`: reproducible text from a checkpoint, temperature, top-k, top-p, and bad input."""
 
 from __future__ import annotations
 
@@ -54,6 +54,17 @@ def test_top_k_of_one_always_takes_the_likeliest_character(trained):
     assert texts.pop() == "".join(saved["vocab"][i] for i in greedy[0].tolist())
 
 
+def test_a_tiny_temperature_is_greedy_decoding_not_a_nan(trained, capsys):
+    # finding 12: --temperature 1e-40 divided the logits into inf, and the softmax gave nan
+    greedy = sample_cli(trained, "--chars", "30", "--top-k", "1")
+    assert sample.main(greedy) == 0
+    expected = capsys.readouterr().out
+    for seed in ("1", "2"):
+        flags = sample_cli(trained, "--chars", "30", "--temperature", "1e-40", "--seed", seed)
+        assert sample.main(flags) == 0
+        assert capsys.readouterr().out == expected
+
+
 def test_a_low_temperature_sharpens_and_a_high_one_flattens():
     model = BigramLanguageModel(10)
     with torch.no_grad():  # after any character: logits 0, 0.5, 1, ... 4.5
@@ -80,13 +91,42 @@ def test_top_k_keeps_only_the_k_likeliest():
     assert set(drawn.tolist()) == {7, 8, 9}
 
 
+def test_top_p_keeps_only_the_nucleus_and_temperature_zero_is_greedy():
+    model = BigramLanguageModel(10)
+    with torch.no_grad():  # probabilities of 9, 8, 7, ...: 0.39, 0.24, 0.14, 0.09, ...
+        model.token_embedding_table.weight.copy_(torch.arange(10.0).repeat(10, 1) / 2)
+    idx = torch.zeros(400, 1, dtype=torch.long)
+    generator = torch.Generator().manual_seed(0)
+    drawn = sample.generate(model, idx, 1, 1, 1.0, 0, generator, top_p=0.7)[:, -1]
+    assert set(drawn.tolist()) == {7, 8, 9}  # 0.39 + 0.24 < 0.7 <= 0.39 + 0.24 + 0.14
+    greedy = sample.generate(model, idx[:3], 5, 1, 0.0, 0, generator)[:, 1:]
+    assert (greedy == 9).all()
+
+
 @pytest.mark.parametrize(
     "flags, mentions",
     [
         (["--prompt", "the é"], "character 'é' at position 4 is not in the vocabulary"),
         (["--prompt", ""], "the prompt is empty"),
-        (["--temperature", "0"], "the temperature must be above 0"),
-        (["--top-k", "-1"], "top-k must be 0 (off) or more"),
+        (
+            ["--temperature", "-1"],
+            "--temperature must be a finite number, 0 (greedy) or above, got -1.0",
+        ),
+        (["--top-p", "1.5"], "--top-p must be in (0, 1], got 1.5"),
+        (["--top-p", "nan"], "--top-p must be in (0, 1], got nan"),
+        (["--top-k", "-1"], "--top-k must be 0 (off) or more"),
+        # the second hardening pass, finding 12: these were tracebacks or the wrong message
+        (
+            ["--temperature", "nan"],
+            "--temperature must be a finite number, 0 (greedy) or above, got nan",
+        ),
+        (
+            ["--temperature", "inf"],
+            "--temperature must be a finite number, 0 (greedy) or above, got inf",
+        ),
+        (["--heatmap", "--heatmap-chars", "0"], "--heatmap-chars must be at least 1, got 0"),
+        (["--chars", "-5"], "--chars must be 0 or more, got -5"),
+        (["--seed", "-1"], "--seed must be in 0 .. 2**63 - 1, got -1"),
     ],
 )
 def test_bad_settings_are_one_line_errors(trained, flags, mentions, capsys):

@@ -57,4 +57,4 @@ def test_an_exercise_notebook_runs_from_top_to_bottom(kata):
     for cell in notebook.cells:
         exec(compile(cell.source, f"exercises/{kata.module}.py", "exec"), namespace)
 
-    assert namespace["__doc__"].startswith(f"Kata {kata.number}")
+    assert namespace["__doc__"].startswith("Kata ")  # the number is not checked (authoring.py)

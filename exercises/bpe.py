@@ -1,0 +1,165 @@
+# %%
+"""Kata 12 - byte-level BPE: a tokenizer that learns its own vocabulary.
+
+A character tokenizer (kata 1) gives every character one id: 65 ids for tiny
+Shakespeare, and a sequence as long as the text. Byte-pair encoding (BPE), the
+tokenizer of GPT-2 and most models since, learns longer pieces from the text itself:
+" the", "ing", "KING". The same context then holds more text, and the model no
+longer has to spell every word letter by letter.
+
+Bytes first. Text is turned into its UTF-8 bytes, so ids 0-255 are the 256 possible
+bytes and *any* string can be encoded - emoji, accents, Chinese - with no unknown
+characters. An "é" is two bytes, an emoji four.
+
+Training. Count every pair of neighbouring ids in the text, take the most frequent
+pair (a, b), give it a new id (256 for the first merge, 257 for the next, ...) and
+replace every (a, b) by it. Repeat until the vocabulary has `vocab_size` ids. The
+result is the list of merges, in the order they were learned; ties between equally
+frequent pairs go to the smallest pair (a, b), so training is deterministic.
+
+Chunks. Before counting, the text is split with `SPLIT_PATTERN` (GPT-2's
+pre-tokenisation regex) into words with their leading space, numbers, punctuation
+and whitespace: "Hello world!!" -> ["Hello", " world", "!!"]. Pairs are counted and
+merged inside chunks only, so no token ever spans "d!" or "o w", and a word gets the
+same tokens wherever it stands.
+
+Encoding applies the merges in the order they were learned: merge 0 wherever it
+occurs, then merge 1, ... That is the same as repeatedly merging the pair of lowest
+rank (earliest merge) present in the chunk, which skips the merges that cannot apply.
+Decoding joins the bytes of every id and decodes them as UTF-8.
+
+Shapes and types: text is a str, ids are a list[int], a merge is a tuple[int, int],
+`vocab` is a dict[int, bytes] from every id to the bytes it stands for.
+
+Pitfalls:
+- Overlapping pairs. In [a, a, a] the pair (a, a) is counted twice, but merging goes
+  left to right and does not reuse an id: [a, a, a] -> [aa, a], never [a, aa] twice.
+- Invalid UTF-8. Arbitrary ids (a model's samples, or half an emoji) need not decode:
+  decode with errors="replace", which shows a bad byte as U+FFFD instead of crashing.
+- Speed. Recounting every pair of the whole text for each merge costs merges x text:
+  minutes on the corpus. Two things make it seconds. The text has few *distinct*
+  chunks ("the" occurs thousands of times): count the pairs of each distinct chunk
+  once, weighted by how often it occurs. And a merge changes only the chunks that
+  contain its pair: subtract their pairs, merge, add their new pairs (keep, for every
+  pair, the chunks it occurs in, and a heap of counts to find the largest). Encoding
+  is fast the same way: remember the ids of every chunk already encoded.
+"""
+
+# %%
+from __future__ import annotations
+
+import heapq
+from collections import Counter, defaultdict
+from itertools import pairwise
+
+import regex
+
+# GPT-2's pre-tokenisation: contractions ('s, 't, 're, 've, 'm, 'll, 'd), letters,
+# digits and other symbols, each with at most one leading space, then runs of
+# whitespace (a run before a word leaves its last space to that word).
+SPLIT_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
+
+FIRST_MERGE_ID = 256  # ids 0-255 are the bytes themselves
+CACHE_LIMIT = 100_000  # distinct chunks whose ids encode() remembers
+
+
+# %%
+def split_text(text: str) -> list[str]:
+    """The chunks of `text` under SPLIT_PATTERN, in order; joined, they are `text` again.
+
+    >>> split_text("Hello world!! It's 42")
+    ['Hello', ' world', '!!', ' It', "'s", ' 42']
+    """
+    raise NotImplementedError("not implemented yet: bpe.split_text")
+
+
+# %%
+def merge(ids: list[int], pair: tuple[int, int], new_id: int) -> list[int]:
+    """`ids` with every occurrence of `pair`, scanned left to right, replaced by `new_id`.
+
+    >>> merge([97, 97, 97, 98], (97, 97), 256)
+    [256, 97, 98]
+    """
+    raise NotImplementedError("not implemented yet: bpe.merge")
+
+
+# %%
+def train_bpe(text: str, vocab_size: int) -> list[tuple[int, int]]:
+    """The merges BPE learns from `text` for a vocabulary of `vocab_size` ids.
+
+    Merge i creates id 256 + i from the pair merges[i]. Pairs are counted inside the
+    chunks of `split_text` only; the most frequent pair wins, ties go to the smallest
+    pair (a, b). Training stops early, with fewer merges, when no chunk has two ids
+    left to merge. vocab_size below 256 is a ValueError.
+
+    >>> train_bpe("ab ab cd cd", 259)
+    [(32, 99), (97, 98), (256, 100)]
+    """
+    raise NotImplementedError("not implemented yet: bpe.train_bpe")
+
+
+# %%
+class BPETokenizer:
+    """Encodes text to ids and decodes ids to text with a list of BPE merges.
+
+    `merges[i] = (a, b)` makes id 256 + i, whose bytes are vocab[a] + vocab[b]; each
+    merge may only use ids that exist before it, and no pair may be merged twice.
+    """
+
+    def __init__(self, merges: list[tuple[int, int]]):
+        """Keep the merges, their ranks and `self.vocab`: every id -> its bytes."""
+        raise NotImplementedError("not implemented yet: bpe.BPETokenizer.__init__")
+
+    @classmethod
+    def train(cls, text: str, vocab_size: int):
+        """The tokenizer of the merges `train_bpe(text, vocab_size)` learns."""
+        raise NotImplementedError("not implemented yet: bpe.BPETokenizer.train")
+
+    def encode_chunk(self, chunk: bytes) -> list[int]:
+        """The ids of one chunk's bytes: repeatedly merge the pair of lowest rank present.
+
+        >>> BPETokenizer([(97, 98), (256, 99)]).encode_chunk(b"abcab")
+        [257, 256]
+        """
+        raise NotImplementedError("not implemented yet: bpe.BPETokenizer.encode_chunk")
+
+    def encode(self, text: str) -> list[int]:
+        """The ids of `text`: each chunk of `split_text` encoded on its own, in order.
+
+        A chunk seen before is looked up in `self.cache` instead of merged again.
+        """
+        raise NotImplementedError("not implemented yet: bpe.BPETokenizer.encode")
+
+    def decode(self, ids: list[int]) -> str:
+        """The text of `ids`: their bytes joined, decoded as UTF-8 with errors="replace".
+
+        An id that is not in the vocabulary is a ValueError naming it and its position.
+
+        >>> BPETokenizer([]).decode([72, 105, 0xFF])
+        'Hi\\ufffd'
+        """
+        raise NotImplementedError("not implemented yet: bpe.BPETokenizer.decode")
+
+
+# %%
+def _check_text(text) -> None:
+    """Raise ValueError unless `text` is a str."""
+    raise NotImplementedError("not implemented yet: bpe._check_text")
+
+
+# %%
+def _check_vocab_size(vocab_size) -> None:
+    """Raise ValueError unless vocab_size is an int of at least 256 (the bytes)."""
+    raise NotImplementedError("not implemented yet: bpe._check_vocab_size")
+
+
+# %%
+def _check_merges(merges) -> None:
+    """Raise ValueError unless every merge is a new pair of ids that exist before it."""
+    raise NotImplementedError("not implemented yet: bpe._check_merges")
+
+
+# %%
+def _check_ids(ids, vocab_size: int) -> None:
+    """Raise ValueError naming the first id (and its position) outside 0..vocab_size-1."""
+    raise NotImplementedError("not implemented yet: bpe._check_ids")

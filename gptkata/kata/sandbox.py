@@ -1,0 +1,217 @@
+"""The guards around a student's code while `make grade` runs it.
+
+A guard for honest mistakes and casual tricks - a stray path that writes into a
+neighbour's folder, a loop that never ends, a test helper replaced by a no-op - NOT a
+security boundary: code that runs in the same Python process can undo anything done
+here with enough effort. Grade untrusted work inside a container (README, "Grading").
+
+Three layers, all set up in the graded process before the student's module is
+imported:
+
+  limits       resource.setrlimit: address space (memory), file size, no core files
+  audit hook   sys.addaudithook: a PermissionError for a write, rename or delete
+               outside the writable part of the scratch folder, for starting a
+               process or sending a signal, for a network socket, for loading a
+               native library, and for walking the garbage collector's objects
+  fingerprint  the identity of every function and class (and their code objects) of
+               the protected modules - the tests and their helpers (tests.expect), the
+               harness, the references, pytest's runner, hypothesis, torch's top
+               level and builtins - and of their sys.modules entries, taken before the
+               first test and compared after each one. A difference means the
+               student's code replaced or patched something the verdict depends on:
+               the kata is graded `tampered`.
+"""
+
+from __future__ import annotations
+
+import operator
+import os
+import resource
+import sys
+from pathlib import Path
+from types import FunctionType, ModuleType
+
+PROTECTED_PREFIXES = ("tests", "gptkata", "solutions")
+PROTECTED_MODULES = (
+    "builtins",
+    "json",
+    "pytest",
+    "_pytest.runner",
+    "_pytest.reports",
+    "_pytest.python",
+    "_pytest.outcomes",
+    "_pytest.main",
+    "pluggy._callers",
+    "pluggy._hooks",
+    "hypothesis",
+    "hypothesis.core",
+    "torch",
+    "torch.nn.functional",
+    "torch.testing",
+)
+# classes whose methods the tests rely on, though their modules are not protected whole
+PROTECTED_CLASSES = ("torch.Tensor", "torch.nn.Module")
+
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
+_PATH_EVENTS = {  # event -> the positions of its path arguments
+    "os.remove": (0,),
+    "os.rename": (0, 1),
+    "os.rmdir": (0,),
+    "os.mkdir": (0,),
+    "os.chmod": (0,),
+    "os.chown": (0,),
+    "os.link": (0, 1),
+    "os.symlink": (0, 1),
+    "os.truncate": (0,),
+    "os.utime": (0,),
+    "shutil.rmtree": (0,),
+    "shutil.move": (0, 1),
+}
+_PROCESS_EVENTS = {
+    "os.system",
+    "os.exec",
+    "os.posix_spawn",
+    "os.spawn",
+    "os.fork",
+    "os.forkpty",
+    "subprocess.Popen",
+    "os.kill",
+    "os.killpg",
+    "signal.pthread_kill",
+}
+_NETWORK_EVENTS = {
+    "socket.__new__",
+    "socket.connect",
+    "socket.bind",
+    "socket.sendto",
+    "socket.sendmsg",
+    "socket.getaddrinfo",
+    "socket.gethostbyname",
+}
+_OTHER_EVENTS = {"ctypes.dlopen", "ctypes.dlsym", "gc.get_objects"}
+
+
+class Refused(PermissionError):
+    """What the guards raise instead of doing something a graded kata may not do."""
+
+
+def limit_resources(memory_mb: int, file_mb: int = 64) -> None:
+    """Cap this process: `memory_mb` MiB of address space beyond what it uses now,
+    files of at most `file_mb` MiB, no core dumps."""
+    in_use = _address_space_bytes()
+    memory = in_use + memory_mb * 2**20
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (file_mb * 2**20, file_mb * 2**20))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def _address_space_bytes() -> int:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 4 * 2**30  # no /proc: assume a torch process's few GiB
+
+
+def install_guards(writable: Path, protected: tuple[Path, ...] = ()) -> None:
+    """Refuse, from now on and for good, what a graded kata may not do. Files may be
+    written only under `writable`, except under the `protected` paths inside it."""
+    root = os.path.realpath(writable)
+    kept_away = tuple(os.path.realpath(p) for p in protected)
+    process_events, network_events, other_events = _PROCESS_EVENTS, _NETWORK_EVENTS, _OTHER_EVENTS
+    me = os.getpid()
+
+    def may_write(path) -> bool:
+        if isinstance(path, int):  # an open descriptor: it was checked when opened
+            return True
+        full = os.path.realpath(os.fsdecode(path))
+        if full == os.devnull:
+            return True
+        inside = full == root or full.startswith(root + os.sep)
+        return inside and not any(full == p or full.startswith(p + os.sep) for p in kept_away)
+
+    def hook(event: str, args: tuple) -> None:
+        if event == "open":
+            path, mode, flags = args
+            writes = (mode and any(c in mode for c in "wax+")) or (flags or 0) & _WRITE_FLAGS
+            if writes and path is not None and not may_write(path):
+                raise Refused(
+                    f"writing {path} is not allowed while grading: only the kata's folder"
+                )
+        elif event in _PATH_EVENTS:
+            for position in _PATH_EVENTS[event]:
+                path = args[position] if position < len(args) else None
+                if path is not None and not may_write(path):
+                    raise Refused(f"{event} on {path} is not allowed while grading")
+        elif event in process_events:
+            if event in ("os.kill", "os.killpg") and args and args[0] in (me, 0):
+                return
+            raise Refused(f"{event}: starting or signalling processes is not allowed while grading")
+        elif event in network_events:
+            raise Refused(f"{event}: network connections are not allowed while grading")
+        elif event in other_events:
+            raise Refused(f"{event} is not allowed while grading")
+
+    sys.addaudithook(hook)
+
+
+def _mark(value) -> tuple:
+    """What changes when `value` is replaced, or when its code or defaults are. Only
+    plain functions are looked into: other objects (torch.ops) make up attributes.
+    The objects themselves are kept, not their id(): a replaced function that is freed
+    can leave its address, and so its id, to the one that replaced it."""
+    if not isinstance(value, FunctionType):
+        return (value,)
+    return (value, value.__code__, value.__defaults__, value.__dict__.get("__wrapped__"))
+
+
+def _protected_names() -> list[str]:
+    names = [n for n in PROTECTED_MODULES if n in sys.modules]
+    names += [
+        n
+        for n in list(sys.modules)
+        if any(n == p or n.startswith(p + ".") for p in PROTECTED_PREFIXES)
+    ]
+    return names
+
+
+def fingerprint(extra: tuple = ()) -> dict[str, tuple]:
+    """name -> mark of every function, class and module the verdict depends on: the
+    protected modules' sys.modules entries, their callables, the methods of the classes
+    they define, the PROTECTED_CLASSES, and the `extra` objects' attributes."""
+    marks: dict[str, tuple] = {}
+    for name in _protected_names():
+        module = sys.modules[name]
+        marks[f"sys.modules[{name!r}]"] = (module,)
+        for attribute, value in list(vars(module).items()):
+            if not (callable(value) or isinstance(value, ModuleType)):
+                continue
+            marks[f"{name}.{attribute}"] = _mark(value)
+            if isinstance(value, type) and value.__module__ == name:
+                _mark_class(marks, f"{name}.{attribute}", value)
+    for qualified in PROTECTED_CLASSES:
+        module, _, attribute = qualified.rpartition(".")
+        if module in sys.modules:
+            _mark_class(marks, qualified, getattr(sys.modules[module], attribute))
+    for index, thing in enumerate(extra):
+        _mark_class(marks, f"<grader {index}>", thing if isinstance(thing, type) else type(thing))
+    return marks
+
+
+def _mark_class(marks: dict, prefix: str, cls: type) -> None:
+    for attribute, value in list(vars(cls).items()):
+        if callable(value) or isinstance(value, (staticmethod, classmethod, property)):
+            marks[f"{prefix}.{attribute}"] = _mark(getattr(value, "__func__", value))
+
+
+def changes(before: dict[str, tuple], extra: tuple = ()) -> list[str]:
+    """The names in `before` that are now replaced, patched or gone (new names are fine:
+    torch and pytest add attributes as they go)."""
+    now = fingerprint(extra)
+    return [name for name, mark in before.items() if not _same(now.get(name), mark)]
+
+
+def _same(now: tuple | None, before: tuple) -> bool:
+    return now is not None and len(now) == len(before) and all(map(operator.is_, now, before))

@@ -1,0 +1,177 @@
+"""The cases of `make bench` (gptkata.lab.bench), each run in a fresh Python process of
+its own: training throughput of the teaching and the fused GPT, and generation
+throughput of naive generation and the KV cache, with the memory each run added.
+What they measure and why is told in gptkata.lab.bench.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from gptkata.lab import bench_modern
+from gptkata.lab.presets import PRESETS
+
+VOCAB_SIZE = 65  # tiny Shakespeare's characters
+CONTEXTS = (64, 128, 256)  # plus block_size + 1, the first context that is cropped
+
+
+def rss_mib() -> float:
+    """The resident set size of this process now, in MiB (Linux; 0.0 elsewhere)."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0.0
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def peak_rss_mib() -> float:
+    """The largest resident set size this process has had, in MiB."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes vs KiB
+
+
+def best_seconds(run, repeats: int) -> tuple[float, object]:
+    """The shortest wall time of `repeats` calls of `run()`, and what the last call returned."""
+    best, result = float("inf"), None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = run()
+        best = min(best, time.perf_counter() - start)
+    return best, result
+
+
+def gpt_config(preset_name: str, block_size: int | None = None):
+    from solutions import gpt
+
+    p = PRESETS[preset_name]
+    return gpt.GPTConfig(
+        vocab_size=VOCAB_SIZE,
+        block_size=block_size or p.block_size,
+        n_embd=p.n_embd,
+        n_head=p.n_head,
+        n_layer=p.n_layer,
+        dropout=p.dropout,
+    )
+
+
+def train_case(model_kind: str, preset_name: str, steps: int, repeats: int) -> dict:
+    """Training tokens/s of the teaching or the fused GPT at a preset's sizes."""
+    import torch
+
+    from solutions import batching, fast_attention, gpt, training
+
+    p = PRESETS[preset_name]
+    model_class = fast_attention.FusedGPT if model_kind == "fused" else gpt.GPTLanguageModel
+    torch.manual_seed(1337)
+    model = model_class(gpt_config(preset_name)).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=p.learning_rate)
+    generator = torch.Generator().manual_seed(1337)
+    data = torch.randint(VOCAB_SIZE, (100_000,), generator=generator)
+
+    def run_steps(n: int) -> None:
+        for _ in range(n):
+            x, y = batching.get_batch(data, p.batch_size, p.block_size, generator)
+            training.train_step(model, optimizer, x, y)
+
+    before = rss_mib()
+    run_steps(3)  # warm up: first calls allocate and pick kernels
+    seconds = best_seconds(lambda: run_steps(steps), repeats)[0] / steps
+    return {
+        "tokens_per_s": p.batch_size * p.block_size / seconds,
+        "ms_per_step": seconds * 1e3,
+        "parameters": sum(w.numel() for w in model.parameters()),
+        "peak_rss_mib": peak_rss_mib(),
+        "run_added_mib": peak_rss_mib() - before,
+    }
+
+
+def generate_case(
+    method: str, preset_name: str, block_size: int, new_tokens: int, repeats: int
+) -> dict:
+    """Generation ids/s and per-step times of naive generate or the KV cache."""
+    import torch
+
+    from solutions import fast_attention, kv_cache
+
+    torch.manual_seed(1337)
+    config = gpt_config(preset_name, block_size)
+    config.dropout = 0.0
+    model = fast_attention.FusedGPT(config).eval()
+    prompt = torch.zeros((1, 1), dtype=torch.long)
+
+    def generate(n: int) -> torch.Tensor:
+        generator = torch.Generator().manual_seed(1337)
+        if method == "kv_cache":
+            return kv_cache.generate_cached(model, prompt, n, generator)
+        return model.generate(prompt, n, generator)
+
+    before = rss_mib()
+    generate(8)  # warm up
+    full, generated = best_seconds(lambda: generate(new_tokens), repeats)
+    inside = block_size - prompt.shape[1]  # ids that still fit into the context
+    inside_seconds, _ = best_seconds(lambda: generate(inside), repeats)
+    contexts = sorted({*CONTEXTS, block_size + 1})
+    context = torch.randint(
+        VOCAB_SIZE, (1, max(contexts)), generator=torch.Generator().manual_seed(0)
+    )
+    return {
+        "ids": generated[0].tolist(),
+        "parameters": sum(w.numel() for w in model.parameters()),
+        "tokens_per_s": new_tokens / full,
+        "seconds": full,
+        "inside_block_new_tokens": inside,
+        "inside_block_tokens_per_s": inside / inside_seconds,
+        "ms_per_token": {
+            str(n): 1e3 * step_seconds(method, model, context[:, :n], 3 * repeats) for n in contexts
+        },
+        "peak_rss_mib": peak_rss_mib(),
+        "run_added_mib": peak_rss_mib() - before,
+    }
+
+
+def step_seconds(method: str, model, context, repeats: int) -> float:
+    """The median time of one generation step for the id after `context` (1, L): the
+    naive model call on the last block_size ids, or `next_token_logits` with caches
+    that already hold the first L - 1 ids (filled before the clock starts)."""
+    import torch
+
+    from solutions import kv_cache
+
+    block_size = model.config.block_size
+    times = []
+    with torch.no_grad():
+        for _ in range(repeats):
+            if method == "kv_cache":
+                caches = [kv_cache.KVCache() for _ in model.blocks]
+                kv_cache.next_token_logits(model, context[:, :-1], caches)
+                start = time.perf_counter()
+                kv_cache.next_token_logits(model, context, caches)
+            else:
+                start = time.perf_counter()
+                model(context[:, -block_size:])
+            times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def run_case(name: str, args: argparse.Namespace) -> dict:
+    import torch
+
+    torch.set_num_threads(args.threads)
+    kind, variant = name.split(":")
+    if name in bench_modern.CASES:
+        return bench_modern.run_case(variant, args)
+    if kind == "bpe":
+        from gptkata.lab.bench_bpe import bpe_case
+
+        return bpe_case(args.bpe_vocab_size, args.repeats)
+    if kind == "train":
+        return train_case(variant, args.preset, args.train_steps, args.repeats)
+    return generate_case(
+        variant, args.generate_preset, args.block_size, args.new_tokens, args.repeats
+    )

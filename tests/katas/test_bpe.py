@@ -1,0 +1,336 @@
+"""Kata 12 - byte-level BPE: split, merge, train, encode and decode.
+
+The specifications are plain loops written here: training recounts every pair of
+every chunk for every merge (slow, obviously right), and encoding applies the
+merges one by one in training order. The implementation must agree with both. Every
+text is small (at most a few thousand characters): the corpus-sized figures are
+`make bench`'s job, never a test's.
+"""
+
+from collections import Counter
+from functools import cache
+from itertools import pairwise
+
+import torch
+from hypothesis import example, given
+
+from gptkata.kata.select import Lazy, implementation
+from tests import expect, strategies
+
+bpe = Lazy(implementation, "bpe")
+
+# Words that repeat, several bytes per character among them: an accent, a combining
+# acute accent (e + U+0301), a dash, emoji with a skin tone and a flag.
+TRAINING_TEXT = (
+    "First Citizen: we are accounted poor citizens, the patricians good.\n"
+    "Caf\u00e9, na\u00efve, cafe\u0301 \U0001f600\U0001f600 \U0001f44d\U0001f3fd \u2014 "
+    "the the the 42 42 \U0001f1eb\U0001f1f7\n"
+) * 3
+UNICODE_EXAMPLES = (
+    "\U0001f600\U0001f44d\U0001f3fd caf\u00e9 cafe\u0301 \U0001f1eb\U0001f1f7",
+    "e\u0301\u0301\u0301 \u0915\u094d\u0937 \u4e2d\u6587 \U0001f468\u200d\U0001f469\u200d\U0001f467",
+    "",
+    "   \n\n\t it's  ",
+)
+
+
+@cache
+def trained():
+    """The tokenizer of TRAINING_TEXT, 300 ids (learned once per run)."""
+    return bpe.BPETokenizer.train(TRAINING_TEXT, 300)
+
+
+def spec_merge(ids, pair, new_id):
+    """The merge, as the specification: left to right, an id used at most once."""
+    out, i = [], 0
+    while i < len(ids):
+        if tuple(ids[i : i + 2]) == tuple(pair):
+            out.append(new_id)
+            i += 2
+        else:
+            out.append(ids[i])
+            i += 1
+    return out
+
+
+def spec_train(text, vocab_size):
+    """BPE training the slow, obvious way: recount everything for every merge."""
+    words = [list(chunk.encode("utf-8")) for chunk in bpe.split_text(text)]
+    merges = []
+    while len(merges) < vocab_size - 256:
+        counts = Counter(pair for ids in words for pair in pairwise(ids))
+        if not counts:
+            break
+        pair = min(counts, key=lambda p: (-counts[p], p))  # most frequent, then smallest
+        merges.append(pair)
+        words = [spec_merge(ids, pair, 255 + len(merges)) for ids in words]
+    return merges
+
+
+def spec_encode(merges, text):
+    """Encoding as the specification: each chunk's bytes, then every merge in order."""
+    out = []
+    for chunk in bpe.split_text(text):
+        ids = list(chunk.encode("utf-8"))
+        for i, pair in enumerate(merges):
+            ids = spec_merge(ids, pair, 256 + i)
+        out.extend(ids)
+    return out
+
+
+def test_split_keeps_a_words_leading_space_and_splits_off_punctuation():
+    expect.equal(
+        'split_text("Hello world!! It\'s 42")',
+        bpe.split_text("Hello world!! It's 42"),
+        ["Hello", " world", "!!", " It", "'s", " 42"],
+        "GPT-2's pattern: a word with its leading space, runs of punctuation, contractions, numbers",
+    )
+
+
+@given(strategies.any_text)
+@example(UNICODE_EXAMPLES[0])
+@example(UNICODE_EXAMPLES[1])
+def test_split_chunks_join_back_to_the_text(text):
+    chunks = bpe.split_text(text)
+    expect.equal(
+        f"''.join(split_text({text!r}))",
+        "".join(chunks),
+        text,
+        "every character belongs to exactly one chunk, in order: nothing lost or repeated",
+    )
+
+
+def test_merge_replaces_each_pair_left_to_right():
+    cases = [
+        (([1, 2, 3, 1, 2], (1, 2), 256), [256, 3, 256]),
+        (([97, 97, 97, 98], (97, 97), 256), [256, 97, 98]),
+        (([97, 97, 97, 97], (97, 97), 256), [256, 256]),
+        (([5, 6, 7], (6, 5), 300), [5, 6, 7]),
+        (([], (1, 2), 256), []),
+        (([1], (1, 2), 256), [1]),
+    ]
+    for (ids, pair, new_id), expected in cases:
+        expect.equal(
+            f"merge({ids}, {pair}, {new_id})",
+            bpe.merge(ids, pair, new_id),
+            expected,
+            "scan left to right; a merged id is not reused by the next pair",
+        )
+
+
+def test_train_takes_the_most_frequent_pair_and_breaks_ties_by_the_smallest():
+    expect.equal(
+        "train_bpe('ab ab cd cd', 259)",
+        bpe.train_bpe("ab ab cd cd", 259),
+        [(32, 99), (97, 98), (256, 100)],
+        "(32, 99), (97, 98) and (99, 100) occur twice each: (32, 99) is the smallest; then "
+        "(97, 98) ties with (256, 100) and is smaller",
+    )
+
+
+def test_train_stops_when_no_chunk_has_two_ids_left():
+    expect.equal(
+        "train_bpe('aaaa', 1000)",
+        bpe.train_bpe("aaaa", 1000),
+        [(97, 97), (256, 256)],
+        "(97, 97) occurs 3 times (overlapping); after it 'aaaa' is [256, 256], then one id",
+    )
+    expect.equal(
+        "train_bpe('a b c', 300)",
+        bpe.train_bpe("a b c", 300),
+        [(32, 98), (32, 99)],
+        "pairs are counted inside the chunks 'a', ' b', ' c' only, never across them",
+    )
+
+
+@given(strategies.bpe_texts, strategies.bpe_vocab_sizes)
+def test_train_equals_recounting_every_pair_for_every_merge(text, vocab_size):
+    expect.equal(
+        f"train_bpe({text!r}, {vocab_size})",
+        bpe.train_bpe(text, vocab_size),
+        spec_train(text, vocab_size),
+        "for each merge: count every neighbouring pair inside each chunk, take the most "
+        "frequent (ties: the smallest pair), replace it everywhere with the next id",
+    )
+
+
+@given(strategies.bpe_texts)
+def test_no_token_crosses_a_chunk(text):
+    tokenizer = bpe.BPETokenizer.train(text, 320)
+    chunks = [chunk.encode("utf-8") for chunk in bpe.split_text(text)]
+    for new_id in range(256, len(tokenizer.vocab)):
+        piece = tokenizer.vocab[new_id]
+        expect.equal(
+            f"token {new_id} = {piece!r} of BPETokenizer.train({text!r}, 320) lies inside a chunk",
+            any(piece in chunk for chunk in chunks),
+            True,
+            "merges never cross the boundaries of split_text: every token is part of a chunk",
+        )
+
+
+def test_vocab_is_the_256_bytes_then_one_id_per_merge():
+    merges = [(104, 101), (256, 108), (32, 257)]
+    vocab = bpe.BPETokenizer(merges).vocab
+    expect.equal(f"len(BPETokenizer({merges}).vocab)", len(vocab), 259, "256 bytes + 3 merges")
+    expect.equal(
+        "[vocab[i] for i in (0, 65, 255)]",
+        [vocab[i] for i in (0, 65, 255)],
+        [b"\x00", b"A", b"\xff"],
+        "ids 0-255 are the single bytes",
+    )
+    expect.equal(
+        "[vocab[i] for i in (256, 257, 258)]",
+        [vocab[i] for i in (256, 257, 258)],
+        [b"he", b"hel", b" hel"],
+        "merge i makes id 256 + i, the bytes of its pair joined",
+    )
+
+
+def test_train_is_train_bpe_in_a_tokenizer():
+    text = TRAINING_TEXT[:200]
+    expect.equal(
+        f"BPETokenizer.train({text!r}, 280).merges",
+        bpe.BPETokenizer.train(text, 280).merges,
+        bpe.train_bpe(text, 280),
+        "train is a shortcut for BPETokenizer(train_bpe(text, vocab_size))",
+    )
+
+
+def test_encode_chunk_merges_the_earliest_merge_first():
+    tokenizer = bpe.BPETokenizer([(98, 99), (97, 98), (256, 100)])
+    expect.equal(
+        "BPETokenizer([(98, 99), (97, 98), (256, 100)]).encode_chunk(b'abcd')",
+        tokenizer.encode_chunk(b"abcd"),
+        [97, 258],
+        "(98, 99) was learned before (97, 98): 'bc' is merged first, then 'bc'+'d'",
+    )
+
+
+@given(strategies.any_text)
+@example(UNICODE_EXAMPLES[0])
+@example(UNICODE_EXAMPLES[1])
+@example(UNICODE_EXAMPLES[2])
+@example(UNICODE_EXAMPLES[3])
+@example(TRAINING_TEXT)
+def test_decode_of_encode_is_the_text(text):
+    tokenizer = trained()
+    ids = tokenizer.encode(text)
+    expect.equal(
+        f"decode(encode({text!r}))",
+        tokenizer.decode(ids),
+        text,
+        "the bytes of the ids joined are the text's UTF-8 bytes: any string round-trips",
+    )
+
+
+@given(strategies.any_text)
+@example(UNICODE_EXAMPLES[0])
+@example(TRAINING_TEXT)
+def test_encoding_is_never_longer_than_the_bytes(text):
+    ids = trained().encode(text)
+    expect.equal(
+        f"len(encode({text!r})) <= len(text.encode())",
+        len(ids) <= len(text.encode("utf-8")),
+        True,
+        f"{len(ids)} ids for {len(text.encode('utf-8'))} bytes: every merge makes a chunk shorter",
+    )
+
+
+@given(strategies.bpe_texts, strategies.bpe_texts)
+def test_encoding_applies_the_merges_one_by_one_in_training_order(training_text, text):
+    merges = bpe.train_bpe(training_text, 300)
+    expect.equal(
+        f"BPETokenizer(train_bpe({training_text!r}, 300)).encode({text!r})",
+        bpe.BPETokenizer(merges).encode(text),
+        spec_encode(merges, text),
+        "in each chunk, merge 0 wherever it occurs, then merge 1, ... (or, the same: "
+        "repeatedly the pair of lowest rank)",
+    )
+
+
+@given(strategies.bpe_merges(), strategies.bpe_texts)
+def test_encoding_with_any_merges_applies_them_in_order(merges, text):
+    expect.equal(
+        f"BPETokenizer({merges}).encode({text!r})",
+        bpe.BPETokenizer(merges).encode(text),
+        spec_encode(merges, text),
+        "the merges a tokenizer is given, in their order, whether learned or not",
+    )
+
+
+def test_encoding_twice_gives_the_same_ids():
+    tokenizer = trained()
+    first = tokenizer.encode(TRAINING_TEXT)
+    expect.equal(
+        "encode(text) a second time (chunks cached)",
+        tokenizer.encode(TRAINING_TEXT),
+        first,
+        "a cache of encoded chunks must return exactly what encoding them gives",
+    )
+
+
+@given(strategies.id_sequences(vocab_size=300, min_len=0, max_len=40))
+@example(torch.tensor([0xE2, 0x82]))
+@example(torch.tensor([0xFF, 72]))
+def test_decode_of_any_ids_replaces_invalid_utf8(ids):
+    tokenizer = trained()
+    ids = ids.tolist()
+    expected = b"".join(tokenizer.vocab[i] for i in ids).decode("utf-8", errors="replace")
+    expect.equal(
+        f"decode({ids})",
+        tokenizer.decode(ids),
+        expected,
+        "arbitrary ids need not be valid UTF-8: errors='replace' shows bad bytes as U+FFFD",
+    )
+
+
+def test_on_shakespeare_the_tokens_are_pieces_of_words(corpus_text):
+    text = corpus_text[:10_000]  # a few seconds of the slow algorithm, at most
+    tokenizer = bpe.BPETokenizer.train(text, 320)
+    pieces = {tokenizer.vocab[i] for i in range(256, 320)}
+    expect.equal(
+        "{b' the', b' you', b' Citizen'} <= the tokens of BPETokenizer.train(text[:10000], 320)",
+        {b" the", b" you", b" Citizen"} <= pieces,
+        True,
+        "frequent words become single tokens, with their leading space",
+    )
+    ratio = len(tokenizer.encode(text)) / len(text.encode("utf-8"))
+    expect.equal(
+        f"len(encode(text[:10000])) / len(bytes) = {ratio:.3f} below 0.7",
+        ratio < 0.7,
+        True,
+        "64 merges learned from this very text shorten it by about a third (0.64)",
+    )
+
+
+# -- bad input: given in the exercise, tested one by one ---------------------------
+
+
+def test_a_vocab_size_below_256_is_refused():
+    expect.value_error(
+        "train_bpe('abc', 255)", bpe.train_bpe, "abc", 255, mentions=("vocab_size", "255")
+    )
+
+
+def test_text_that_is_not_a_str_is_refused():
+    expect.value_error(
+        "train_bpe(b'abc', 300)", bpe.train_bpe, b"abc", 300, mentions=("text", "bytes")
+    )
+
+
+def test_an_unknown_id_is_refused_naming_it_and_its_position():
+    expect.value_error(
+        "BPETokenizer([(97, 98)]).decode([97, 257, 98])",
+        bpe.BPETokenizer([(97, 98)]).decode,
+        [97, 257, 98],
+        mentions=("257", "position 1"),
+    )
+
+
+def test_a_merge_of_ids_that_do_not_exist_yet_is_refused():
+    expect.value_error(
+        "BPETokenizer([(97, 98), (257, 97)])",
+        bpe.BPETokenizer,
+        [(97, 98), (257, 97)],
+        mentions=("merges[1]", "257"),
+    )

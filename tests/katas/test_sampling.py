@@ -1,0 +1,207 @@
+"""Kata 13 - sampling: temperature, top-k and top-p (nucleus) decoding.
+
+Draws are compared with torch.multinomial under the same generator state: the same
+probabilities and the same random numbers give the same ids, exactly. Where a filter
+decides, each row is repeated DRAWS times and one call draws them all, so an id that
+must never be drawn would show up.
+
+Tolerance for the nucleus: the test computes the mass of the likelier ids in float64,
+the implementation in float32; an id whose mass-before lies within SLACK = 1e-5 of p
+may go either way (float32 sums of up to 20 probabilities err by about 1e-6).
+"""
+
+import torch
+from hypothesis import assume, given
+from hypothesis import strategies as st
+from torch.nn import functional as F
+
+from gptkata.kata.select import Lazy, implementation
+from tests import expect, strategies
+
+sampling = Lazy(implementation, "sampling")
+
+DRAWS = 400
+SLACK = 1e-5
+# Probabilities 0.5, 0.3, 0.15, 0.05 on ids 2, 0, 3, 1: the vocabulary order is not
+# the order of likelihood.
+FOUR = torch.tensor([[0.3, 0.05, 0.5, 0.15]]).log()
+BY_LIKELIHOOD = [2, 0, 3, 1]
+
+
+def generator(seed: int = 1337) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def drawn(ids: torch.Tensor) -> set[int]:
+    return set(ids.flatten().tolist())
+
+
+@given(strategies.logit_batches(), strategies.seeds)
+def test_one_long_id_per_row(logits, seed):
+    B, V = logits.shape
+    ids = sampling.sample_next(logits, generator=generator(seed))
+    expect.tensor_like(
+        f"sample_next(logits of shape {(B, V)})",
+        ids,
+        (B, 1),
+        torch.long,
+        "one id per row, shaped (B, 1) to be concatenated to the context",
+    )
+    expect.equal(
+        "every id in 0..V-1", bool(((ids >= 0) & (ids < V)).all()), True, "ids index the logits"
+    )
+
+
+@given(strategies.logit_batches(), strategies.seeds)
+def test_temperature_one_without_filters_is_multinomial_of_the_softmax(logits, seed):
+    expect.equal(
+        f"sample_next(logits of shape {tuple(logits.shape)}, generator=g)",
+        sampling.sample_next(logits, generator=generator(seed)),
+        torch.multinomial(F.softmax(logits, dim=-1), 1, generator=generator(seed)),
+        "the model's own distribution, drawn with torch.multinomial and the generator given",
+    )
+
+
+@given(strategies.logit_batches(), strategies.temperatures, strategies.seeds)
+def test_temperature_divides_the_logits_before_the_softmax(logits, temperature, seed):
+    expect.equal(
+        f"sample_next(logits, temperature={temperature!r}, generator=g)",
+        sampling.sample_next(logits, temperature=temperature, generator=generator(seed)),
+        torch.multinomial(F.softmax(logits / temperature, dim=-1), 1, generator=generator(seed)),
+        "softmax(logits / temperature): below 1 sharper, above 1 flatter",
+    )
+
+
+@given(strategies.logit_batches())
+def test_temperature_zero_is_the_argmax(logits):
+    expect.equal(
+        f"sample_next(logits of shape {tuple(logits.shape)}, temperature=0)",
+        sampling.sample_next(logits, temperature=0.0),
+        logits.argmax(dim=-1, keepdim=True),
+        "the limit of an ever lower temperature: always the likeliest id (greedy decoding)",
+    )
+
+
+@given(strategies.logit_batches(), strategies.seeds)
+def test_top_k_of_one_is_the_argmax(logits, seed):
+    expect.equal(
+        f"sample_next(logits of shape {tuple(logits.shape)}, top_k=1, generator=g)",
+        sampling.sample_next(logits, top_k=1, generator=generator(seed)),
+        logits.argmax(dim=-1, keepdim=True),
+        "only the likeliest id keeps a chance",
+    )
+
+
+@given(strategies.logit_batches(), st.integers(1, 25))
+def test_top_k_filter_keeps_exactly_the_k_largest(logits, k):
+    V = logits.shape[-1]
+    top = torch.topk(logits, min(k, V), dim=-1).indices
+    keep = torch.zeros_like(logits, dtype=torch.bool).scatter(-1, top, True)
+    expect.equal(
+        f"top_k_filter(logits of shape {tuple(logits.shape)}, {k})",
+        sampling.top_k_filter(logits, k),
+        logits.masked_fill(~keep, float("-inf")),
+        "the k largest logits of each row unchanged, every other one -inf (k > V keeps all)",
+    )
+
+
+@given(strategies.logit_batches(max_b=1), st.integers(1, 20), strategies.seeds)
+def test_nothing_outside_the_top_k_is_ever_drawn(logits, k, seed):
+    V = logits.shape[-1]
+    allowed = set(torch.topk(logits[0], min(k, V)).indices.tolist())
+    ids = sampling.sample_next(logits.expand(DRAWS, V), top_k=k, generator=generator(seed))
+    expect.equal(
+        f"ids drawn by sample_next(logits, top_k={k}) {DRAWS} times, outside the top {k}",
+        sorted(drawn(ids) - allowed),
+        [],
+        "ids outside the k likeliest must have probability 0",
+    )
+
+
+def test_top_p_filter_keeps_the_smallest_set_that_reaches_p():
+    for p, kept in ((0.4, 1), (0.6, 2), (0.7, 2), (0.9, 3), (0.97, 4), (1.0, 4)):
+        keep = torch.zeros(1, 4, dtype=torch.bool)
+        keep[0, BY_LIKELIHOOD[:kept]] = True
+        expect.equal(
+            f"top_p_filter(log([0.3, 0.05, 0.5, 0.15]), {p})",
+            sampling.top_p_filter(FOUR, p),
+            FOUR.masked_fill(~keep, float("-inf")),
+            f"the likeliest ids until their mass reaches {p}: the {kept} likeliest",
+        )
+
+
+@given(strategies.logit_batches(max_b=1), strategies.top_ps, strategies.seeds)
+def test_top_p_draws_only_from_the_nucleus(logits, p, seed):
+    V = logits.shape[-1]
+    probs = F.softmax(logits[0].double(), dim=-1)
+    sorted_probs, order = probs.sort(descending=True)
+    before = sorted_probs.cumsum(0) - sorted_probs
+    assume(not bool(((before - p).abs() < SLACK).any()))  # no id on the edge of the nucleus
+    nucleus = set(order[before < p].tolist())
+    ids = sampling.sample_next(logits.expand(DRAWS, V), top_p=p, generator=generator(seed))
+    expect.equal(
+        f"ids drawn by sample_next(logits, top_p={p:.4f}) {DRAWS} times, outside the nucleus",
+        sorted(drawn(ids) - nucleus),
+        [],
+        "only the smallest set of likeliest ids whose probabilities add up to p",
+    )
+
+
+def test_every_id_of_the_nucleus_can_be_drawn():
+    ids = sampling.sample_next(FOUR.expand(2000, 4), top_p=0.9, generator=generator())
+    expect.equal(
+        "set(sample_next(log([0.3, 0.05, 0.5, 0.15]), top_p=0.9)) over 2000 draws",
+        drawn(ids),
+        {0, 2, 3},
+        "the nucleus is renormalised and sampled from: its three ids (0.5, 0.3, 0.15) all appear",
+    )
+
+
+def test_top_p_applies_to_what_top_k_kept():
+    ids = sampling.sample_next(FOUR.expand(2000, 4), top_k=2, top_p=0.6, generator=generator())
+    expect.equal(
+        "set(sample_next(log([0.3, 0.05, 0.5, 0.15]), top_k=2, top_p=0.6)) over 2000 draws",
+        drawn(ids),
+        {2},
+        "top-k first: 0.5 and 0.3 remain, renormalised 0.625 and 0.375; then top-p of what "
+        "remains: 0.625 alone reaches 0.6",
+    )
+
+
+# -- bad input: given in the exercise, tested one by one ---------------------------
+
+
+def test_a_negative_temperature_is_refused():
+    expect.value_error(
+        "sample_next(logits, temperature=-0.5)",
+        sampling.sample_next,
+        FOUR,
+        temperature=-0.5,
+        mentions=("temperature", "-0.5"),
+    )
+
+
+def test_a_top_k_below_one_is_refused():
+    expect.value_error(
+        "sample_next(logits, top_k=0)", sampling.sample_next, FOUR, top_k=0, mentions=("top_k",)
+    )
+
+
+def test_a_top_p_outside_zero_to_one_is_refused():
+    for p in (0.0, 1.5):
+        expect.value_error(
+            f"sample_next(logits, top_p={p})",
+            sampling.sample_next,
+            FOUR,
+            top_p=p,
+            mentions=("top_p", str(p)),
+        )
+
+
+def test_logits_that_are_not_b_by_v_are_refused():
+    expect.value_error(
+        "sample_next(torch.zeros(4))",
+        sampling.sample_next,
+        torch.zeros(4),
+        mentions=("logits", "(4,)"),
+    )

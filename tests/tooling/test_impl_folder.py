@@ -1,0 +1,77 @@
+"""`make test IMPL=<folder>`: the suite against any folder of kata modules."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from gptkata.kata import manifest
+from tests.tooling.repo import gptkata, line_of, scratch
+
+TOKENIZER = manifest.get("tokenizer")
+TESTS = ["tests/katas/test_tokenizer.py", "tests/katas/test_batching.py"]
+
+
+def own_tokenizer(folder, bug: bool = False):
+    """An instructor's own tokenizer.py in `folder` (the reference, or with a bug)."""
+    folder.mkdir()
+    text = TOKENIZER.solution_file.read_text(encoding="utf-8")
+    if bug:
+        text = text.replace("return sorted(set(text))", "return sorted(set(text))[::-1]  # bug")
+    (folder / "tokenizer.py").write_text(text, encoding="utf-8")
+    return folder / "tokenizer.py"
+
+
+def test_a_folder_with_a_correct_tokenizer_passes_and_names_the_katas_it_lacks(tmp_path):
+    root = scratch(tmp_path, "tokenizer", "batching")
+    own_tokenizer(tmp_path / "mine")
+
+    run = gptkata(root, "test", "--impl", str(tmp_path / "mine"))
+
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "12 passed" in run.stdout
+    lines = [line for line in run.stdout.splitlines() if "Not provided" in line]
+    assert lines == [f"Not provided in {tmp_path / 'mine'} (no module file there): batching"]
+
+
+def test_a_wrong_answer_in_the_folder_is_reported_at_its_own_file_and_line(tmp_path):
+    root = scratch(tmp_path, "tokenizer")
+    mine = own_tokenizer(tmp_path / "mine", bug=True)
+
+    run = gptkata(root, "test", "--impl", str(tmp_path / "mine"))
+
+    assert run.returncode == 1
+    assert "build_vocab" in run.stdout
+    assert "Traceback" not in run.stdout + run.stderr
+    assert "INTERNALERROR" not in run.stdout
+    assert line_of(mine, "# bug") > 0
+
+
+def test_gptkata_impl_selects_a_folder_for_plain_pytest_too(tmp_path):
+    root = scratch(tmp_path, "tokenizer", "batching")
+    own_tokenizer(tmp_path / "mine")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GPTKATA_")}
+    env["GPTKATA_IMPL"] = str(tmp_path / "mine")
+
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *TESTS],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "Not provided in" in run.stdout and "batching" in run.stdout
+
+
+def test_an_impl_that_is_no_folder_is_refused_in_one_line(tmp_path):
+    root = scratch(tmp_path, "tokenizer")
+
+    run = gptkata(root, "test", "--impl", str(tmp_path / "nowhere"))
+
+    assert run.returncode == 2
+    assert run.stderr.strip().count("\n") == 0
+    assert "neither exercises, solutions nor a folder" in run.stderr
