@@ -51,22 +51,22 @@ data: $(VENV)/.installed
 	@$(PY) -m gptkata.data $(if $(SOURCE),--source "$(SOURCE)")
 
 test: $(VENV)/.installed
-	@$(PY) -m gptkata test --impl $(IMPL) --chain $(CHAIN) $(if $(KATA),--kata $(KATA))
+	@$(PY) -m gptkata test --impl $(IMPL) --chain $(CHAIN) $(if $(KATA),--kata "$(KATA)")
 
 progress: $(VENV)/.installed
 	@$(PY) -m gptkata progress --chain $(CHAIN)
 
 watch: $(VENV)/.installed
-	@$(PY) -m gptkata watch --chain $(CHAIN) $(if $(KATA),--kata $(KATA)) $(if $(POLL),--poll)
+	@$(PY) -m gptkata watch --chain $(CHAIN) $(if $(KATA),--kata "$(KATA)") $(if $(POLL),--poll)
 
 show: $(VENV)/.installed
-	@$(PY) -m gptkata show $(if $(KATA),--kata $(KATA))
+	@$(PY) -m gptkata show $(if $(KATA),--kata "$(KATA)")
 
 hint: $(VENV)/.installed
-	@$(PY) -m gptkata hint $(if $(KATA),--kata $(KATA)) $(if $(AGAIN),--again) $(if $(RESTART),--restart)
+	@$(PY) -m gptkata hint $(if $(KATA),--kata "$(KATA)") $(if $(AGAIN),--again) $(if $(RESTART),--restart)
 
 reset: $(VENV)/.installed
-	@$(PY) -m gptkata reset $(if $(KATA),--kata $(KATA))
+	@$(PY) -m gptkata reset $(if $(KATA),--kata "$(KATA)")
 
 train: $(VENV)/.installed
 	@$(PY) -m gptkata.lab.train --preset $(PRESET) $(ARGS)

@@ -7,6 +7,9 @@
     pytest_plugin.py, results.py
                     one line per problem instead of a traceback, and the results file
                     that the views below read back
+    runner.py       runs the tests in a child process: an exit, a crash or a hang in
+                    learner code is its kata broken, never a pass
+    limits.py       every test's time limit, and the one line that reports it
     progress.py, watch.py, show.py, hints.py, reset.py
                     the learner's commands (`make progress`, `watch`, `show`, `hint`,
                     `reset`)

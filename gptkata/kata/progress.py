@@ -1,8 +1,9 @@
 """`make progress`: where you are on the path, and the one next step.
 
-The kata tests run in a subprocess with GPTKATA_REPORT set, and the JSON report they
-leave is read back (gptkata.kata.results). So nothing a learner writes can stop the view:
-a file that does not import only marks its own kata as broken. The view shows
+The kata tests run in a subprocess (gptkata.kata.runner), and the results they log are
+read back (gptkata.kata.results). So nothing a learner writes can stop the view: a
+file that does not import, exits, crashes or hangs only marks its own kata as broken.
+The view shows
 
   every kata in manifest order with its state: done, in progress (k of n tests
   pass), not started, or broken (the import error and its file:line, in one line);
@@ -17,13 +18,10 @@ an unfinished kata holds up the ones after it). Nothing under exercises/ is writ
 
 from __future__ import annotations
 
-import json
 import sys
-import tempfile
-from pathlib import Path
 
 from gptkata import paths
-from gptkata.kata import checks, manifest
+from gptkata.kata import manifest, runner
 from gptkata.kata.results import (
     DONE,
     KATA_BROKEN,
@@ -48,20 +46,34 @@ def run(
 ) -> list[Result]:
     """Run the tests of `katas` (all by default) in manifest order, in a subprocess,
     and return their results. With `first_failure`, stop at the first test that does
-    not pass: the katas before it are done, and its kata is the current one."""
+    not pass: the katas before it are done, and its kata is the current one.
+
+    A test during which the test process died (an exit, a crash, a hang) marks its
+    kata broken; the tests of the katas after it are then run in a fresh process."""
     katas = manifest.KATAS if katas is None else katas
     files = [str(k.test_file.relative_to(paths.ROOT)) for k in katas if k.test_file.is_file()]
     if not files:
         return []
-    with tempfile.TemporaryDirectory(prefix="gptkata-progress-") as folder:
-        report = Path(folder) / "report.json"
-        extra = ["--exitfirst"] if first_failure else []
-        finished = checks.run_suite(paths.ROOT, report, *files, *extra, chain=chain)
-        # pytest's exit codes: 0 all passed, 1 some failed, 5 no tests; others: it did not run
-        if finished.returncode not in (0, 1, 5) or not report.is_file():
-            output = (finished.stdout + finished.stderr).strip().splitlines()
-            raise SuiteError("the kata tests did not run:\n" + "\n".join(output[-15:]))
-        return [Result(**r) for r in json.loads(report.read_text())]
+    problem = runner.corpus_problem()
+    if problem:
+        raise SuiteError(problem)
+    extra = ["-p", "no:cacheprovider", *(["--exitfirst"] if first_failure else [])]
+    results: list[Result] = []
+    while files:
+        outcome = runner.run(files, extra, chain=chain, capture=True)
+        results += outcome.results
+        if outcome.stopped_in is None:
+            # pytest's exit codes: 0 all passed, 1 some failed, 5 no tests; others: it did not run
+            if not outcome.complete or outcome.exitstatus not in (0, 1, 5):
+                output = outcome.output.strip().splitlines()
+                why = f" ({outcome.stopped})" if outcome.stopped else ""
+                raise SuiteError(f"the kata tests did not run{why}:\n" + "\n".join(output[-15:]))
+            break
+        if first_failure:
+            break
+        stopped_file = outcome.stopped_in.split("::", 1)[0]
+        files = files[files.index(stopped_file) + 1 :] if stopped_file in files else []
+    return results
 
 
 def current_kata(chain: str = "reference") -> manifest.Kata | None:

@@ -17,6 +17,9 @@ Loaded for every run (pyproject's addopts). It changes only how results are show
   welcome that says where to start.
 * With GPTKATA_REPORT=path, every result is also written there as JSON (see
   gptkata.kata.results), for the progress view, watch and the maintainer checks.
+* A test past its time limit is one line saying where it was stopped
+  (gptkata.kata.limits); `sys.exit` in the code under test is its kata broken. With
+  GPTKATA_LOG (set by gptkata.kata.runner) each test is logged as it starts and ends.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ import pytest
 
 from gptkata import paths
 from gptkata.data import CorpusError
-from gptkata.kata import manifest, progress, select, stubs
+from gptkata.kata import limits, manifest, progress, runner, select, stubs
 from gptkata.kata.results import (
     BROKEN,
     KATA_BROKEN,
@@ -140,6 +143,12 @@ def _describe(item, error: BaseException) -> dict | None:
         return dict(outcome=BROKEN, message=str(error), details=str(error))
     if isinstance(error, CorpusError):
         return dict(message=str(error), details=str(error))
+    if isinstance(error, limits.TimeLimit):
+        return dict(
+            message=error.message, details=error.message, where=error.where, function=error.function
+        )
+    if isinstance(error, SystemExit):
+        return _describe_exit(error)
     example = smallest_example(error)
     example_line = f"  smallest failing example: {example}" if example else ""
     if isinstance(error, Mismatch):
@@ -148,6 +157,20 @@ def _describe(item, error: BaseException) -> dict | None:
         function = _named_function(kata_name, text.splitlines()[0] if text else "")
         return dict(message=one_line(text), details=details, function=function)
     return _describe_exception(item, error, kata_name, example_line, checked_at)
+
+
+def _describe_exit(error: SystemExit) -> dict:
+    """Learner code called sys.exit (or raised SystemExit) during a test: the kata is
+    broken, whatever the exit code - an exit must never read as a pass."""
+    frames = _frames_in(error, paths.ROOT / select.impl_name()) or _frames_in(
+        error, paths.EXERCISES
+    )
+    where = f" at {_at(frames[-1])}" if frames else ""
+    function = next(filter(None, map(_qualified, reversed(frames))), None)
+    text = f"the code under test exits: sys.exit({error.code!r}){where}"
+    return dict(
+        outcome=BROKEN, message=text, details=text, where=where[4:] or None, function=function
+    )
 
 
 def _describe_exception(item, error, kata_name, example_line, checked_at) -> dict | None:
@@ -207,8 +230,9 @@ def pytest_report_teststatus(report, config):
 
 
 class _Collector:
-    def __init__(self):
+    def __init__(self, recorder: runner.Recorder | None = None):
         self.results: list[Result] = []
+        self.recorder = recorder
 
     @pytest.hookimpl
     def pytest_runtest_logreport(self, report):
@@ -221,6 +245,8 @@ class _Collector:
             described.setdefault("outcome", report.outcome)
             described.setdefault("message", "")
             self.results.append(Result(report.nodeid, kata_of(report.nodeid), **described))
+            if self.recorder:
+                self.recorder.result(self.results[-1])
 
     @pytest.hookimpl
     def pytest_terminal_summary(self, terminalreporter, exitstatus, config):
@@ -235,7 +261,12 @@ class _Collector:
 
 
 def pytest_configure(config):
-    config.pluginmanager.register(_Collector(), "gptkata-collector")
+    log = os.environ.get("GPTKATA_LOG")  # set by gptkata.kata.runner
+    recorder = runner.Recorder(log) if log else None
+    if recorder:
+        config.pluginmanager.register(recorder, "gptkata-recorder")
+    config.pluginmanager.register(limits.Guard(), "gptkata-limits")
+    config.pluginmanager.register(_Collector(recorder), "gptkata-collector")
 
 
 def pytest_collection_modifyitems(session, config, items):

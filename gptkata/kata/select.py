@@ -107,7 +107,7 @@ def load(impl: str, kata_name: str) -> ModuleType:
         raise KataBroken(f"kata {kata.name} is not provided: there is no {shown}")
     try:
         return importlib.import_module(qualified)
-    except Exception as error:  # any error while importing the learner's file
+    except (Exception, SystemExit) as error:  # any error, or an exit, while importing it
         sys.modules.pop(qualified, None)
         raise KataBroken(describe_import_error(shown, error)) from error
 
@@ -119,7 +119,7 @@ def describe_import_error(filename: str, error: BaseException) -> str:
         where = f"{filename}:{error.lineno}"
         message = error.msg
     else:
-        message = str(error)
+        message = f"sys.exit({error.code!r})" if isinstance(error, SystemExit) else str(error)
         frames = traceback.extract_tb(error.__traceback__)
         inside = [f for f in frames if f.filename.replace("\\", "/").endswith(filename)]
         if inside or frames:
@@ -200,7 +200,9 @@ class Lazy:
 
     Test files write `tokenizer = Lazy(implementation, "tokenizer")` at the top:
     a broken exercise file then fails that kata's tests one by one, with a one-line
-    reason, instead of stopping the collection of the whole suite.
+    reason, instead of stopping the collection of the whole suite. Private names
+    (`_x`, `__wrapped__`) are never looked up in the kata: pytest asks for some while
+    it collects, and learner code must not run (or hang, or exit) before a test does.
     """
 
     def __init__(self, resolve, kata_name: str):
