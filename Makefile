@@ -32,8 +32,8 @@ SOURCE ?=
 PRESET ?= cpu
 ARGS   ?=
 
-.PHONY: install data test check lint progress watch show hint reset train sample bench speed \
-	grade release new-kata
+.PHONY: install corpus data test check lint progress watch show hint reset train sample bench \
+	speed grade release new-kata
 
 # The interpreter must be 3.11+ (one line if not); a .venv left by a failed install with
 # a missing, broken or too old interpreter is removed and made again.
@@ -50,13 +50,17 @@ install: $(VENV)/.installed
 data: $(VENV)/.installed
 	@$(PY) -m gptkata.data $(if $(SOURCE),--source "$(SOURCE)")
 
-test: $(VENV)/.installed
+# the corpus, downloaded when it is missing (offline: one line that says make data SOURCE=...)
+corpus: $(VENV)/.installed
+	@$(PY) -m gptkata.data --ensure
+
+test: $(VENV)/.installed corpus
 	@$(PY) -m gptkata test --impl $(IMPL) --chain $(CHAIN) $(if $(KATA),--kata "$(KATA)")
 
-progress: $(VENV)/.installed
+progress: $(VENV)/.installed corpus
 	@$(PY) -m gptkata progress --chain $(CHAIN)
 
-watch: $(VENV)/.installed
+watch: $(VENV)/.installed corpus
 	@$(PY) -m gptkata watch --chain $(CHAIN) $(if $(KATA),--kata "$(KATA)") $(if $(POLL),--poll)
 
 show: $(VENV)/.installed
@@ -94,6 +98,6 @@ lint: $(VENV)/.installed
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
-check: $(VENV)/.installed lint
+check: $(VENV)/.installed corpus lint
 	GPTKATA_IMPL=solutions HYPOTHESIS_PROFILE=thorough $(PY) -m pytest tests solutions --doctest-modules
 	$(PY) -m gptkata.kata.checks

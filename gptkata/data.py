@@ -111,8 +111,8 @@ def download(url: str = URL, folder: Path | None = None, timeout: float = 30.0) 
     except OSError as error:
         reason = getattr(error, "reason", error)
         raise CorpusError(
-            f"could not download {url} ({reason}); without internet, copy input.txt here "
-            f"with `make data SOURCE=path/to/input.txt`"
+            f"could not download the corpus ({reason}); without internet, install a copy of "
+            f"tiny Shakespeare's input.txt with: make data SOURCE=path/to/input.txt"
         ) from error
 
 
@@ -180,15 +180,33 @@ def read_corpus(folder: Path | None = None) -> str:
     return path.read_text(encoding="utf-8")
 
 
+def ensure(url: str = URL, folder: Path | None = None) -> Path | None:
+    """Install the corpus if it is missing (what `make test` and `make check` run
+    first). Returns the path of a fresh install, None when it was already there;
+    a CorpusError (one line, with the `make data SOURCE=...` way out) when it cannot."""
+    if corpus_path(folder).is_file():
+        return None
+    print("The tiny Shakespeare corpus is not installed yet: downloading it...", flush=True)
+    return download(url, folder)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make data", description=__doc__.splitlines()[0])
     parser.add_argument("--source", type=Path, help="install a local copy instead of downloading")
     parser.add_argument("--url", default=URL, help="download from this URL (default: the seed's)")
+    parser.add_argument(
+        "--ensure", action="store_true", help="only if it is missing (make test, make check)"
+    )
     args = parser.parse_args(argv)
     try:
-        target = install_from(args.source) if args.source else download(args.url)
+        if args.ensure and not args.source:
+            target = ensure(args.url)
+            if target is None:
+                return 0
+        else:
+            target = install_from(args.source) if args.source else download(args.url)
     except CorpusError as error:
-        print(f"make data: {error}", file=sys.stderr)
+        print(f"make data: {error}", file=sys.stderr, flush=True)
         return 1
     print(f"corpus verified (SHA-256 {SHA256[:12]}...) and installed at {target}")
     return 0

@@ -13,6 +13,9 @@
     progress.py, watch.py, show.py, hints.py, reset.py
                     the learner's commands (`make progress`, `watch`, `show`, `hint`,
                     `reset`)
+    deps.py         which katas each kata's tests use (read from the sources)
+    cache.py        results kept under a hash of every file they depend on
+    warm.py         one warm process, a fresh forked child per check (make watch)
     stubs.py        makes exercises/ from solutions/
     checks.py       the maintainer checks of `make check` (mirror, stubs)
     speed.py        `make speed`: how long the tests take

@@ -12,7 +12,9 @@ The view shows
   line, the file and function to edit, and the commands that explain the kata,
   run just its tests, and give a hint.
 
-CHAIN is respected (with CHAIN=mine later katas build on your own earlier work, so
+Katas whose files did not change since the last run are not run again: their
+results come from the results cache (gptkata.kata.cache), so after a save only the
+katas that depend on the saved file run. CHAIN is respected (with CHAIN=mine later katas build on your own earlier work, so
 an unfinished kata holds up the ones after it). Nothing under exercises/ is written.
 """
 
@@ -21,7 +23,7 @@ from __future__ import annotations
 import sys
 
 from gptkata import paths
-from gptkata.kata import manifest, runner
+from gptkata.kata import cache, manifest, runner, select
 from gptkata.kata.results import (
     DONE,
     KATA_BROKEN,
@@ -77,9 +79,23 @@ def run(
 
 
 def current_kata(chain: str = "reference") -> manifest.Kata | None:
-    """The first kata that is not done (None when every kata is), found by running
-    the tests in order up to the first one that does not pass."""
-    state = current(tally(run(chain=chain, first_failure=True)))
+    """The first kata that is not done (None when every kata is): the stored results
+    of unchanged katas (gptkata.kata.cache), then the tests of the rest in order up to
+    the first one that does not pass."""
+    keys, unknown = cache.Keys(), []
+    for kata in manifest.KATAS:
+        if not kata.test_file.is_file():
+            continue
+        stored = cache.lookup(kata, keys.key(kata, chain), chain)
+        if stored is None:
+            unknown = [k for k in manifest.KATAS[kata.number - 1 :]]
+            break
+        state = tally(stored, (kata,))[0]
+        if state.unfinished:
+            return kata
+    state = (
+        current(tally(run(tuple(unknown), chain=chain, first_failure=True))) if unknown else None
+    )
     return state.kata if state else None
 
 
@@ -134,7 +150,15 @@ def next_step_lines(state: KataState, chain: str = "reference") -> list[str]:
         f"Next: kata {kata.number}, {kata.name} ({state.passed} of {state.total} tests pass)"
         f" - {kata.title}"
     ]
-    if state.state == KATA_BROKEN:
+    waiting = select.waits_for(problem.message) if problem else None
+    if waiting:  # CHAIN=mine: fix the earlier kata; this one's file is fine
+        first = manifest.get(waiting[1])
+        lines += [
+            f"  waits:   {problem.message}",
+            f"  fix:     kata {first.number}, {first.name}, first (exercises/{first.module}.py):"
+            f" make test KATA={first.name}{also}",
+        ]
+    elif state.state == KATA_BROKEN:
         lines += [
             f"  broken:  {problem.message}",
             f"  fix:     that line in exercises/{kata.module}.py, or start the kata over"
@@ -165,9 +189,9 @@ def what_to_edit(problem: Result, kata: manifest.Kata) -> str:
 
 
 def main(chain: str = "reference") -> int:
-    print("Running the kata tests...", file=sys.stderr, flush=True)
+    print("Running the kata tests...", flush=True)  # stdout: in order when piped
     try:
-        states = tally(run(chain=chain))
+        states = tally(cache.results(manifest.KATAS, chain, run))  # unchanged katas: stored
     except SuiteError as error:
         print(error, file=sys.stderr)
         return 1

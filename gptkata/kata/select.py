@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import sys
 import traceback
 from pathlib import Path
@@ -41,7 +42,27 @@ NOTES: list[str] = []
 
 
 class KataBroken(Exception):
-    """A kata's file could not be imported (a SyntaxError, a bad import, ...)."""
+    """A kata's file could not be imported (a SyntaxError, a bad import, ...).
+
+    `kata` is the kata whose own file is broken and `cause` that file's error with its
+    place ('exercises/averaging.py:12 SyntaxError: invalid syntax'). When a later kata
+    cannot import because an earlier one it builds on is broken (CHAIN=mine), the
+    message names that earliest cause once: 'attention waits for averaging: ...',
+    never a chain of one import error inside another.
+    """
+
+    def __init__(self, message: str, kata: str = "", cause: str = ""):
+        super().__init__(message)
+        self.kata, self.cause = kata, cause
+
+
+_WAITS = re.compile(r"^(\w+) waits for (\w+): ")
+
+
+def waits_for(message: str) -> tuple[str, str] | None:
+    """('attention', 'averaging') for 'attention waits for averaging: ...', else None."""
+    match = _WAITS.match(message or "")
+    return (match[1], match[2]) if match else None
 
 
 def _choice(variable: str, allowed: tuple[str, ...], default: str) -> str:
@@ -103,13 +124,25 @@ def load(impl: str, kata_name: str) -> ModuleType:
     shown = f"{_relative(str(impl_folder(impl)))}/{kata.module}.py"
     if not provided(kata_name, impl):
         if impl in PACKAGES:
-            raise KataBroken(f"{shown} is missing: `make reset KATA={kata.name}` restores the stub")
-        raise KataBroken(f"kata {kata.name} is not provided: there is no {shown}")
+            missing = f"{shown} is missing"
+            raise KataBroken(
+                f"{missing}: `make reset KATA={kata.name}` restores the stub", kata.name, missing
+            )
+        missing = f"kata {kata.name} is not provided: there is no {shown}"
+        raise KataBroken(missing, kata.name, missing)
     try:
         return importlib.import_module(qualified)
+    except KataBroken as error:  # an earlier kata it builds on does not import
+        sys.modules.pop(qualified, None)
+        root = error.kata or "an earlier kata"
+        raise KataBroken(
+            f"{kata.name} waits for {root}: {error.cause or error}", root, error.cause
+        ) from None
     except (Exception, SystemExit) as error:  # any error, or an exit, while importing it
         sys.modules.pop(qualified, None)
-        raise KataBroken(describe_import_error(shown, error)) from error
+        raise KataBroken(
+            describe_import_error(shown, error), kata.name, _cause(shown, error)
+        ) from error
 
 
 def describe_import_error(filename: str, error: BaseException) -> str:
@@ -127,6 +160,14 @@ def describe_import_error(filename: str, error: BaseException) -> str:
             where = f"{_relative(frame.filename)}:{frame.lineno}"
     suffix = f" ({where})" if where else ""
     return f"{filename} does not import: {type(error).__name__}: {message}{suffix}"
+
+
+def _cause(filename: str, error: BaseException) -> str:
+    """'exercises/x.py:12 SyntaxError: invalid syntax': the error at its place."""
+    described = describe_import_error(filename, error)
+    body = described.split(" does not import: ", 1)[1]
+    match = re.match(r"^(.*) \(([^()]+:\d+)\)$", body)
+    return f"{match[2]} {match[1]}" if match else f"{filename} {body}"
 
 
 def _relative(filename: str) -> str:

@@ -107,17 +107,20 @@ def test_scores_are_scaled_by_head_size_not_by_n_embd():
         def attend(scale):
             return scores.mul(scale).masked_fill(future, float("-inf")).softmax(dim=-1) @ v
 
-        right, slip = attend(head_size**-0.5), attend(n_embd**-0.5)
+        right, slip, unscaled = attend(head_size**-0.5), attend(n_embd**-0.5), attend(1.0)
         got = head(x)
-    # This example tells the two scales apart by far more than the tolerance.
-    assert (right - slip).abs().max() > 1000 * ATOL
+    # This example tells the three scales apart by far more than the tolerance.
+    assert min((right - slip).abs().max(), (right - unscaled).abs().max()) > 1000 * ATOL
+    why = "the dot product q . k runs over head_size numbers, so scale the scores by head_size ** -0.5"
+    for mistake, wrong in (
+        ("n_embd ** -0.5 (the lecture's first version) flattens the softmax", slip),
+        ("unscaled scores make the softmax nearly one-hot", unscaled),
+    ):
+        if isinstance(got, torch.Tensor) and got.shape == wrong.shape:
+            if torch.allclose(got, wrong, atol=ATOL):
+                why += f"; this looks like the slip: {mistake}"
     expect.close(
-        f"Head(n_embd={n_embd}, head_size={head_size}, ...)(x)",
-        got,
-        right,
-        atol=ATOL,
-        why="the dot product q . k runs over head_size numbers, so scale by head_size ** -0.5; "
-        "n_embd ** -0.5 (the lecture's first version) flattens the softmax",
+        f"Head(n_embd={n_embd}, head_size={head_size}, ...)(x)", got, right, atol=ATOL, why=why
     )
 
 

@@ -158,3 +158,28 @@ def test_a_source_of_the_wrong_size_is_refused_before_it_is_read(tmp_path, monke
 
     assert "6,442,450,944 bytes, expected 1,115,394" in str(error.value)
     assert not (tmp_path / "data").exists()
+
+
+def test_ensure_installs_a_missing_corpus_and_leaves_an_installed_one_alone(tmp_path, corpus_bytes):
+    source = tmp_path / "input.txt"
+    source.write_bytes(corpus_bytes)
+    folder = tmp_path / "data"
+
+    assert data.ensure(source.as_uri(), folder) == folder / data.FILENAME
+    assert (folder / data.FILENAME).read_bytes() == corpus_bytes
+    source.unlink()  # installed now: nothing is downloaded again
+    assert data.ensure(source.as_uri(), folder) is None
+
+
+def test_ensure_offline_stops_with_the_one_line_that_says_make_data_source(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setattr(data.paths, "DATA", tmp_path / "data")
+    unreachable = (tmp_path / "no-network" / "input.txt").as_uri()
+
+    status = data.main(["--ensure", "--url", unreachable])
+
+    error = capsys.readouterr().err.strip()
+    assert status == 1
+    assert "\n" not in error and "make data SOURCE=path/to/input.txt" in error
+    assert not (tmp_path / "data" / data.FILENAME).exists()

@@ -174,3 +174,30 @@ def test_a_stub_of_an_earlier_kata_points_to_that_katas_file():
     assert progress.what_to_edit(stub, manifest.get("bigram")) == (
         "exercises/tokenizer.py, function encode (line 57)"
     )
+
+
+def test_chain_mine_names_the_earliest_broken_kata_once_and_never_suggests_a_reset(tmp_path):
+    root = scratch(tmp_path, "averaging", "attention", "multihead")
+    broken_line = break_syntax(root, "averaging")
+    solve(root, "attention")
+    solve(root, "multihead")
+
+    test = gptkata(root, "test", "--kata", "multihead", "--chain", "mine").stdout
+    view = gptkata(root, "progress", "--chain", "mine").stdout
+
+    cause = f"exercises/averaging.py:{broken_line} SyntaxError"
+    assert f"multihead waits for averaging: {cause}" in test
+    assert "fix:     kata 1, averaging, first" in test
+    assert "make reset" not in test and "KataBroken" not in test + view
+    assert f"attention waits for averaging: {cause}" in kata_row(view, "attention")
+    assert f"multihead waits for averaging: {cause}" in kata_row(view, "multihead")
+
+
+def test_chain_mine_names_an_unfinished_earlier_kata_as_the_cause(tmp_path):
+    root = scratch(tmp_path, "averaging", "attention")
+    solve(root, "attention")
+
+    out = gptkata(root, "test", "--kata", "attention", "--chain", "mine").stdout
+
+    assert "attention waits for averaging: not implemented yet: averaging." in out
+    assert "make reset" not in out
