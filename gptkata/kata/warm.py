@@ -119,7 +119,10 @@ def _child(files: list[str], folder: Path, chain: str, impl: str, seconds: float
         faulthandler.dump_traceback_later(seconds, exit=True, file=stacks)
         import pytest
 
-        code = int(pytest.main(["-p", "no:cacheprovider", *files], plugins=[_Now(folder / "now")]))
+        # pytest's own faulthandler plugin cancels the pending dump at the first failure
+        # (a time limit in an earlier test), so it is left out: the dump must stay armed.
+        args = ["-p", "no:cacheprovider", "-p", "no:faulthandler", *files]
+        code = int(pytest.main(args, plugins=[_Now(folder / "now")]))
         sys.stdout.flush()
         sys.stderr.flush()
     except BaseException:  # noqa: B036 - whatever happens, the child must exit here
