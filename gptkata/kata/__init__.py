@@ -18,7 +18,12 @@
     warm.py         one warm process, a fresh forked child per check (make watch)
     stubs.py        makes exercises/ from solutions/
     checks.py       the maintainer checks of `make check` (mirror, stubs)
+    authoring.py    `make new-kata`, and the authoring check that runs first in make check
     speed.py        `make speed`: how long the tests take
+    grade.py, grade_report.py, sandbox.py, grade_bench.py
+                    `make grade`: a class graded in forked, guarded children; the CSV,
+                    JSON and JUnit reports; the guards; the 60-submission benchmark
+    release.py      `make release`: a student edition without the solutions
 
 A newcomer starts with manifest.py and select.py. May import: the shared modules in
 gptkata/ (paths, data, outputs) and the standard library, pytest and hypothesis. Never
