@@ -39,6 +39,7 @@ ARGS   ?=
 # a missing, broken or too old interpreter is removed and made again.
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) gptkata/install.py python
+	@echo "Installing the pinned dependencies into .venv/ (a minute or two the first time)..."
 	@if $(PYTHON) gptkata/install.py venv $(VENV); then rm -rf $(VENV); fi
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > $(VENV)/requirements.txt

@@ -190,6 +190,15 @@ def ensure(url: str = URL, folder: Path | None = None) -> Path | None:
     return download(url, folder)
 
 
+def _installed_intact() -> bool:
+    """Whether the corpus is installed and unchanged (then `make data` has nothing to do)."""
+    try:
+        verify()
+    except CorpusError:
+        return False
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make data", description=__doc__.splitlines()[0])
     parser.add_argument("--source", type=Path, help="install a local copy instead of downloading")
@@ -203,8 +212,13 @@ def main(argv: list[str] | None = None) -> int:
             target = ensure(args.url)
             if target is None:
                 return 0
+        elif args.source:
+            target = install_from(args.source)
+        elif _installed_intact():
+            print(f"corpus already installed and verified at {corpus_path()}")
+            return 0
         else:
-            target = install_from(args.source) if args.source else download(args.url)
+            target = download(args.url)
     except CorpusError as error:
         print(f"make data: {error}", file=sys.stderr, flush=True)
         return 1

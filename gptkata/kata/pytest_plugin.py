@@ -348,7 +348,7 @@ def summary_lines(results: list[Result]) -> list[str]:
     states = [s for s in tally(results) if s.results]
     now = next((s for s in states if s.unfinished), None)
     if now is None:
-        return finished_lines(states)
+        return finished_lines(states, select.impl_name())
     # a fresh clone: every kata not started (its given validation may pass already)
     if all(s.state == NOT_STARTED for s in states) and now.kata == manifest.KATAS[0]:
         return ["", *welcome_lines(now.kata, _first_stub(now.kata))]
@@ -391,10 +391,16 @@ def _first_stub(kata: manifest.Kata) -> tuple[str, int] | None:
     return left[0] if left else None
 
 
-def finished_lines(states: list[KataState]) -> list[str]:
-    """After a run in which every test passed: what comes next."""
+def finished_lines(states: list[KataState], impl: str = "exercises") -> list[str]:
+    """After a run in which every test passed: what comes next. Against anything but
+    the learner's exercises it says whose code passed, so nobody takes the reference's
+    green run for their own."""
     if not states:
         return []
+    if impl != "exercises":
+        whose = "the reference solutions (solutions/)" if impl == "solutions" else impl
+        names = ", ".join(s.kata.name for s in states)
+        return ["", f"All tests pass against {whose}: {names}. Your own katas: make test"]
     last = states[-1].kata
     later = [k for k in manifest.KATAS[last.number :] if k.test_file.is_file()]
     names = ", ".join(s.kata.name for s in states)

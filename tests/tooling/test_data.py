@@ -183,3 +183,10 @@ def test_ensure_offline_stops_with_the_one_line_that_says_make_data_source(
     assert status == 1
     assert "\n" not in error and "make data SOURCE=path/to/input.txt" in error
     assert not (tmp_path / "data" / data.FILENAME).exists()
+
+
+def test_make_data_leaves_an_intact_installed_corpus_alone_offline(own_corpus, capsys):
+    status = data.main(["--url", (own_corpus.parent / "no-network" / "input.txt").as_uri()])
+
+    assert status == 0
+    assert capsys.readouterr().out.startswith("corpus already installed and verified at ")

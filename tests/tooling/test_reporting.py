@@ -108,3 +108,15 @@ def test_a_kata_that_passes_points_to_the_next_one():
 
     assert "All tests of tokenizer pass. Next: kata 2, batching" in lines[1]
     assert "make show KATA=batching" in lines[2] and "make test KATA=batching" in lines[2]
+
+
+def test_a_green_run_of_the_reference_says_whose_code_passed():
+    tokenizer = KataState(
+        manifest.get("tokenizer"),
+        [Result("tests/katas/test_tokenizer.py::t", "tokenizer", "passed", "")],
+    )
+
+    lines = finished_lines([tokenizer], "solutions")
+
+    assert lines[1].startswith("All tests pass against the reference solutions (solutions/)")
+    assert "Your own katas: make test" in lines[1] and "Next:" not in lines[1]
