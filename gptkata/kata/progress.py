@@ -23,7 +23,7 @@ from __future__ import annotations
 import sys
 
 from gptkata import paths
-from gptkata.kata import cache, manifest, runner, select
+from gptkata.kata import cache, hints, manifest, runner, select
 from gptkata.kata.results import (
     DONE,
     KATA_BROKEN,
@@ -171,9 +171,22 @@ def next_step_lines(state: KataState, chain: str = "reference") -> list[str]:
     lines += [
         f"  read:    make show KATA={kata.name}    what to build, the shapes, what the tests check",
         f"  run:     make test KATA={kata.name}{also}    or rerun on every save: make watch{also}",
-        f"  stuck:   make hint KATA={kata.name}    {len(kata.hints)} hints, one at a time",
+        f"  stuck:   make hint KATA={kata.name}    {_hints_left(kata)}",
     ]
     return lines
+
+
+def _hints_left(kata: manifest.Kata) -> str:
+    """'3 hints, one at a time', '2 more hints' or 'every hint seen (AGAIN=1 rereads them)'."""
+    total, seen = len(kata.hints), hints.seen(kata)
+    if seen == 0:
+        return f"{total} hints, one at a time"
+    left = total - seen
+    return (
+        f"{left} more hint{'s' if left > 1 else ''}"
+        if left
+        else "every hint seen (AGAIN=1 rereads them)"
+    )
 
 
 def what_to_edit(problem: Result, kata: manifest.Kata) -> str:

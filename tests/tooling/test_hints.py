@@ -7,7 +7,8 @@ import sys
 import pytest
 
 from gptkata import cli
-from gptkata.kata import hints, manifest
+from gptkata.kata import hints, manifest, progress
+from gptkata.kata.results import KataState, Result
 from tests.tooling.repo import scratch
 
 TOKENIZER = manifest.get("tokenizer")
@@ -67,6 +68,22 @@ def test_what_was_revealed_is_kept_in_an_ignored_state_file_not_in_exercises(hin
 
     assert hints.state_file().is_file()
     assert hints.state_file().relative_to(copy).parts[0] == ".gptkata"
+
+
+def test_the_next_step_counts_the_hints_still_hidden(hint):
+    state = KataState(
+        TOKENIZER, [Result("tests/katas/test_tokenizer.py::t", "tokenizer", "failed", "x")]
+    )
+
+    def stuck() -> str:
+        return next(line for line in progress.next_step_lines(state) if "stuck:" in line)
+
+    assert stuck().endswith(f"{len(TOKENIZER.hints)} hints, one at a time")
+    hint()
+    assert stuck().endswith(f"{len(TOKENIZER.hints) - 1} more hints")
+    for _ in TOKENIZER.hints[1:]:
+        hint()
+    assert stuck().endswith("every hint seen (AGAIN=1 rereads them)")
 
 
 def test_eleven_hints_at_once_are_all_counted(tmp_path):
