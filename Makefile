@@ -33,13 +33,14 @@ SOURCE ?=
 PRESET ?= cpu
 ARGS   ?=
 
-.PHONY: install data test check lint progress watch show hint reset train sample bench bench-nanogpt speed \
-	grade release new-kata
+.PHONY: install corpus data test check lint progress watch show hint reset train sample bench \
+	bench-nanogpt speed grade release new-kata
 
 # The interpreter must be 3.11+ (one line if not); a .venv left by a failed install with
 # a missing, broken or too old interpreter is removed and made again.
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) gptkata/install.py python
+	@echo "Installing the pinned dependencies into .venv/ (a minute or two the first time)..."
 	@if $(PYTHON) gptkata/install.py venv $(VENV); then rm -rf $(VENV); fi
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > $(VENV)/requirements.txt
@@ -51,23 +52,27 @@ install: $(VENV)/.installed
 data: $(VENV)/.installed
 	@$(PY) -m gptkata.data $(if $(SOURCE),--source "$(SOURCE)")
 
-test: $(VENV)/.installed
-	@$(PY) -m gptkata test --impl $(IMPL) --chain $(CHAIN) $(if $(KATA),--kata $(KATA))
+# the corpus, downloaded when it is missing (offline: one line that says make data SOURCE=...)
+corpus: $(VENV)/.installed
+	@$(PY) -m gptkata.data --ensure
 
-progress: $(VENV)/.installed
+test: $(VENV)/.installed corpus
+	@$(PY) -m gptkata test --impl $(IMPL) --chain $(CHAIN) $(if $(KATA),--kata "$(KATA)")
+
+progress: $(VENV)/.installed corpus
 	@$(PY) -m gptkata progress --chain $(CHAIN)
 
-watch: $(VENV)/.installed
-	@$(PY) -m gptkata watch --chain $(CHAIN) $(if $(KATA),--kata $(KATA)) $(if $(POLL),--poll)
+watch: $(VENV)/.installed corpus
+	@$(PY) -m gptkata watch --chain $(CHAIN) $(if $(KATA),--kata "$(KATA)") $(if $(POLL),--poll)
 
 show: $(VENV)/.installed
-	@$(PY) -m gptkata show $(if $(KATA),--kata $(KATA))
+	@$(PY) -m gptkata show $(if $(KATA),--kata "$(KATA)")
 
 hint: $(VENV)/.installed
-	@$(PY) -m gptkata hint $(if $(KATA),--kata $(KATA)) $(if $(AGAIN),--again) $(if $(RESTART),--restart)
+	@$(PY) -m gptkata hint $(if $(KATA),--kata "$(KATA)") $(if $(AGAIN),--again) $(if $(RESTART),--restart)
 
 reset: $(VENV)/.installed
-	@$(PY) -m gptkata reset $(if $(KATA),--kata $(KATA))
+	@$(PY) -m gptkata reset $(if $(KATA),--kata "$(KATA)")
 
 train: $(VENV)/.installed
 	@$(PY) -m gptkata.lab.train --preset $(PRESET) $(ARGS)
@@ -98,6 +103,6 @@ lint: $(VENV)/.installed
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
-check: $(VENV)/.installed lint
+check: $(VENV)/.installed corpus lint
 	GPTKATA_IMPL=solutions HYPOTHESIS_PROFILE=thorough $(PY) -m pytest tests solutions --doctest-modules
 	$(PY) -m gptkata.kata.checks

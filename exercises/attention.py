@@ -48,7 +48,14 @@ class Head(nn.Module):
     def __init__(self, n_embd: int, head_size: int, block_size: int, dropout: float = 0.0):
         """Three `nn.Linear(n_embd, head_size, bias=False)` called `key`, `query` and
         `value`, an `nn.Dropout(dropout)` called `dropout`; keep `head_size` (for the
-        scale) and `block_size` (the longest sequence the head accepts)."""
+        scale) and `block_size` (the longest sequence the head accepts). Sizes below 1
+        are a ValueError."""
+        if n_embd < 1 or head_size < 1 or block_size < 1:
+            raise ValueError(
+                f"n_embd, head_size and block_size must be at least 1, got n_embd={n_embd}, "
+                f"head_size={head_size}, block_size={block_size}"
+            )
+        # -- your code below --
         raise NotImplementedError("not implemented yet: attention.Head.__init__")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -57,6 +64,14 @@ class Head(nn.Module):
         Scores q @ k^T times head_size ** -0.5, the future masked and a softmax over
         each row (`averaging.causal_softmax`), dropout on those weights, then the
         weighted sum of the values. T may be anything from 1 to block_size; a longer
-        sequence is a ValueError, checked before any work is done.
+        sequence, and an x that is not (B, T, n_embd), are ValueErrors, checked before
+        any work is done.
         """
+        n_embd = self.key.in_features
+        if x.dim() != 3 or x.shape[-1] != n_embd:
+            raise ValueError(f"x must have shape (B, T, n_embd={n_embd}), got {tuple(x.shape)}")
+        B, T, C = x.shape
+        if T > self.block_size:
+            raise ValueError(f"x has sequence length {T}, longer than block_size {self.block_size}")
+        # -- your code below --
         raise NotImplementedError("not implemented yet: attention.Head.forward")

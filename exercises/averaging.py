@@ -37,6 +37,8 @@ def average_loop(x: torch.Tensor) -> torch.Tensor:
 
     A tensor that is not 3-D is a ValueError.
     """
+    _check_btc(x)
+    # -- your code below --
     raise NotImplementedError("not implemented yet: averaging.average_loop")
 
 
@@ -51,12 +53,17 @@ def causal_average_weights(T: int) -> torch.Tensor:
             [0.5000, 0.5000, 0.0000],
             [0.3333, 0.3333, 0.3333]])
     """
+    if T < 1:
+        raise ValueError(f"T must be at least 1, got {T}")
+    # -- your code below --
     raise NotImplementedError("not implemented yet: averaging.causal_average_weights")
 
 
 # %%
 def average_matmul(x: torch.Tensor) -> torch.Tensor:
     """Prefix means as one matrix multiply: causal_average_weights(T) @ x. (B, T, C) -> (B, T, C)."""
+    _check_btc(x)
+    # -- your code below --
     raise NotImplementedError("not implemented yet: averaging.average_matmul")
 
 
@@ -66,6 +73,8 @@ def average_softmax(x: torch.Tensor) -> torch.Tensor:
 
     Build the weights with `causal_softmax(torch.zeros(T, T))`.
     """
+    _check_btc(x)
+    # -- your code below --
     raise NotImplementedError("not implemented yet: averaging.average_softmax")
 
 
@@ -78,10 +87,14 @@ def causal_softmax(scores: torch.Tensor) -> torch.Tensor:
     changing a future score changes nothing. Scores whose last two dimensions are not
     square are a ValueError.
     """
+    if scores.dim() < 2 or scores.shape[-1] != scores.shape[-2]:
+        raise ValueError(f"scores must end in a square (T, T), got shape {tuple(scores.shape)}")
+    # -- your code below --
     raise NotImplementedError("not implemented yet: averaging.causal_softmax")
 
 
 # %%
 def _check_btc(x: torch.Tensor) -> None:
     """Raise ValueError unless x is a (B, T, C) tensor."""
-    raise NotImplementedError("not implemented yet: averaging._check_btc")
+    if x.dim() != 3:
+        raise ValueError(f"x must have shape (B, T, C), got shape {tuple(x.shape)}")

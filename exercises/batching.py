@@ -49,8 +49,18 @@ def train_val_split(
     """`(train, val)`: the first `int(len(data) * train_fraction)` ids, then the rest.
 
     The split is a cut, not a shuffle: the validation text is text the model has
-    never seen, in one piece. A fraction outside (0, 1) is a ValueError.
+    never seen, in one piece. Data that is not 1-D, and a fraction outside (0, 1),
+    are ValueErrors.
     """
+    if data.dim() != 1:
+        raise ValueError(
+            f"data must be 1-D (one long sequence of ids), got shape {tuple(data.shape)}"
+        )
+    if not 0 < train_fraction < 1:
+        raise ValueError(
+            f"train_fraction must be between 0 and 1 (exclusive), got {train_fraction}"
+        )
+    # -- your code below --
     raise NotImplementedError("not implemented yet: batching.train_val_split")
 
 
@@ -59,8 +69,11 @@ def context_target_pairs(data: torch.Tensor, block_size: int) -> list[tuple[torc
     """The `block_size` (context, target) examples hidden in `data[:block_size + 1]`.
 
     Pair t is `(data[:t+1], int(data[t+1]))` for t = 0 .. block_size-1: contexts grow
-    from one id to `block_size` ids. Data no longer than `block_size` is a ValueError.
+    from one id to `block_size` ids. Data no longer than `block_size`, or not 1-D
+    integer ids, is a ValueError.
     """
+    _check_block(data, block_size)
+    # -- your code below --
     raise NotImplementedError("not implemented yet: batching.context_target_pairs")
 
 
@@ -74,13 +87,30 @@ def get_batch(
     """A random batch `(x, y)` of shape (batch_size, block_size) each; y is x shifted by one.
 
     Pass a seeded `torch.Generator` to get the same batch every time. Data no longer
-    than `block_size` (no room for one target) is a ValueError, as is a batch_size
-    below 1.
+    than `block_size` (no room for one target) is a ValueError, as are data that is
+    not integer ids and a batch_size that is not a whole number of at least 1.
     """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a whole number of at least 1, got {batch_size!r}")
+    _check_block(data, block_size)
+    # -- your code below --
     raise NotImplementedError("not implemented yet: batching.get_batch")
 
 
 # %%
 def _check_block(data: torch.Tensor, block_size: int) -> None:
-    """Raise ValueError unless `data` is 1-D and longer than a positive `block_size`."""
-    raise NotImplementedError("not implemented yet: batching._check_block")
+    """Raise ValueError unless `data` is a 1-D tensor of integer ids longer than
+    `block_size`, a whole number of at least 1."""
+    if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
+        raise ValueError(f"block_size must be a whole number of at least 1, got {block_size!r}")
+    if data.dim() != 1:
+        raise ValueError(
+            f"data must be 1-D (one long sequence of ids), got shape {tuple(data.shape)}"
+        )
+    if data.dtype.is_floating_point or data.dtype.is_complex or data.dtype == torch.bool:
+        raise ValueError(f"data must hold integer ids (torch.long), got dtype {data.dtype}")
+    if len(data) <= block_size:
+        raise ValueError(
+            f"data has {len(data)} ids but a block needs {block_size} + 1 "
+            f"(block_size inputs and one more target)"
+        )

@@ -49,7 +49,16 @@ class BigramLanguageModel(nn.Module):
         self, idx: torch.Tensor, targets: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """`(logits, loss)`: logits (B, T, vocab_size); loss a scalar tensor, or None
-        without targets. Targets of another shape than idx are a ValueError."""
+        without targets.
+
+        idx and targets must be (B, T) torch.long ids below vocab_size, targets of
+        the same shape as idx; anything else is a ValueError (see `_check_ids`).
+        """
+        vocab_size = self.token_embedding_table.num_embeddings
+        _check_ids(idx, vocab_size, "idx")
+        if targets is not None:
+            _check_ids(targets, vocab_size, "targets", shape=tuple(idx.shape))
+        # -- your code below --
         raise NotImplementedError("not implemented yet: bigram.BigramLanguageModel.forward")
 
     @torch.no_grad()
@@ -62,7 +71,43 @@ class BigramLanguageModel(nn.Module):
         """`idx` (B, T) extended by `max_new_tokens` sampled ids: (B, T + max_new_tokens).
 
         The prompt is kept as the prefix. Pass a seeded `torch.Generator` to
-        `torch.multinomial` for reproducible samples. A negative `max_new_tokens` is
-        a ValueError.
+        `torch.multinomial` for reproducible samples. A negative `max_new_tokens`, and
+        a prompt that is not at least one id per row (see `_check_ids`), are
+        ValueErrors.
         """
+        if max_new_tokens < 0:
+            raise ValueError(f"max_new_tokens must be 0 or more, got {max_new_tokens}")
+        _check_ids(idx, self.token_embedding_table.num_embeddings, "idx")
+        if idx.shape[1] == 0:
+            raise ValueError(
+                f"idx is an empty prompt, shape {tuple(idx.shape)}: it needs at least one id per row"
+            )
+        # -- your code below --
         raise NotImplementedError("not implemented yet: bigram.BigramLanguageModel.generate")
+
+
+# %%
+def _check_ids(
+    ids: torch.Tensor, vocab_size: int, name: str, shape: tuple[int, ...] | None = None
+) -> None:
+    """Raise a ValueError naming the argument `name` unless `ids` is a (B, T) tensor
+    of torch.long ids in [0, vocab_size) - of exactly `shape`, when it is given.
+
+    What `nn.Embedding` would otherwise say about a float, 1-D or out-of-range idx is
+    a raw PyTorch error, or nothing at all (1-D ids give (T, C) logits); the range
+    costs one min and one max, cheap next to the model.
+    """
+    if not isinstance(ids, torch.Tensor) or ids.dim() != 2 or ids.dtype != torch.long:
+        described = (
+            f"shape {tuple(ids.shape)} and dtype {ids.dtype}"
+            if isinstance(ids, torch.Tensor)
+            else type(ids).__name__
+        )
+        raise ValueError(f"{name} must be a (B, T) torch.long tensor of ids, got {described}")
+    if shape is not None and tuple(ids.shape) != shape:
+        raise ValueError(f"{name} must have the shape of idx {shape}, got {tuple(ids.shape)}")
+    if ids.numel() and (ids.min() < 0 or ids.max() >= vocab_size):
+        raise ValueError(
+            f"{name} holds ids from {ids.min().item()} to {ids.max().item()}, but ids must "
+            f"be in [0, {vocab_size}) for vocab_size {vocab_size}"
+        )

@@ -52,7 +52,13 @@ class LayerNorm(nn.Module):
         raise NotImplementedError("not implemented yet: block.LayerNorm.__init__")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(..., dim) -> (..., dim), the same as `torch.nn.LayerNorm(dim, eps)`."""
+        """(..., dim) -> (..., dim), the same as `torch.nn.LayerNorm(dim, eps)`.
+
+        An x whose last dimension is not dim is a ValueError."""
+        dim = self.weight.shape[0]
+        if x.dim() < 1 or x.shape[-1] != dim:
+            raise ValueError(f"x must have shape (..., dim={dim}), got {tuple(x.shape)}")
+        # -- your code below --
         raise NotImplementedError("not implemented yet: block.LayerNorm.forward")
 
 
@@ -70,6 +76,10 @@ class Block(nn.Module):
         """(B, T, n_embd) -> (B, T, n_embd): x + sa(ln1(x)), then + ffwd(ln2(.)).
 
         The residual path x itself is never normalised: only the input of each
-        sub-layer is.
+        sub-layer is. An x that is not (B, T, n_embd) is a ValueError.
         """
+        n_embd = self.ln1.weight.shape[0]
+        if x.dim() != 3 or x.shape[-1] != n_embd:
+            raise ValueError(f"x must have shape (B, T, n_embd={n_embd}), got {tuple(x.shape)}")
+        # -- your code below --
         raise NotImplementedError("not implemented yet: block.Block.forward")

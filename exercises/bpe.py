@@ -70,6 +70,8 @@ def split_text(text: str) -> list[str]:
     >>> split_text("Hello world!! It's 42")
     ['Hello', ' world', '!!', ' It', "'s", ' 42']
     """
+    _check_text(text)
+    # -- your code below --
     raise NotImplementedError("not implemented yet: bpe.split_text")
 
 
@@ -95,6 +97,9 @@ def train_bpe(text: str, vocab_size: int) -> list[tuple[int, int]]:
     >>> train_bpe("ab ab cd cd", 259)
     [(32, 99), (97, 98), (256, 100)]
     """
+    _check_vocab_size(vocab_size)
+    _check_text(text)
+    # -- your code below --
     raise NotImplementedError("not implemented yet: bpe.train_bpe")
 
 
@@ -108,6 +113,8 @@ class BPETokenizer:
 
     def __init__(self, merges: list[tuple[int, int]]):
         """Keep the merges, their ranks and `self.vocab`: every id -> its bytes."""
+        _check_merges(merges)
+        # -- your code below --
         raise NotImplementedError("not implemented yet: bpe.BPETokenizer.__init__")
 
     @classmethod
@@ -128,6 +135,8 @@ class BPETokenizer:
 
         A chunk seen before is looked up in `self.cache` instead of merged again.
         """
+        _check_text(text)
+        # -- your code below --
         raise NotImplementedError("not implemented yet: bpe.BPETokenizer.encode")
 
     def decode(self, ids: list[int]) -> str:
@@ -138,28 +147,56 @@ class BPETokenizer:
         >>> BPETokenizer([]).decode([72, 105, 0xFF])
         'Hi\\ufffd'
         """
+        _check_ids(ids, len(self.vocab))
+        # -- your code below --
         raise NotImplementedError("not implemented yet: bpe.BPETokenizer.decode")
 
 
 # %%
 def _check_text(text) -> None:
     """Raise ValueError unless `text` is a str."""
-    raise NotImplementedError("not implemented yet: bpe._check_text")
+    if not isinstance(text, str):
+        raise ValueError(f"text must be a str, got {type(text).__name__}")
 
 
 # %%
 def _check_vocab_size(vocab_size) -> None:
     """Raise ValueError unless vocab_size is an int of at least 256 (the bytes)."""
-    raise NotImplementedError("not implemented yet: bpe._check_vocab_size")
+    if isinstance(vocab_size, bool) or not isinstance(vocab_size, int):
+        raise ValueError(f"vocab_size must be an int, got {vocab_size!r}")
+    if vocab_size < FIRST_MERGE_ID:
+        raise ValueError(
+            f"vocab_size must be at least {FIRST_MERGE_ID} (one id per byte), got {vocab_size}"
+        )
 
 
 # %%
 def _check_merges(merges) -> None:
     """Raise ValueError unless every merge is a new pair of ids that exist before it."""
-    raise NotImplementedError("not implemented yet: bpe._check_merges")
+    seen = set()
+    for i, pair in enumerate(merges):
+        if (
+            not isinstance(pair, (tuple, list))
+            or len(pair) != 2
+            or not all(isinstance(x, int) and not isinstance(x, bool) for x in pair)
+        ):
+            raise ValueError(f"merges[{i}] must be a pair of int ids, got {pair!r}")
+        if not all(0 <= x < FIRST_MERGE_ID + i for x in pair):
+            raise ValueError(
+                f"merges[{i}] = {tuple(pair)} uses an id that does not exist yet "
+                f"(merge {i} may use ids 0..{FIRST_MERGE_ID + i - 1})"
+            )
+        if tuple(pair) in seen:
+            raise ValueError(f"merges[{i}] = {tuple(pair)} repeats an earlier merge")
+        seen.add(tuple(pair))
 
 
 # %%
 def _check_ids(ids, vocab_size: int) -> None:
     """Raise ValueError naming the first id (and its position) outside 0..vocab_size-1."""
-    raise NotImplementedError("not implemented yet: bpe._check_ids")
+    for position, i in enumerate(ids):
+        if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < vocab_size:
+            raise ValueError(
+                f"id {i!r} at position {position} is not in the vocabulary "
+                f"(ids are 0..{vocab_size - 1})"
+            )

@@ -73,6 +73,9 @@ class CausalSelfAttention(nn.Module):
         No bias in `c_attn`, as in the attention kata's heads, so the parameter count
         is MultiHeadAttention's. An n_embd that n_head does not divide is a ValueError.
         """
+        if n_head < 1 or n_embd < 1 or n_embd % n_head != 0:
+            raise ValueError(f"n_embd={n_embd} must be divisible by n_head={n_head}")
+        # -- your code below --
         raise NotImplementedError("not implemented yet: fast_attention.CausalSelfAttention.__init__")
 
     def split_heads(self, t: torch.Tensor) -> torch.Tensor:
@@ -84,9 +87,18 @@ class CausalSelfAttention(nn.Module):
 
         c_attn, then `split_heads` on each of q, k, v, then one call of
         F.scaled_dot_product_attention, merge the heads back, c_proj, dropout. T may be
-        anything from 1 to block_size; a longer sequence is a ValueError. Dropout on
-        the attention weights only while training (`self.training`).
+        anything from 1 to block_size; a longer sequence, and an x that is not
+        (B, T, n_embd), are ValueErrors. Dropout on the attention weights only while
+        training (`self.training`).
         """
+        if x.dim() != 3 or x.shape[-1] != self.n_embd:
+            raise ValueError(
+                f"x must have shape (B, T, n_embd={self.n_embd}), got {tuple(x.shape)}"
+            )
+        B, T, C = x.shape
+        if T > self.block_size:
+            raise ValueError(f"x has sequence length {T}, longer than block_size {self.block_size}")
+        # -- your code below --
         raise NotImplementedError("not implemented yet: fast_attention.CausalSelfAttention.forward")
 
 

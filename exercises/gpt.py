@@ -73,16 +73,29 @@ class GPTLanguageModel(nn.Module):
 
     def _init_weights(self, module: nn.Module) -> None:
         """Normal(0, 0.02) for Linear and Embedding weights, zeros for Linear biases."""
-        raise NotImplementedError("not implemented yet: gpt.GPTLanguageModel._init_weights")
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
 
     def forward(
         self, idx: torch.Tensor, targets: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """`(logits (B, T, vocab_size), loss or None)`, the loss as in the bigram kata.
 
-        idx must be a (B, T) tensor of torch.long ids (see `_check_ids`) with
-        T <= block_size; anything else is a ValueError.
+        idx must be a (B, T) tensor of torch.long ids below vocab_size (see
+        `_check_ids`) with T <= block_size, and targets ids of idx's shape; anything
+        else is a ValueError.
         """
+        _check_ids(idx, self.config.vocab_size, "idx")
+        if targets is not None:
+            _check_ids(targets, self.config.vocab_size, "targets", shape=tuple(idx.shape))
+        B, T = idx.shape
+        if T > self.config.block_size:
+            raise ValueError(
+                f"idx has sequence length {T}, longer than block_size {self.config.block_size}"
+            )
+        # -- your code below --
         raise NotImplementedError("not implemented yet: gpt.GPTLanguageModel.forward")
 
     @torch.no_grad()
@@ -97,15 +110,50 @@ class GPTLanguageModel(nn.Module):
         As the bigram's generate, with one change: any prompt length works, because
         the model is only ever shown the last block_size ids. The prompt is kept as
         the prefix; a seeded `generator` makes the samples reproducible. A prompt
-        that is not (B, T) torch.long ids, or a negative max_new_tokens, is a
-        ValueError.
+        that is not at least one id per row of (B, T) torch.long ids below
+        vocab_size, or a negative max_new_tokens, is a ValueError.
         """
+        if max_new_tokens < 0:
+            raise ValueError(f"max_new_tokens must be 0 or more, got {max_new_tokens}")
+        _check_prompt(idx, self.config.vocab_size)
+        # -- your code below --
         raise NotImplementedError("not implemented yet: gpt.GPTLanguageModel.generate")
 
 
 # %%
-def _check_ids(idx: torch.Tensor) -> None:
-    """Raise a ValueError naming the shape and dtype unless idx is a (B, T) tensor of
-    torch.long ids, what `encode` and `get_batch` produce (a float tensor of ids is
-    the usual slip)."""
-    raise NotImplementedError("not implemented yet: gpt._check_ids")
+def _check_ids(
+    ids: torch.Tensor, vocab_size: int, name: str, shape: tuple[int, ...] | None = None
+) -> None:
+    """Raise a ValueError naming the argument `name` unless `ids` is a (B, T) tensor
+    of torch.long ids in [0, vocab_size) - of exactly `shape`, when it is given.
+
+    Ids are what `encode` and `get_batch` produce; a float tensor of ids is the usual
+    slip, and an id outside the vocabulary would otherwise be PyTorch's "index out of
+    range in self". The range costs one min and one max, cheap next to the model.
+    """
+    if not isinstance(ids, torch.Tensor) or ids.dim() != 2 or ids.dtype != torch.long:
+        described = (
+            f"shape {tuple(ids.shape)} and dtype {ids.dtype}"
+            if isinstance(ids, torch.Tensor)
+            else type(ids).__name__
+        )
+        raise ValueError(f"{name} must be a (B, T) torch.long tensor of ids, got {described}")
+    if shape is not None and tuple(ids.shape) != shape:
+        raise ValueError(f"{name} must have the shape of idx {shape}, got {tuple(ids.shape)}")
+    if ids.numel() and (ids.min() < 0 or ids.max() >= vocab_size):
+        raise ValueError(
+            f"{name} holds ids from {ids.min().item()} to {ids.max().item()}, but ids must "
+            f"be in [0, {vocab_size}) for vocab_size {vocab_size}"
+        )
+
+
+# %%
+def _check_prompt(idx: torch.Tensor, vocab_size: int) -> None:
+    """Raise a ValueError unless `idx` is a prompt to generate from: (B, T) torch.long
+    ids below vocab_size (`_check_ids`), with at least one id per row (T >= 1), since
+    generating reads the logits of the last id."""
+    _check_ids(idx, vocab_size, "idx")
+    if idx.shape[1] == 0:
+        raise ValueError(
+            f"idx is an empty prompt, shape {tuple(idx.shape)}: it needs at least one id per row"
+        )

@@ -51,14 +51,24 @@ class MultiHeadAttention(nn.Module):
 
         An n_embd that n_head does not divide is a ValueError.
         """
+        if n_head < 1 or n_embd < 1 or n_embd % n_head != 0:
+            raise ValueError(
+                f"n_embd={n_embd} must be divisible by n_head={n_head}: the heads side by "
+                f"side must be exactly n_embd wide"
+            )
+        # -- your code below --
         raise NotImplementedError("not implemented yet: multihead.MultiHeadAttention.__init__")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, T, n_embd) -> (B, T, n_embd).
 
         Every head sees all of x; their outputs are concatenated along the channels,
-        then projected and dropped out.
+        then projected and dropped out. An x that is not (B, T, n_embd) is a ValueError.
         """
+        n_embd = self.proj.in_features
+        if x.dim() != 3 or x.shape[-1] != n_embd:
+            raise ValueError(f"x must have shape (B, T, n_embd={n_embd}), got {tuple(x.shape)}")
+        # -- your code below --
         raise NotImplementedError("not implemented yet: multihead.MultiHeadAttention.forward")
 
 

@@ -52,6 +52,8 @@ def cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     >>> cross_entropy(torch.tensor([[0.0, 0.0], [1e4, 0.0]]), torch.tensor([0, 0]))
     tensor(0.3466)
     """
+    _check_logits_and_targets(logits, targets)
+    # -- your code below --
     raise NotImplementedError("not implemented yet: optim.cross_entropy")
 
 
@@ -72,6 +74,8 @@ class AdamW(torch.optim.Optimizer):
         weight_decay: float = 0.01,
     ):
         """Hand the hyperparameters to torch.optim.Optimizer as the groups' defaults."""
+        _check_hyperparameters(lr, betas, eps, weight_decay)
+        # -- your code below --
         raise NotImplementedError("not implemented yet: optim.AdamW.__init__")
 
     @torch.no_grad()
@@ -101,6 +105,8 @@ def cosine_lr(
     >>> [round(cosine_lr(s, 1.0, 0.1, 2, 6), 4) for s in range(8)]
     [0.0, 0.5, 1.0, 0.8682, 0.55, 0.2318, 0.1, 0.1]
     """
+    _check_schedule(step, max_lr, min_lr, warmup_steps, total_steps)
+    # -- your code below --
     raise NotImplementedError("not implemented yet: optim.cosine_lr")
 
 
@@ -113,34 +119,70 @@ def clip_grad_norm(parameters: Iterable[torch.Tensor] | torch.Tensor, max_norm: 
     max_norm, every gradient is multiplied in place by max_norm / (norm + 1e-6), as
     torch.nn.utils.clip_grad_norm_ does. A max_norm that is not positive is a ValueError.
     """
+    _check_max_norm(max_norm)
+    # -- your code below --
     raise NotImplementedError("not implemented yet: optim.clip_grad_norm")
 
 
 # %%
 def _as_list(parameters) -> list[torch.Tensor]:
     """One tensor or an iterable of tensors (e.g. model.parameters()) as a list."""
-    raise NotImplementedError("not implemented yet: optim._as_list")
+    if isinstance(parameters, torch.Tensor):
+        return [parameters]
+    return list(parameters)
 
 
 # %%
 def _check_logits_and_targets(logits, targets) -> None:
     """Raise ValueError unless logits is (N, V) float and targets (N,) long ids below V."""
-    raise NotImplementedError("not implemented yet: optim._check_logits_and_targets")
+    if not isinstance(logits, torch.Tensor) or logits.dim() != 2 or not logits.is_floating_point():
+        shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
+        raise ValueError(f"logits must be a float tensor of shape (N, V), got {shape}")
+    if not isinstance(targets, torch.Tensor) or targets.dtype != torch.long:
+        raise ValueError(f"targets must be a long tensor of ids, got {targets!r}")
+    if tuple(targets.shape) != (logits.shape[0],) or logits.shape[0] == 0:
+        raise ValueError(
+            f"targets must have shape (N,) = ({logits.shape[0]},) with N >= 1 for logits of "
+            f"shape {tuple(logits.shape)}, got shape {tuple(targets.shape)}"
+        )
+    bad = ((targets < 0) | (targets >= logits.shape[1])).nonzero()
+    if len(bad):
+        n = bad[0].item()
+        raise ValueError(
+            f"targets[{n}] = {targets[n].item()} is not an id in 0..{logits.shape[1] - 1}"
+        )
 
 
 # %%
 def _check_hyperparameters(lr, betas, eps, weight_decay) -> None:
     """Raise ValueError naming the first AdamW hyperparameter out of range."""
-    raise NotImplementedError("not implemented yet: optim._check_hyperparameters")
+    if not 0.0 <= lr:
+        raise ValueError(f"lr must be 0 or more, got {lr}")
+    if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
+        raise ValueError(f"betas must be two numbers in [0, 1), got {betas}")
+    if not 0.0 < eps:
+        raise ValueError(f"eps must be above 0, got {eps}")
+    if not 0.0 <= weight_decay:
+        raise ValueError(f"weight_decay must be 0 or more, got {weight_decay}")
 
 
 # %%
 def _check_schedule(step, max_lr, min_lr, warmup_steps, total_steps) -> None:
     """Raise ValueError naming the first argument of cosine_lr that makes no schedule."""
-    raise NotImplementedError("not implemented yet: optim._check_schedule")
+    if step < 0:
+        raise ValueError(f"step must be 0 or more, got {step}")
+    if warmup_steps < 0:
+        raise ValueError(f"warmup_steps must be 0 or more, got {warmup_steps}")
+    if total_steps < warmup_steps:
+        raise ValueError(
+            f"total_steps ({total_steps}) must be at least warmup_steps ({warmup_steps})"
+        )
+    if not 0.0 <= min_lr <= max_lr:
+        raise ValueError(f"need 0 <= min_lr <= max_lr, got min_lr={min_lr}, max_lr={max_lr}")
 
 
 # %%
 def _check_max_norm(max_norm) -> None:
     """Raise ValueError unless max_norm is a positive number."""
-    raise NotImplementedError("not implemented yet: optim._check_max_norm")
+    if not isinstance(max_norm, (int, float)) or not max_norm > 0:
+        raise ValueError(f"max_norm must be above 0, got {max_norm!r}")

@@ -50,6 +50,9 @@ def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
     >>> top_k_filter(torch.tensor([[1.0, 3.0, 2.0]]), 2)
     tensor([[-inf, 3., 2.]])
     """
+    _check_logits(logits)
+    _check_top_k(k)
+    # -- your code below --
     raise NotImplementedError("not implemented yet: sampling.top_k_filter")
 
 
@@ -67,6 +70,9 @@ def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
     >>> top_p_filter(logits, 0.8)
     tensor([[-inf, 2., 1.]])
     """
+    _check_logits(logits)
+    _check_top_p(p)
+    # -- your code below --
     raise NotImplementedError("not implemented yet: sampling.top_p_filter")
 
 
@@ -85,28 +91,41 @@ def sample_next(
     top_p is given), and draw from the softmax with torch.multinomial and `generator`.
     A negative temperature, top_k below 1 or top_p outside (0, 1] is a ValueError.
     """
+    _check_logits(logits)
+    _check_temperature(temperature)
+    if top_k is not None:
+        _check_top_k(top_k)
+    if top_p is not None:
+        _check_top_p(top_p)
+    # -- your code below --
     raise NotImplementedError("not implemented yet: sampling.sample_next")
 
 
 # %%
 def _check_logits(logits) -> None:
     """Raise ValueError unless logits is a (B, V) floating-point tensor with V >= 1."""
-    raise NotImplementedError("not implemented yet: sampling._check_logits")
+    if not isinstance(logits, torch.Tensor) or not logits.is_floating_point():
+        raise ValueError(f"logits must be a float tensor, got {type(logits).__name__}")
+    if logits.dim() != 2 or logits.shape[-1] < 1:
+        raise ValueError(f"logits must have shape (B, V), got shape {tuple(logits.shape)}")
 
 
 # %%
 def _check_temperature(temperature) -> None:
     """Raise ValueError unless the temperature is a number of 0 (greedy) or more."""
-    raise NotImplementedError("not implemented yet: sampling._check_temperature")
+    if not isinstance(temperature, (int, float)) or not temperature >= 0:
+        raise ValueError(f"temperature must be 0 (greedy) or more, got {temperature!r}")
 
 
 # %%
 def _check_top_k(k) -> None:
     """Raise ValueError unless top_k is an int of at least 1."""
-    raise NotImplementedError("not implemented yet: sampling._check_top_k")
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"top_k must be an int of at least 1 (or None: off), got {k!r}")
 
 
 # %%
 def _check_top_p(p) -> None:
     """Raise ValueError unless top_p is in (0, 1]."""
-    raise NotImplementedError("not implemented yet: sampling._check_top_p")
+    if not isinstance(p, (int, float)) or not 0 < p <= 1:
+        raise ValueError(f"top_p must be in (0, 1] (or None: off), got {p!r}")

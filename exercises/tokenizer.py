@@ -20,6 +20,7 @@ offending character and where it is, rather than be skipped or guessed.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from numbers import Integral
 
 import torch
 
@@ -47,6 +48,8 @@ def build_lookup(vocab: Sequence[str]) -> tuple[dict[str, int], dict[int, str]]:
     >>> build_lookup(["a", "b"])
     ({'a': 0, 'b': 1}, {0: 'a', 1: 'b'})
     """
+    _check_vocab(vocab)
+    # -- your code below --
     raise NotImplementedError("not implemented yet: tokenizer.build_lookup")
 
 
@@ -59,6 +62,8 @@ def encode(text: str, stoi: dict[str, int]) -> list[int]:
     >>> encode("ab", {"a": 0, "b": 1})
     [0, 1]
     """
+    _check_text(text, stoi)
+    # -- your code below --
     raise NotImplementedError("not implemented yet: tokenizer.encode")
 
 
@@ -67,10 +72,55 @@ def decode(ids: Sequence[int] | torch.Tensor, itos: dict[int, str]) -> str:
     """The text whose ids are `ids` (a list of ints or a 1-D integer tensor).
 
     Pitfall: iterating over a tensor yields 0-d tensors, not ints, and a 0-d tensor
-    is not a key of `itos`. Convert with `ids.tolist()` first. An id missing from
-    `itos` is a ValueError naming it and its position.
+    is not a key of `itos`. Convert with `ids.tolist()` first. An id that is not an
+    integer (1.0), or is missing from `itos`, is a ValueError naming it and its
+    position.
 
     >>> decode([1, 0], {0: "a", 1: "b"})
     'ba'
     """
+    _check_ids(ids, itos)
+    # -- your code below --
     raise NotImplementedError("not implemented yet: tokenizer.decode")
+
+
+# %%
+def _check_vocab(vocab: Sequence[str]) -> None:
+    """Raise ValueError unless `vocab` is distinct single characters, naming the
+    first entry that is not one character, or the characters that repeat."""
+    for position, ch in enumerate(vocab):
+        if not isinstance(ch, str) or len(ch) != 1:
+            raise ValueError(f"vocab[{position}] is {ch!r}: every entry must be one character")
+    if len(set(vocab)) != len(vocab):
+        repeated = sorted({ch for ch in vocab if list(vocab).count(ch) > 1})
+        raise ValueError(f"the vocabulary repeats {repeated}: each character must appear once")
+
+
+# %%
+def _check_text(text: str, stoi: dict[str, int]) -> None:
+    """Raise ValueError naming the first character of `text` missing from `stoi`, and
+    its position."""
+    for position, ch in enumerate(text):
+        if ch not in stoi:
+            raise ValueError(f"character {ch!r} at position {position} is not in the vocabulary")
+
+
+# %%
+def _check_ids(ids: Sequence[int] | torch.Tensor, itos: dict[int, str]) -> None:
+    """Raise ValueError unless `ids` is a sequence of ints or a 1-D integer tensor whose
+    every id is in `itos`, naming the first bad id and its position. A float id is
+    refused even when it equals an id (1.0 == 1 would find itos[1])."""
+    if isinstance(ids, torch.Tensor):
+        if ids.dim() != 1 or ids.dtype.is_floating_point or ids.dtype == torch.bool:
+            raise ValueError(
+                f"ids must be a 1-D integer tensor, got shape {tuple(ids.shape)} "
+                f"and dtype {ids.dtype}"
+            )
+        ids = ids.tolist()
+    for position, i in enumerate(ids):
+        if isinstance(i, bool) or not isinstance(i, Integral):
+            raise ValueError(
+                f"ids[{position}] is {i!r}, a {type(i).__name__}: ids must be integers"
+            )
+        if i not in itos:
+            raise ValueError(f"id {i!r} at position {position} is not in the vocabulary")

@@ -58,6 +58,9 @@ def train(
     seeded generator and a seeded model give the same losses every time. A negative
     `steps` is a ValueError.
     """
+    if steps < 0:
+        raise ValueError(f"steps must be 0 or more, got {steps}")
+    # -- your code below --
     raise NotImplementedError("not implemented yet: training.train")
 
 
@@ -77,4 +80,7 @@ def estimate_loss(
     (train or eval) restored afterwards, even if an error occurs. `eval_iters` below
     1 is a ValueError.
     """
+    if eval_iters < 1:
+        raise ValueError(f"eval_iters must be at least 1, got {eval_iters}")
+    # -- your code below --
     raise NotImplementedError("not implemented yet: training.estimate_loss")

@@ -20,28 +20,44 @@ import argparse
 import os
 import sys
 
-from gptkata.kata import hints, manifest, progress, reset, select, show, watch
+from gptkata.data import CorpusError
+from gptkata.kata import hints, manifest, progress, reset, runner, select, show
+
+
+def one_kata(name: str) -> manifest.Kata:
+    """The kata named `name`; one line listing the valid names for anything else
+    (several names, an unknown one)."""
+    names = ", ".join(k.name for k in manifest.KATAS)
+    if len(name.replace(",", " ").split()) > 1:
+        raise ValueError(f"KATA= names one kata, not {name!r}; the katas are: {names}")
+    return manifest.get(name.strip())
 
 
 def cmd_test(args: argparse.Namespace) -> int:
     """Run the kata tests (all katas in manifest order, or one) against the chosen
-    implementation."""
-    import pytest
-
+    implementation, in a child process (gptkata.kata.runner): 0 only when every
+    selected test ran and passed."""
     os.environ["GPTKATA_IMPL"] = args.impl
-    os.environ["GPTKATA_IMPL"] = select.impl_name()  # a folder: its absolute path, checked
-    os.environ["GPTKATA_CHAIN"] = args.chain
-    katas = (manifest.get(args.kata),) if args.kata else manifest.KATAS
+    impl = select.impl_name()  # a folder: its absolute path, checked
+    katas = (one_kata(args.kata),) if args.kata else manifest.KATAS
     targets = [str(k.test_file) for k in katas if k.test_file.is_file()]
     if not targets:
         raise ValueError(f"kata {args.kata} has no tests yet")
-    return pytest.main([*targets, *args.pytest_args])
+    problem = runner.corpus_problem()
+    if problem:
+        raise CorpusError(problem)
+    outcome = runner.run(targets, args.pytest_args, impl=impl, chain=args.chain)
+    for line in runner.report_lines(outcome):
+        print(line, flush=True)
+    if outcome.passed:
+        return 0
+    return outcome.exitstatus if outcome.complete and outcome.exitstatus else 1
 
 
 def _kata_or_current(args: argparse.Namespace) -> str | None:
     """The kata named with --kata, or else the first one that is not done."""
     if args.kata:
-        return manifest.get(args.kata).name
+        return one_kata(args.kata).name
     print("No KATA given: finding the current kata (the first that is not done)...", flush=True)
     kata = progress.current_kata(getattr(args, "chain", "reference"))
     if kata is None:
@@ -56,6 +72,10 @@ def cmd_progress(args: argparse.Namespace) -> int:
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
+    from gptkata.kata import watch  # watchdog: only watch needs it
+
+    if args.kata:
+        one_kata(args.kata)
     return watch.main(args.kata, args.chain, args.poll)
 
 
@@ -65,6 +85,10 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_hint(args: argparse.Namespace) -> int:
+    if args.again and args.restart:
+        raise ValueError(
+            "choose one: AGAIN=1 shows the revealed hints again, RESTART=1 hides them all"
+        )
     name = _kata_or_current(args)
     return hints.main(name, again=args.again, start_over=args.restart) if name else 0
 
@@ -75,7 +99,7 @@ def cmd_reset(args: argparse.Namespace) -> int:
         raise ValueError(
             f"name the kata to start over: make reset KATA=<name>; the katas are: {names}"
         )
-    return reset.main(args.kata)
+    return reset.main(one_kata(args.kata).name)
 
 
 def _instructor_command(name: str, argv: list[str]) -> int:
@@ -96,7 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     def command(name: str, run, help: str, kata_help: str = "the kata (default: the current one)"):
         sub = commands.add_parser(name, help=help, description=help)
-        sub.add_argument("--kata", default="", help=kata_help)
+        # nargs="+": `--kata a b` (KATA="a b" unquoted) is one line naming the katas, not
+        # a stray argument for argparse or pytest; one_kata then says KATA= takes one name
+        sub.add_argument("--kata", default=[], nargs="+", help=kata_help)
         sub.set_defaults(run=run)
         return sub
 
@@ -134,11 +160,15 @@ def main(argv: list[str] | None = None) -> int:
         return _instructor_command(argv[0], argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.kata = " ".join(args.kata)
     try:
         return args.run(args)
     except ValueError as error:  # a wrong kata name or option: one line, no traceback
         print(f"{parser.prog} {args.command}: {error}", file=sys.stderr)
         return 2
-    except progress.SuiteError as error:
+    except (progress.SuiteError, CorpusError, reset.ResetError, hints.StateError) as error:
         print(f"{parser.prog} {args.command}: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"{parser.prog} {args.command}: interrupted", file=sys.stderr)
+        return 130

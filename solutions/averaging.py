@@ -38,6 +38,7 @@ def average_loop(x: torch.Tensor) -> torch.Tensor:
     A tensor that is not 3-D is a ValueError.
     """
     _check_btc(x)
+    # -- your code below --
     B, T, C = x.shape
     out = torch.zeros_like(x)
     for b in range(B):
@@ -59,6 +60,7 @@ def causal_average_weights(T: int) -> torch.Tensor:
     """
     if T < 1:
         raise ValueError(f"T must be at least 1, got {T}")
+    # -- your code below --
     wei = torch.tril(torch.ones(T, T))
     return wei / wei.sum(dim=1, keepdim=True)
 
@@ -67,6 +69,7 @@ def causal_average_weights(T: int) -> torch.Tensor:
 def average_matmul(x: torch.Tensor) -> torch.Tensor:
     """Prefix means as one matrix multiply: causal_average_weights(T) @ x. (B, T, C) -> (B, T, C)."""
     _check_btc(x)
+    # -- your code below --
     return causal_average_weights(x.shape[1]).to(x.dtype) @ x
 
 
@@ -77,6 +80,7 @@ def average_softmax(x: torch.Tensor) -> torch.Tensor:
     Build the weights with `causal_softmax(torch.zeros(T, T))`.
     """
     _check_btc(x)
+    # -- your code below --
     T = x.shape[1]
     return causal_softmax(torch.zeros(T, T, dtype=x.dtype)) @ x
 
@@ -92,6 +96,7 @@ def causal_softmax(scores: torch.Tensor) -> torch.Tensor:
     """
     if scores.dim() < 2 or scores.shape[-1] != scores.shape[-2]:
         raise ValueError(f"scores must end in a square (T, T), got shape {tuple(scores.shape)}")
+    # -- your code below --
     T = scores.shape[-1]
     tril = torch.tril(torch.ones(T, T, dtype=torch.bool, device=scores.device))
     return scores.masked_fill(~tril, float("-inf")).softmax(dim=-1)

@@ -49,12 +49,18 @@ def train_val_split(
     """`(train, val)`: the first `int(len(data) * train_fraction)` ids, then the rest.
 
     The split is a cut, not a shuffle: the validation text is text the model has
-    never seen, in one piece. A fraction outside (0, 1) is a ValueError.
+    never seen, in one piece. Data that is not 1-D, and a fraction outside (0, 1),
+    are ValueErrors.
     """
+    if data.dim() != 1:
+        raise ValueError(
+            f"data must be 1-D (one long sequence of ids), got shape {tuple(data.shape)}"
+        )
     if not 0 < train_fraction < 1:
         raise ValueError(
             f"train_fraction must be between 0 and 1 (exclusive), got {train_fraction}"
         )
+    # -- your code below --
     n = int(len(data) * train_fraction)
     return data[:n], data[n:]
 
@@ -64,9 +70,11 @@ def context_target_pairs(data: torch.Tensor, block_size: int) -> list[tuple[torc
     """The `block_size` (context, target) examples hidden in `data[:block_size + 1]`.
 
     Pair t is `(data[:t+1], int(data[t+1]))` for t = 0 .. block_size-1: contexts grow
-    from one id to `block_size` ids. Data no longer than `block_size` is a ValueError.
+    from one id to `block_size` ids. Data no longer than `block_size`, or not 1-D
+    integer ids, is a ValueError.
     """
     _check_block(data, block_size)
+    # -- your code below --
     x = data[:block_size]
     y = data[1 : block_size + 1]
     return [(x[: t + 1], int(y[t])) for t in range(block_size)]
@@ -82,12 +90,13 @@ def get_batch(
     """A random batch `(x, y)` of shape (batch_size, block_size) each; y is x shifted by one.
 
     Pass a seeded `torch.Generator` to get the same batch every time. Data no longer
-    than `block_size` (no room for one target) is a ValueError, as is a batch_size
-    below 1.
+    than `block_size` (no room for one target) is a ValueError, as are data that is
+    not integer ids and a batch_size that is not a whole number of at least 1.
     """
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a whole number of at least 1, got {batch_size!r}")
     _check_block(data, block_size)
+    # -- your code below --
     ix = torch.randint(len(data) - block_size, (batch_size,), generator=generator)
     x = torch.stack([data[i : i + block_size] for i in ix])
     y = torch.stack([data[i + 1 : i + block_size + 1] for i in ix])
@@ -96,13 +105,16 @@ def get_batch(
 
 # %%
 def _check_block(data: torch.Tensor, block_size: int) -> None:
-    """Raise ValueError unless `data` is 1-D and longer than a positive `block_size`."""
-    if block_size < 1:
-        raise ValueError(f"block_size must be at least 1, got {block_size}")
+    """Raise ValueError unless `data` is a 1-D tensor of integer ids longer than
+    `block_size`, a whole number of at least 1."""
+    if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
+        raise ValueError(f"block_size must be a whole number of at least 1, got {block_size!r}")
     if data.dim() != 1:
         raise ValueError(
             f"data must be 1-D (one long sequence of ids), got shape {tuple(data.shape)}"
         )
+    if data.dtype.is_floating_point or data.dtype.is_complex or data.dtype == torch.bool:
+        raise ValueError(f"data must hold integer ids (torch.long), got dtype {data.dtype}")
     if len(data) <= block_size:
         raise ValueError(
             f"data has {len(data)} ids but a block needs {block_size} + 1 "

@@ -55,7 +55,13 @@ class LayerNorm(nn.Module):
         self.eps = eps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(..., dim) -> (..., dim), the same as `torch.nn.LayerNorm(dim, eps)`."""
+        """(..., dim) -> (..., dim), the same as `torch.nn.LayerNorm(dim, eps)`.
+
+        An x whose last dimension is not dim is a ValueError."""
+        dim = self.weight.shape[0]
+        if x.dim() < 1 or x.shape[-1] != dim:
+            raise ValueError(f"x must have shape (..., dim={dim}), got {tuple(x.shape)}")
+        # -- your code below --
         mean = x.mean(dim=-1, keepdim=True)  # (..., 1)
         centred = x - mean  # (..., dim)
         var = (centred**2).mean(dim=-1, keepdim=True)  # (..., 1), divided by dim, not dim - 1
@@ -81,8 +87,12 @@ class Block(nn.Module):
         """(B, T, n_embd) -> (B, T, n_embd): x + sa(ln1(x)), then + ffwd(ln2(.)).
 
         The residual path x itself is never normalised: only the input of each
-        sub-layer is.
+        sub-layer is. An x that is not (B, T, n_embd) is a ValueError.
         """
+        n_embd = self.ln1.weight.shape[0]
+        if x.dim() != 3 or x.shape[-1] != n_embd:
+            raise ValueError(f"x must have shape (B, T, n_embd={n_embd}), got {tuple(x.shape)}")
+        # -- your code below --
         x = x + self.sa(self.ln1(x))  # (B, T, n_embd), positions talk to each other
         x = x + self.ffwd(self.ln2(x))  # (B, T, n_embd), each position thinks alone
         return x

@@ -71,6 +71,7 @@ def split_text(text: str) -> list[str]:
     ['Hello', ' world', '!!', ' It', "'s", ' 42']
     """
     _check_text(text)
+    # -- your code below --
     return regex.findall(SPLIT_PATTERN, text)
 
 
@@ -107,6 +108,7 @@ def train_bpe(text: str, vocab_size: int) -> list[tuple[int, int]]:
     """
     _check_vocab_size(vocab_size)
     _check_text(text)
+    # -- your code below --
     chunks = Counter(split_text(text))
     words = [list(chunk.encode("utf-8")) for chunk in chunks]  # each distinct chunk once
     freqs = list(chunks.values())
@@ -155,6 +157,7 @@ class BPETokenizer:
     def __init__(self, merges: list[tuple[int, int]]):
         """Keep the merges, their ranks and `self.vocab`: every id -> its bytes."""
         _check_merges(merges)
+        # -- your code below --
         self.merges = [tuple(pair) for pair in merges]
         self.ranks = {pair: i for i, pair in enumerate(self.merges)}  # pair -> merge number
         self.vocab = {i: bytes([i]) for i in range(FIRST_MERGE_ID)}
@@ -187,6 +190,7 @@ class BPETokenizer:
         A chunk seen before is looked up in `self.cache` instead of merged again.
         """
         _check_text(text)
+        # -- your code below --
         ids = []
         for chunk in split_text(text):
             chunk_ids = self.cache.get(chunk)
@@ -206,6 +210,7 @@ class BPETokenizer:
         'Hi\\ufffd'
         """
         _check_ids(ids, len(self.vocab))
+        # -- your code below --
         return b"".join(self.vocab[i] for i in ids).decode("utf-8", errors="replace")
 
 

@@ -73,9 +73,10 @@ class CausalSelfAttention(nn.Module):
         No bias in `c_attn`, as in the attention kata's heads, so the parameter count
         is MultiHeadAttention's. An n_embd that n_head does not divide is a ValueError.
         """
-        super().__init__()
-        if n_head < 1 or n_embd % n_head != 0:
+        if n_head < 1 or n_embd < 1 or n_embd % n_head != 0:
             raise ValueError(f"n_embd={n_embd} must be divisible by n_head={n_head}")
+        # -- your code below --
+        super().__init__()
         self.c_attn = nn.Linear(n_embd, 3 * n_embd, bias=False)
         self.c_proj = nn.Linear(n_embd, n_embd)
         self.resid_dropout = nn.Dropout(dropout)
@@ -94,12 +95,18 @@ class CausalSelfAttention(nn.Module):
 
         c_attn, then `split_heads` on each of q, k, v, then one call of
         F.scaled_dot_product_attention, merge the heads back, c_proj, dropout. T may be
-        anything from 1 to block_size; a longer sequence is a ValueError. Dropout on
-        the attention weights only while training (`self.training`).
+        anything from 1 to block_size; a longer sequence, and an x that is not
+        (B, T, n_embd), are ValueErrors. Dropout on the attention weights only while
+        training (`self.training`).
         """
+        if x.dim() != 3 or x.shape[-1] != self.n_embd:
+            raise ValueError(
+                f"x must have shape (B, T, n_embd={self.n_embd}), got {tuple(x.shape)}"
+            )
         B, T, C = x.shape
         if T > self.block_size:
-            raise ValueError(f"sequence length {T} is longer than block_size {self.block_size}")
+            raise ValueError(f"x has sequence length {T}, longer than block_size {self.block_size}")
+        # -- your code below --
         q, k, v = self.c_attn(x).split(self.n_embd, dim=2)  # 3 x (B, T, C)
         q, k, v = self.split_heads(q), self.split_heads(k), self.split_heads(v)  # (B, nh, T, hs)
         p = self.dropout if self.training else 0.0

@@ -57,6 +57,7 @@ from torch.nn import functional as F
 from gptkata.kata.select import earlier
 
 fast_attention = earlier(__name__, "fast_attention")
+gpt = earlier(__name__, "gpt")
 
 
 # %%
@@ -97,8 +98,12 @@ def attend(
     c_proj) and no dropout. The new keys and values are appended to `cache`; new
     position P + i attends to keys 0 .. P + i, so the mask is the causal one shifted
     right by P: `torch.ones(T, P + T, dtype=torch.bool).tril(diagonal=P)`. With an
-    empty cache this is exactly `attn(x)`.
+    empty cache this is exactly `attn(x)`. An x that is not (B, T, n_embd) is a
+    ValueError.
     """
+    if x.dim() != 3 or x.shape[-1] != attn.n_embd:
+        raise ValueError(f"x must have shape (B, T, n_embd={attn.n_embd}), got {tuple(x.shape)}")
+    # -- your code below --
     B, T, C = x.shape
     P = len(cache)
     q, k, v = attn.c_attn(x).split(attn.n_embd, dim=2)  # 3 x (B, T, C)
@@ -119,18 +124,20 @@ def forward_cached(
 
     The same as the model's forward, except that the new ids sit at positions
     P .. P + T - 1 and each block's attention is `attend(block.sa, ..., cache)`.
-    P + T > block_size (no position embedding for it) and a number of caches other
-    than n_layer are ValueErrors.
+    P + T > block_size (no position embedding for it), a number of caches other
+    than n_layer, ids that are not (B, T) torch.long ids below vocab_size and a
+    model that is not a FusedGPT are ValueErrors.
     """
+    _check_model_and_caches(model, caches)
+    gpt._check_ids(idx, model.config.vocab_size, "idx")
     B, T = idx.shape
     P = len(caches[0]) if caches else 0
-    if len(caches) != len(model.blocks):
-        raise ValueError(f"{len(caches)} caches for a model with {len(model.blocks)} blocks")
     if P + T > model.config.block_size:
         raise ValueError(
             f"{P} cached positions plus {T} new ones is longer than block_size "
             f"{model.config.block_size}"
         )
+    # -- your code below --
     positions = torch.arange(P, P + T, device=idx.device)
     x = model.token_embedding_table(idx) + model.position_embedding_table(positions)  # (B, T, C)
     for blk, cache in zip(model.blocks, caches, strict=True):
@@ -151,8 +158,12 @@ def next_token_logits(
     context) and L <= block_size, only the last id is new: one position. Otherwise
     (empty caches, or L > block_size, where cropping moved every id to another
     position) clear them all and rebuild them from `idx[:, -block_size:]`.
-    Afterwards the caches hold the context as the model sees it.
+    Afterwards the caches hold the context as the model sees it. Bad input is a
+    ValueError, as for `forward_cached`.
     """
+    _check_model_and_caches(model, caches)
+    gpt._check_prompt(idx, model.config.vocab_size)
+    # -- your code below --
     L = idx.shape[1]
     block_size = model.config.block_size
     if len(caches[0]) == L - 1 and L <= block_size:
@@ -177,16 +188,16 @@ def generate_cached(
     The same tokens as `model.generate(idx, max_new_tokens, generator)` in eval mode,
     with one KVCache per block and `next_token_logits` for every step; sampling is
     the gpt kata's (softmax, one torch.multinomial draw with `generator`). Runs in
-    eval mode and restores the model's mode. A negative max_new_tokens, and a prompt
-    that is not a non-empty (B, T) torch.long tensor, are ValueErrors.
+    eval mode and restores the model's mode. A negative max_new_tokens, a prompt
+    that is not a non-empty (B, T) torch.long tensor of ids below vocab_size, and a
+    model that is not a FusedGPT (a teaching GPT has no fused attention to cache)
+    are ValueErrors.
     """
     if max_new_tokens < 0:
         raise ValueError(f"max_new_tokens must be 0 or more, got {max_new_tokens}")
-    if idx.dim() != 2 or idx.dtype != torch.long or idx.shape[1] == 0:
-        raise ValueError(
-            f"the prompt must be a non-empty (B, T) torch.long tensor, got shape "
-            f"{tuple(idx.shape)} and dtype {idx.dtype}"
-        )
+    _check_model_and_caches(model)
+    gpt._check_prompt(idx, model.config.vocab_size)
+    # -- your code below --
     was_training = model.training
     model.eval()
     try:
@@ -198,3 +209,19 @@ def generate_cached(
     finally:
         model.train(was_training)
     return idx
+
+
+# %%
+def _check_model_and_caches(model: fast_attention.FusedGPT, caches: list | None = None) -> None:
+    """Raise ValueError unless every block of `model` attends with the fast_attention
+    kata's fused `c_attn` (what `attend` reads; a teaching GPTLanguageModel's blocks
+    hold MultiHeadAttention), and unless `caches`, when given, holds one KVCache per
+    block."""
+    blocks = getattr(model, "blocks", None)
+    if blocks is None or not all(hasattr(blk.sa, "c_attn") for blk in blocks):
+        raise ValueError(
+            f"model must be a fast_attention.FusedGPT, got a {type(model).__name__} without "
+            f"fused attention (c_attn): convert a teaching GPT with fast_attention.from_gpt(model)"
+        )
+    if caches is not None and len(caches) != len(blocks):
+        raise ValueError(f"{len(caches)} caches for a model with {len(blocks)} blocks")

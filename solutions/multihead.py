@@ -51,12 +51,13 @@ class MultiHeadAttention(nn.Module):
 
         An n_embd that n_head does not divide is a ValueError.
         """
-        super().__init__()
-        if n_head < 1 or n_embd % n_head != 0:
+        if n_head < 1 or n_embd < 1 or n_embd % n_head != 0:
             raise ValueError(
                 f"n_embd={n_embd} must be divisible by n_head={n_head}: the heads side by "
                 f"side must be exactly n_embd wide"
             )
+        # -- your code below --
+        super().__init__()
         head_size = n_embd // n_head
         self.heads = nn.ModuleList(
             attention.Head(n_embd, head_size, block_size, dropout) for _ in range(n_head)
@@ -68,8 +69,12 @@ class MultiHeadAttention(nn.Module):
         """(B, T, n_embd) -> (B, T, n_embd).
 
         Every head sees all of x; their outputs are concatenated along the channels,
-        then projected and dropped out.
+        then projected and dropped out. An x that is not (B, T, n_embd) is a ValueError.
         """
+        n_embd = self.proj.in_features
+        if x.dim() != 3 or x.shape[-1] != n_embd:
+            raise ValueError(f"x must have shape (B, T, n_embd={n_embd}), got {tuple(x.shape)}")
+        # -- your code below --
         # n_head tensors of (B, T, H) side by side: (B, T, n_head * H) = (B, T, n_embd)
         out = torch.cat([head(x) for head in self.heads], dim=-1)
         return self.dropout(self.proj(out))  # (B, T, n_embd)

@@ -53,6 +53,7 @@ def cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     tensor(0.3466)
     """
     _check_logits_and_targets(logits, targets)
+    # -- your code below --
     shifted = logits - logits.max(dim=-1, keepdim=True).values  # (N, V), every row's max is 0
     log_sum_exp = shifted.exp().sum(dim=-1).log()  # (N,)
     target_logits = shifted.gather(-1, targets.unsqueeze(-1)).squeeze(-1)  # (N,)
@@ -77,6 +78,7 @@ class AdamW(torch.optim.Optimizer):
     ):
         """Hand the hyperparameters to torch.optim.Optimizer as the groups' defaults."""
         _check_hyperparameters(lr, betas, eps, weight_decay)
+        # -- your code below --
         defaults = {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay}
         super().__init__(params, defaults)
 
@@ -130,6 +132,7 @@ def cosine_lr(
     [0.0, 0.5, 1.0, 0.8682, 0.55, 0.2318, 0.1, 0.1]
     """
     _check_schedule(step, max_lr, min_lr, warmup_steps, total_steps)
+    # -- your code below --
     if step < warmup_steps:
         return max_lr * step / warmup_steps
     if step >= total_steps:
@@ -148,6 +151,7 @@ def clip_grad_norm(parameters: Iterable[torch.Tensor] | torch.Tensor, max_norm: 
     torch.nn.utils.clip_grad_norm_ does. A max_norm that is not positive is a ValueError.
     """
     _check_max_norm(max_norm)
+    # -- your code below --
     grads = [p.grad for p in _as_list(parameters) if p.grad is not None]
     if not grads:
         return 0.0

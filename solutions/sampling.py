@@ -52,6 +52,7 @@ def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
     """
     _check_logits(logits)
     _check_top_k(k)
+    # -- your code below --
     kth_largest = torch.topk(logits, min(k, logits.shape[-1]), dim=-1).values[:, -1:]  # (B, 1)
     return logits.masked_fill(logits < kth_largest, float("-inf"))
 
@@ -72,6 +73,7 @@ def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
     """
     _check_logits(logits)
     _check_top_p(p)
+    # -- your code below --
     probs = F.softmax(logits, dim=-1)
     sorted_probs, order = torch.sort(probs, dim=-1, descending=True)
     mass_before = torch.cumsum(sorted_probs, dim=-1) - sorted_probs  # of the likelier ids
@@ -101,6 +103,7 @@ def sample_next(
         _check_top_k(top_k)
     if top_p is not None:
         _check_top_p(top_p)
+    # -- your code below --
     if temperature == 0:
         return logits.argmax(dim=-1, keepdim=True)
     logits = logits / temperature

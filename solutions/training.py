@@ -64,6 +64,7 @@ def train(
     """
     if steps < 0:
         raise ValueError(f"steps must be 0 or more, got {steps}")
+    # -- your code below --
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
     model.train()
     losses = []
@@ -91,6 +92,7 @@ def estimate_loss(
     """
     if eval_iters < 1:
         raise ValueError(f"eval_iters must be at least 1, got {eval_iters}")
+    # -- your code below --
     was_training = model.training
     model.eval()
     try:

@@ -59,6 +59,18 @@ def pytest_unconfigure(config):
     gc.freeze()
 
 
+def pytest_collection_modifyitems(items):
+    """Every test file's bad-input tests (marked `bad_input`) after its concept tests,
+    each group in file order: what the learner has to write is reported first, and
+    the first failure shown is always about the concept."""
+    files = {}
+    for item in items:
+        files.setdefault(item.path, len(files))
+    items.sort(
+        key=lambda item: (files[item.path], item.get_closest_marker("bad_input") is not None)
+    )
+
+
 @pytest.fixture(scope="session")
 def corpus_text() -> str:
     """The tiny Shakespeare corpus; fails with the `make data` instruction if missing."""

@@ -14,13 +14,63 @@ message names the first thing that is wrong.
 
 from __future__ import annotations
 
+import traceback
+from pathlib import Path
+
 import torch
 
+from gptkata import paths
+from gptkata.kata import select
 from gptkata.kata.pytest_plugin import Mismatch
 from gptkata.kata.select import KataBroken
 
 
+def type_name(value) -> str:
+    """A type as a reader writes it: 'torch.Tensor', 'list', 'the class torch.Tensor'."""
+    if isinstance(value, type):
+        return f"the class {_qualified(value)}"
+    return _qualified(type(value))
+
+
+def _qualified(kind: type) -> str:
+    module = kind.__module__
+    if module == "builtins":
+        return kind.__qualname__
+    public = module.split(".")[0] if module.startswith("torch") else module
+    return f"{public}.{kind.__qualname__}"
+
+
+def raised(error: BaseException) -> str:
+    """ "raised KeyError: 'z' at exercises/tokenizer.py:78": an exception and the
+    learner's line it came from (the last frame in exercises/ or solutions/)."""
+    where = ""
+    folders = {select.impl_folder().resolve(), paths.EXERCISES.resolve(), paths.SOLUTIONS.resolve()}
+    for frame in reversed(traceback.extract_tb(error.__traceback__)):
+        path = Path(frame.filename).resolve()
+        if path.parent in folders:
+            shown = path.relative_to(paths.ROOT) if path.is_relative_to(paths.ROOT) else path
+            where = f" at {shown.as_posix()}:{frame.lineno}"
+            break
+    return f"raised {type(error).__name__}: {error}{where}"
+
+
+def non_finite(got: torch.Tensor, expected: torch.Tensor) -> str | None:
+    """'NaN at index (0, 2, 1) (3 of 24 values)' where `got` has NaN or inf and
+    `expected` does not; None when there are none."""
+    if not (got.is_floating_point() or got.is_complex()):
+        return None
+    bad = ~torch.isfinite(got) & torch.isfinite(expected)
+    if not bad.any():
+        return None
+    first = tuple(int(i) for i in bad.nonzero()[0])
+    value = got[first].item()
+    kind = "NaN" if value != value else ("inf" if value > 0 else "-inf")
+    return f"{kind} at index {first} ({int(bad.sum())} of {got.numel()} values are NaN or inf)"
+
+
 def _short(value, limit: int = 300) -> str:
+    if isinstance(value, type):
+        return type_name(value)
     if isinstance(value, torch.Tensor):
         text = f"tensor of shape {tuple(value.shape)}, dtype {value.dtype}: "
         text += " ".join(str(value.detach()).split())
@@ -29,8 +79,24 @@ def _short(value, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+class _Plain(str):
+    """Text shown as it is (not quoted like a returned string)."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+class Raised:
+    """What a call did instead of returning: raised an exception (see `raised`)."""
+
+    def __init__(self, error: BaseException):
+        self.text = raised(error)
+
+
 def fail(call: str, got, expected, why: str = "") -> None:
-    lines = [call, f"  returned: {_short(got)}", f"  expected: {_short(expected)}"]
+    """Raise the Mismatch: the call, what it returned (or raised), what was expected, why."""
+    did = f"  raised:   {got.text.removeprefix('raised ')}" if isinstance(got, Raised) else None
+    lines = [call, did or f"  returned: {_short(got)}", f"  expected: {_short(expected)}"]
     if why:
         lines.append(f"  why:      {why}")
     raise Mismatch("\n".join(lines))
@@ -39,11 +105,11 @@ def fail(call: str, got, expected, why: str = "") -> None:
 def tensor_like(call: str, got, shape: tuple[int, ...], dtype: torch.dtype, why: str = "") -> None:
     """`got` is a tensor of exactly this shape and dtype."""
     if not isinstance(got, torch.Tensor):
-        fail(call, got, f"a tensor of shape {shape}, dtype {dtype}", why)
+        fail(call, got, _Plain(f"a tensor of shape {shape}, dtype {dtype}"), why)
     if tuple(got.shape) != tuple(shape):
-        fail(call, f"shape {tuple(got.shape)}", f"shape {tuple(shape)}", why)
+        fail(call, _Plain(f"shape {tuple(got.shape)}"), _Plain(f"shape {tuple(shape)}"), why)
     if got.dtype != dtype:
-        fail(call, f"dtype {got.dtype}", f"dtype {dtype}", why)
+        fail(call, _Plain(f"dtype {got.dtype}"), _Plain(f"dtype {dtype}"), why)
 
 
 def equal(call: str, got, expected, why: str = "") -> None:
@@ -55,12 +121,8 @@ def equal(call: str, got, expected, why: str = "") -> None:
     elif type(got) is not type(expected) and not (
         isinstance(expected, (int, float)) and isinstance(got, (int, float))
     ):
-        fail(
-            call,
-            f"{type(got).__name__}: {_short(got)}",
-            f"{type(expected).__name__}: {_short(expected)}",
-            why,
-        )
+        shown = type_name(got) if isinstance(got, type) else f"{type_name(got)}: {_short(got)}"
+        fail(call, _Plain(shown), _Plain(f"{type_name(expected)}: {_short(expected)}"), why)
     elif got != expected:
         fail(call, got, expected, why)
 
@@ -73,6 +135,9 @@ def close(
     Every call site states its tolerance and why it is that size.
     """
     tensor_like(call, got, tuple(expected.shape), expected.dtype, why)
+    broken = non_finite(got, expected)
+    if broken:
+        fail(call, _Plain(broken), _Plain("finite values everywhere"), why)
     if not torch.allclose(got, expected, atol=atol, rtol=rtol):
         worst = (got - expected).abs().max().item()
         fail(call, got, expected, f"{why} (largest difference {worst:.3g}, allowed atol={atol:g})")
@@ -113,19 +178,17 @@ def value_error(call: str, function, *args, mentions: tuple[str, ...] = (), **kw
     except (NotImplementedError, KataBroken):
         raise  # a stub or a broken file reports itself
     except ValueError as error:
-        message = str(error)
+        message, error_seen = str(error), error
     except Exception as error:
-        fail(
-            call, f"{type(error).__name__}: {error}", "a ValueError with a clear message", BAD_INPUT
-        )
+        fail(call, Raised(error), _Plain("a ValueError with a clear message"), BAD_INPUT)
     else:
-        fail(call, result, "a ValueError", BAD_INPUT)
+        fail(call, result, _Plain("a ValueError"), BAD_INPUT)
     for word in mentions:
         if word not in message:
             fail(
                 call,
-                f"ValueError({message!r})",
-                f"a ValueError whose message mentions {word!r}",
+                Raised(error_seen),
+                _Plain(f"a ValueError whose message mentions {word!r}"),
                 BAD_INPUT,
             )
     return message

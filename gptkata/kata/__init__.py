@@ -7,12 +7,23 @@
     pytest_plugin.py, results.py
                     one line per problem instead of a traceback, and the results file
                     that the views below read back
+    runner.py       runs the tests in a child process: an exit, a crash or a hang in
+                    learner code is its kata broken, never a pass
+    limits.py       every test's time limit, and the one line that reports it
     progress.py, watch.py, show.py, hints.py, reset.py
                     the learner's commands (`make progress`, `watch`, `show`, `hint`,
                     `reset`)
+    deps.py         which katas each kata's tests use (read from the sources)
+    cache.py        results kept under a hash of every file they depend on
+    warm.py         one warm process, a fresh forked child per check (make watch)
     stubs.py        makes exercises/ from solutions/
     checks.py       the maintainer checks of `make check` (mirror, stubs)
+    authoring.py    `make new-kata`, and the authoring check that runs first in make check
     speed.py        `make speed`: how long the tests take
+    grade.py, grade_report.py, sandbox.py, grade_bench.py
+                    `make grade`: a class graded in forked, guarded children; the CSV,
+                    JSON and JUnit reports; the guards; the 60-submission benchmark
+    release.py      `make release`: a student edition without the solutions
 
 A newcomer starts with manifest.py and select.py. May import: the shared modules in
 gptkata/ (paths, data, outputs) and the standard library, pytest and hypothesis. Never

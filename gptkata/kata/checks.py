@@ -3,11 +3,17 @@
 1. mirror: every kata in the manifest has exercises/<module>.py, solutions/<module>.py
    and tests/katas/test_<name>.py; each exercise file is exactly the stub generated
    from its solution, so both have the same signatures and docstrings; every function
-   a learner writes has a docstring to learn from.
+   a learner writes has a docstring to learn from. And the learner writes the concept,
+   nothing else: every `raise ValueError` and every weight initialisation (`nn.init`)
+   of a solution lies in the part that is given in the exercise (a private function,
+   or above the `# -- your code below --` marker; see gptkata.kata.stubs).
 2. stubs: the kata suite, run against freshly generated stubs in a scratch copy of the
-   repository, passes no test at all, and every test stops at a stub of its own
-   kata with the one-line "not implemented yet: <kata>.<function>". This proves no
-   test passes vacuously and that any kata can be attempted on its own.
+   repository, passes no concept test at all, and every test that does not pass
+   stops at a stub of its own kata with the one-line "not implemented yet:
+   <kata>.<function>". This proves no test passes vacuously and that any kata can be
+   attempted on its own. Only tests marked `bad_input` may pass there (the given
+   validation already raises their ValueError), and a test so marked must check a
+   ValueError (`expect.value_error`), so the mark cannot excuse a vacuous test.
 """
 
 from __future__ import annotations
@@ -77,11 +83,63 @@ def mirror_problems() -> list[str]:
                 )
         for name in got.keys() - wanted.keys():
             problems.append(f"{kata.name}.{name} is in exercises/ but not in solutions/")
+        problems += given_problems(kata, solution)
         if exercise != stubs.stub_text(solution, kata.name):
             problems.append(
                 f"{kata.name}: exercises/{kata.module}.py is not the stub generated from "
                 f"solutions/{kata.module}.py (a solved or edited exercise? this check is for "
                 f"a pristine clone; maintainers regenerate it with `make reset KATA={kata.name}`)"
+            )
+    return problems
+
+
+def _given_only(node: ast.AST) -> str | None:
+    """What `node` is when it belongs to the given part of an exercise: a `raise
+    ValueError(...)` or a call of a `_check...` helper (input validation), or an
+    `nn.init` call (weight initialisation)."""
+    if isinstance(node, ast.Raise) and node.exc is not None:
+        exc = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+        if isinstance(exc, ast.Name) and exc.id == "ValueError":
+            return "raises ValueError (input validation)"
+    if isinstance(node, ast.Call):
+        called = ast.unparse(node.func)
+        if called.rsplit(".", 1)[-1].startswith("_check"):
+            return f"calls {called} (input validation)"
+        if ".init." in f".{called}":
+            return "initialises weights"
+    return None
+
+
+def given_problems(kata: manifest.Kata, solution: str) -> list[str]:
+    """Validation or weight initialisation in the part of `solution` that the learner
+    writes: the learner writes the concept, nothing else."""
+    problems = []
+    learner_parts = stubs.cuts(solution, kata.name)
+    for node in ast.walk(ast.parse(solution)):
+        what = _given_only(node)
+        if what is None:
+            continue
+        for cut in learner_parts:
+            if cut.start <= node.lineno <= cut.end:
+                problems.append(
+                    f"{kata.name}.{cut.qualname}: solutions/{kata.module}.py:{node.lineno} "
+                    f"{what} in the part the learner writes; give it in the exercise: "
+                    f"above `{stubs.MARKER}` or in a private `_` helper"
+                )
+    return problems
+
+
+def marking_problems(test_file: Path) -> list[str]:
+    """Tests marked `bad_input` that check no ValueError (`expect.value_error`)."""
+    problems = []
+    for node in ast.walk(ast.parse(test_file.read_text(encoding="utf-8"))):
+        if not isinstance(node, ast.FunctionDef):
+            continue
+        marks = {ast.unparse(d) for d in node.decorator_list}
+        if "pytest.mark.bad_input" in marks and "expect.value_error" not in ast.unparse(node):
+            problems.append(
+                f"{test_file.name}::{node.name} is marked bad_input but checks no ValueError "
+                f"with expect.value_error"
             )
     return problems
 
@@ -150,13 +208,17 @@ def stub_problems(only: list[str] | None = None) -> list[str]:
                 f"the suite did not run against the stubs:\n{run.stdout[-2000:]}{run.stderr[-2000:]}"
             ]
         results = json.loads(report.read_text())
+    for kata in katas:
+        problems += marking_problems(kata.test_file)
     seen = {kata.name: 0 for kata in katas}
     for r in results:
         seen[r["kata"]] = seen.get(r["kata"], 0) + 1
         if r["outcome"] == "passed":
-            problems.append(
-                f"{r['nodeid']} passes against the stubs: it tests nothing a learner writes"
-            )
+            if not r.get("bad_input"):
+                problems.append(
+                    f"{r['nodeid']} passes against the stubs: it tests nothing a learner "
+                    f"writes (a test of the given validation is marked @pytest.mark.bad_input)"
+                )
         elif r["outcome"] != "todo":
             problems.append(
                 f"{r['nodeid']} fails against the stubs with something else than a stub: {r['message']}"

@@ -158,6 +158,7 @@ class _Reporter:
                 test=test,
                 status=outcome,
                 message=message,
+                bad_input="bad_input" in report.keywords,
             )
 
     def pytest_sessionfinish(self, session, exitstatus):
@@ -228,7 +229,7 @@ def _read(child: Child) -> None:
             child.kata, child.since, child.started = event["kata"], time.monotonic(), True
         elif event["event"] == "test" and event.get("kata"):
             sub.tests.setdefault(event["kata"], []).append(
-                {k: event[k] for k in ("test", "status", "message")}
+                {k: event.get(k, False) for k in ("test", "status", "message", "bad_input")}
             )
         elif event["event"] == "tampered":
             child.tampered = event["what"]

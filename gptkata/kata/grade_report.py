@@ -2,7 +2,8 @@
 
     OUT/grades.csv            one row per student, one column per kata, then totals
     OUT/grades.json           per student, per kata (state, k of n, the first problem),
-                              per test (status and the one-line message a learner sees)
+                              per test (status, the one-line message a learner sees,
+                              and bad_input: a test of the given validation)
     OUT/junit/<student>.xml   JUnit: a stub is a skipped test, a failing test a failure,
                               a file that does not import (and a kata timed out or
                               tampered) an error
@@ -39,7 +40,13 @@ def kata_grade(sub, kata: str) -> dict:
         state, why = sub.verdicts[kata]
         return dict(state=state, passed=0, total=len(tests), message=why, tests=tests)
     results = [
-        Result(f"tests/katas/test_{kata}.py::{t['test']}", kata, t["status"], t["message"])
+        Result(
+            f"tests/katas/test_{kata}.py::{t['test']}",
+            kata,
+            t["status"],
+            t["message"],
+            bad_input=t.get("bad_input", False),
+        )
         for t in tests
     ]
     counted = KataState(manifest.get(kata), results)

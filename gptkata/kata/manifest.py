@@ -24,6 +24,7 @@ class Kata:
     title: str
     seed: str
     hints: tuple[str, ...]
+    time_limit: float | None = None  # seconds of processor time per test; None: the default
 
     @property
     def exercise_file(self) -> Path:
@@ -49,6 +50,7 @@ def load(path: Path = MANIFEST) -> tuple[Kata, ...]:
             title=e["title"],
             seed=e.get("seed", ""),
             hints=tuple(e.get("hints", ())),
+            time_limit=e.get("time_limit"),
         )
         for i, e in enumerate(entries, start=1)
     )

@@ -1,8 +1,9 @@
 """`make progress`: where you are on the path, and the one next step.
 
-The kata tests run in a subprocess with GPTKATA_REPORT set, and the JSON report they
-leave is read back (gptkata.kata.results). So nothing a learner writes can stop the view:
-a file that does not import only marks its own kata as broken. The view shows
+The kata tests run in a subprocess (gptkata.kata.runner), and the results they log are
+read back (gptkata.kata.results). So nothing a learner writes can stop the view: a
+file that does not import, exits, crashes or hangs only marks its own kata as broken.
+The view shows
 
   every kata in manifest order with its state: done, in progress (k of n tests
   pass), not started, or broken (the import error and its file:line, in one line);
@@ -11,19 +12,18 @@ a file that does not import only marks its own kata as broken. The view shows
   line, the file and function to edit, and the commands that explain the kata,
   run just its tests, and give a hint.
 
-CHAIN is respected (with CHAIN=mine later katas build on your own earlier work, so
+Katas whose files did not change since the last run are not run again: their
+results come from the results cache (gptkata.kata.cache), so after a save only the
+katas that depend on the saved file run. CHAIN is respected (with CHAIN=mine later katas build on your own earlier work, so
 an unfinished kata holds up the ones after it). Nothing under exercises/ is written.
 """
 
 from __future__ import annotations
 
-import json
 import sys
-import tempfile
-from pathlib import Path
 
 from gptkata import paths
-from gptkata.kata import checks, manifest
+from gptkata.kata import cache, hints, manifest, runner, select
 from gptkata.kata.results import (
     DONE,
     KATA_BROKEN,
@@ -48,26 +48,54 @@ def run(
 ) -> list[Result]:
     """Run the tests of `katas` (all by default) in manifest order, in a subprocess,
     and return their results. With `first_failure`, stop at the first test that does
-    not pass: the katas before it are done, and its kata is the current one."""
+    not pass: the katas before it are done, and its kata is the current one.
+
+    A test during which the test process died (an exit, a crash, a hang) marks its
+    kata broken; the tests of the katas after it are then run in a fresh process."""
     katas = manifest.KATAS if katas is None else katas
     files = [str(k.test_file.relative_to(paths.ROOT)) for k in katas if k.test_file.is_file()]
     if not files:
         return []
-    with tempfile.TemporaryDirectory(prefix="gptkata-progress-") as folder:
-        report = Path(folder) / "report.json"
-        extra = ["--exitfirst"] if first_failure else []
-        finished = checks.run_suite(paths.ROOT, report, *files, *extra, chain=chain)
-        # pytest's exit codes: 0 all passed, 1 some failed, 5 no tests; others: it did not run
-        if finished.returncode not in (0, 1, 5) or not report.is_file():
-            output = (finished.stdout + finished.stderr).strip().splitlines()
-            raise SuiteError("the kata tests did not run:\n" + "\n".join(output[-15:]))
-        return [Result(**r) for r in json.loads(report.read_text())]
+    problem = runner.corpus_problem()
+    if problem:
+        raise SuiteError(problem)
+    extra = ["-p", "no:cacheprovider", *(["--exitfirst"] if first_failure else [])]
+    results: list[Result] = []
+    while files:
+        outcome = runner.run(files, extra, chain=chain, capture=True)
+        results += outcome.results
+        if outcome.stopped_in is None:
+            # pytest's exit codes: 0 all passed, 1 some failed, 5 no tests; others: it did not run
+            if not outcome.complete or outcome.exitstatus not in (0, 1, 5):
+                output = outcome.output.strip().splitlines()
+                why = f" ({outcome.stopped})" if outcome.stopped else ""
+                raise SuiteError(f"the kata tests did not run{why}:\n" + "\n".join(output[-15:]))
+            break
+        if first_failure:
+            break
+        stopped_file = outcome.stopped_in.split("::", 1)[0]
+        files = files[files.index(stopped_file) + 1 :] if stopped_file in files else []
+    return results
 
 
 def current_kata(chain: str = "reference") -> manifest.Kata | None:
-    """The first kata that is not done (None when every kata is), found by running
-    the tests in order up to the first one that does not pass."""
-    state = current(tally(run(chain=chain, first_failure=True)))
+    """The first kata that is not done (None when every kata is): the stored results
+    of unchanged katas (gptkata.kata.cache), then the tests of the rest in order up to
+    the first one that does not pass."""
+    keys, unknown = cache.Keys(), []
+    for kata in manifest.KATAS:
+        if not kata.test_file.is_file():
+            continue
+        stored = cache.lookup(kata, keys.key(kata, chain), chain)
+        if stored is None:
+            unknown = [k for k in manifest.KATAS[kata.number - 1 :]]
+            break
+        state = tally(stored, (kata,))[0]
+        if state.unfinished:
+            return kata
+    state = (
+        current(tally(run(tuple(unknown), chain=chain, first_failure=True))) if unknown else None
+    )
     return state.kata if state else None
 
 
@@ -122,7 +150,15 @@ def next_step_lines(state: KataState, chain: str = "reference") -> list[str]:
         f"Next: kata {kata.number}, {kata.name} ({state.passed} of {state.total} tests pass)"
         f" - {kata.title}"
     ]
-    if state.state == KATA_BROKEN:
+    waiting = select.waits_for(problem.message) if problem else None
+    if waiting:  # CHAIN=mine: fix the earlier kata; this one's file is fine
+        first = manifest.get(waiting[1])
+        lines += [
+            f"  waits:   {problem.message}",
+            f"  fix:     kata {first.number}, {first.name}, first (exercises/{first.module}.py):"
+            f" make test KATA={first.name}{also}",
+        ]
+    elif state.state == KATA_BROKEN:
         lines += [
             f"  broken:  {problem.message}",
             f"  fix:     that line in exercises/{kata.module}.py, or start the kata over"
@@ -135,9 +171,22 @@ def next_step_lines(state: KataState, chain: str = "reference") -> list[str]:
     lines += [
         f"  read:    make show KATA={kata.name}    what to build, the shapes, what the tests check",
         f"  run:     make test KATA={kata.name}{also}    or rerun on every save: make watch{also}",
-        f"  stuck:   make hint KATA={kata.name}    {len(kata.hints)} hints, one at a time",
+        f"  stuck:   make hint KATA={kata.name}    {_hints_left(kata)}",
     ]
     return lines
+
+
+def _hints_left(kata: manifest.Kata) -> str:
+    """'3 hints, one at a time', '2 more hints' or 'every hint seen (AGAIN=1 rereads them)'."""
+    total, seen = len(kata.hints), hints.seen(kata)
+    if seen == 0:
+        return f"{total} hints, one at a time"
+    left = total - seen
+    return (
+        f"{left} more hint{'s' if left > 1 else ''}"
+        if left
+        else "every hint seen (AGAIN=1 rereads them)"
+    )
 
 
 def what_to_edit(problem: Result, kata: manifest.Kata) -> str:
@@ -153,9 +202,9 @@ def what_to_edit(problem: Result, kata: manifest.Kata) -> str:
 
 
 def main(chain: str = "reference") -> int:
-    print("Running the kata tests...", file=sys.stderr, flush=True)
+    print("Running the kata tests...", flush=True)  # stdout: in order when piped
     try:
-        states = tally(run(chain=chain))
+        states = tally(cache.results(manifest.KATAS, chain, run))  # unchanged katas: stored
     except SuiteError as error:
         print(error, file=sys.stderr)
         return 1

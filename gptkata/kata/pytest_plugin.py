@@ -17,6 +17,9 @@ Loaded for every run (pyproject's addopts). It changes only how results are show
   welcome that says where to start.
 * With GPTKATA_REPORT=path, every result is also written there as JSON (see
   gptkata.kata.results), for the progress view, watch and the maintainer checks.
+* A test past its time limit is one line saying where it was stopped
+  (gptkata.kata.limits); `sys.exit` in the code under test is its kata broken. With
+  GPTKATA_LOG (set by gptkata.kata.runner) each test is logged as it starts and ends.
 """
 
 from __future__ import annotations
@@ -32,10 +35,11 @@ import pytest
 
 from gptkata import paths
 from gptkata.data import CorpusError
-from gptkata.kata import manifest, progress, select, stubs
+from gptkata.kata import limits, manifest, progress, runner, select, stubs
 from gptkata.kata.results import (
     BROKEN,
     KATA_BROKEN,
+    NOT_STARTED,
     TODO,
     KataState,
     Result,
@@ -135,11 +139,23 @@ def _describe(item, error: BaseException) -> dict | None:
         stub = str(error)[len(stubs.PREFIX) :]
         where = _at(traceback.extract_tb(error.__traceback__)[-1])
         text = f"{error} ({where})"
+        owner = stub.split(".", 1)[0]
+        if kata_name and owner != kata_name:  # CHAIN=mine: an earlier kata is unfinished
+            text = f"{kata_name} waits for {owner}: {text}"
         return dict(outcome=TODO, stub=stub, where=where, function=stub, message=text, details=text)
     if isinstance(error, select.KataBroken):
-        return dict(outcome=BROKEN, message=str(error), details=str(error))
+        text = str(error)
+        if kata_name and error.kata and error.kata != kata_name:  # the earliest cause, once
+            text = f"{kata_name} waits for {error.kata}: {error.cause or error}"
+        return dict(outcome=BROKEN, message=text, details=text)
     if isinstance(error, CorpusError):
         return dict(message=str(error), details=str(error))
+    if isinstance(error, limits.TimeLimit):
+        return dict(
+            message=error.message, details=error.message, where=error.where, function=error.function
+        )
+    if isinstance(error, SystemExit):
+        return _describe_exit(error)
     example = smallest_example(error)
     example_line = f"  smallest failing example: {example}" if example else ""
     if isinstance(error, Mismatch):
@@ -148,6 +164,36 @@ def _describe(item, error: BaseException) -> dict | None:
         function = _named_function(kata_name, text.splitlines()[0] if text else "")
         return dict(message=one_line(text), details=details, function=function)
     return _describe_exception(item, error, kata_name, example_line, checked_at)
+
+
+def _describe_exit(error: SystemExit) -> dict:
+    """Learner code called sys.exit (or raised SystemExit) during a test: the kata is
+    broken, whatever the exit code - an exit must never read as a pass."""
+    frames = _frames_in(error, paths.ROOT / select.impl_name()) or _frames_in(
+        error, paths.EXERCISES
+    )
+    where = f" at {_at(frames[-1])}" if frames else ""
+    function = next(filter(None, map(_qualified, reversed(frames))), None)
+    text = f"the code under test exits: sys.exit({error.code!r}){where}"
+    return dict(
+        outcome=BROKEN, message=text, details=text, where=where[4:] or None, function=function
+    )
+
+
+def _reference_frame(error: BaseException):
+    """The reference solution's frame that raised `error`, when the exception came from
+    code in solutions/ called by the learner's code (CHAIN=reference); else None."""
+    if select.impl_name() == "solutions":
+        return None
+    inside = {(paths.ROOT / select.impl_name()).resolve(), paths.SOLUTIONS.resolve()}
+    frames = [
+        f
+        for f in traceback.extract_tb(error.__traceback__)
+        if Path(f.filename).resolve().parent in inside
+    ]
+    if frames and Path(frames[-1].filename).resolve().parent == paths.SOLUTIONS.resolve():
+        return frames[-1]
+    return None
 
 
 def _describe_exception(item, error, kata_name, example_line, checked_at) -> dict | None:
@@ -169,6 +215,12 @@ def _describe_exception(item, error, kata_name, example_line, checked_at) -> dic
         function = _named_function(kata_name, code)
     name = function.split(".", 1)[1] if function else frame.name
     headline = one_line(f"{type(error).__name__}: {error}")
+    reference = _reference_frame(error) if mine else None
+    if reference is not None:  # the reference raised it, on what the learner's code passed
+        headline = one_line(
+            f"{type(error).__name__} from the reference {reference.name} "
+            f"({_at(reference)}), called by your {name}: {error}"
+        )
     place = f"in {name}" if mine else "in the test"
     lines = [
         headline,
@@ -202,13 +254,16 @@ def pytest_runtest_makereport(item, call):
 def pytest_report_teststatus(report, config):
     outcome = getattr(report, "gptkata", {}).get("outcome")
     if outcome in (TODO, BROKEN) and report.when == "call":
-        return (TODO, "T", "TODO") if outcome == TODO else (BROKEN, "B", "BROKEN")
+        # a stub prints no letter: a fresh clone's hundreds of them would fill the screen
+        # before the welcome; the summary lists the current kata's stubs instead
+        return (TODO, "", "TODO") if outcome == TODO else (BROKEN, "B", "BROKEN")
     return None
 
 
 class _Collector:
-    def __init__(self):
+    def __init__(self, recorder: runner.Recorder | None = None):
         self.results: list[Result] = []
+        self.recorder = recorder
 
     @pytest.hookimpl
     def pytest_runtest_logreport(self, report):
@@ -219,8 +274,11 @@ class _Collector:
                 described.setdefault("message", text.strip().splitlines()[0] if text else "")
                 described.setdefault("details", text)
             described.setdefault("outcome", report.outcome)
+            described.setdefault("bad_input", "bad_input" in report.keywords)
             described.setdefault("message", "")
             self.results.append(Result(report.nodeid, kata_of(report.nodeid), **described))
+            if self.recorder:
+                self.recorder.result(self.results[-1])
 
     @pytest.hookimpl
     def pytest_terminal_summary(self, terminalreporter, exitstatus, config):
@@ -235,7 +293,21 @@ class _Collector:
 
 
 def pytest_configure(config):
-    config.pluginmanager.register(_Collector(), "gptkata-collector")
+    log = os.environ.get("GPTKATA_LOG")  # set by gptkata.kata.runner
+    recorder = runner.Recorder(log) if log else None
+    if recorder:
+        config.pluginmanager.register(recorder, "gptkata-recorder")
+    config.pluginmanager.register(limits.Guard(), "gptkata-limits")
+    config.pluginmanager.register(_Collector(recorder), "gptkata-collector")
+
+
+def pytest_unconfigure(config):
+    """The run's last line always ends with a line break, so what prints next (make's
+    own error line) starts on a line of its own."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    writer = getattr(reporter, "_tw", None)  # pytest's TerminalWriter of that reporter
+    if writer is not None and writer.width_of_current_line:
+        writer.line()
 
 
 def pytest_collection_modifyitems(session, config, items):
@@ -270,49 +342,65 @@ def note_lines(config) -> list[str]:
 
 
 def summary_lines(results: list[Result]) -> list[str]:
-    """The end of a run: every function still stubbed in the katas that ran (one line
+    """The end of a run: the functions still stubbed in the current kata (one line
     each, with how many tests wait on it), then the next step - or, on a fresh clone,
-    the welcome."""
+    only the welcome. Later katas' stubs are left to `make progress`."""
     states = [s for s in tally(results) if s.results]
     now = next((s for s in states if s.unfinished), None)
     if now is None:
-        return finished_lines(states)
-    fresh = all(r.outcome == TODO for r in results)
-    # every function still stubbed in the katas that ran, one line each, in kata order
-    listed = [s for s in states if s.state != KATA_BROKEN and s.unfinished]
+        return finished_lines(states, select.impl_name())
+    # a fresh clone: every kata not started (its given validation may pass already)
+    if all(s.state == NOT_STARTED for s in states) and now.kata == manifest.KATAS[0]:
+        return ["", *welcome_lines(now.kata, _first_stub(now.kata))]
     hits: dict[str, int] = {}
     for r in results:
         if r.outcome == TODO and r.stub:
             hits[r.stub] = hits.get(r.stub, 0) + 1
     package = paths.ROOT / select.impl_name()
-    todo = [
-        (stub, f"{package.name}/{s.kata.module}.py:{line}")
-        for s in listed
-        for stub, line in stubs.remaining(package / f"{s.kata.module}.py")
-    ]
+    todo = []
+    if now.state != KATA_BROKEN:
+        file = f"{package.name}/{now.kata.module}.py"
+        todo = [(stub, f"{file}:{line}") for stub, line in stubs.remaining(package / file)]
+        listed = {stub for stub, _ in todo}
+        for r in now.results:  # stubs the tests hit that the file's scan did not find
+            if r.outcome == TODO and r.stub and r.stub not in listed and r.where:
+                listed.add(r.stub)
+                todo.append((r.stub, r.where))
     lines = []
     if todo:
         lines += [
             "",
-            "Not implemented yet (one line per function; replace its `raise NotImplementedError`):",
+            f"Not implemented yet in kata {now.kata.name} (replace each `raise NotImplementedError`):",
         ]
         width = max(len(stub) for stub, _ in todo)
         for stub, where in todo:
             count = hits.get(stub, 0)
             waiting = {0: "", 1: "1 test stops here"}.get(count, f"{count} tests stop here")
             lines.append(f"  {stub:<{width}}  {where:<28} {waiting}".rstrip())
+    later = sum(s.unfinished for s in states) - 1
+    if later > 0:
+        lines.append(f"  ({later} more katas to go after this one: make progress lists them)")
     lines.append("")
-    if fresh and now.kata == manifest.KATAS[0]:
-        lines += welcome_lines(now.kata)
-    else:
-        lines += progress.next_step_lines(now, select.chain_name())
+    lines += progress.next_step_lines(now, select.chain_name())
     return lines
 
 
-def finished_lines(states: list[KataState]) -> list[str]:
-    """After a run in which every test passed: what comes next."""
+def _first_stub(kata: manifest.Kata) -> tuple[str, int] | None:
+    """('tokenizer.build_vocab', 36): the first function still to write in `kata`."""
+    left = stubs.remaining(paths.ROOT / select.impl_name() / f"{kata.module}.py")
+    return left[0] if left else None
+
+
+def finished_lines(states: list[KataState], impl: str = "exercises") -> list[str]:
+    """After a run in which every test passed: what comes next. Against anything but
+    the learner's exercises it says whose code passed, so nobody takes the reference's
+    green run for their own."""
     if not states:
         return []
+    if impl != "exercises":
+        whose = "the reference solutions (solutions/)" if impl == "solutions" else impl
+        names = ", ".join(s.kata.name for s in states)
+        return ["", f"All tests pass against {whose}: {names}. Your own katas: make test"]
     last = states[-1].kata
     later = [k for k in manifest.KATAS[last.number :] if k.test_file.is_file()]
     names = ", ".join(s.kata.name for s in states)
@@ -328,15 +416,22 @@ def finished_lines(states: list[KataState]) -> list[str]:
     ]
 
 
-def welcome_lines(kata: manifest.Kata) -> list[str]:
-    """What a newcomer reads after their first `make test`: where to start, in a few lines."""
+def welcome_lines(kata: manifest.Kata, first: tuple[str, int] | None = None) -> list[str]:
+    """What a newcomer reads after their first `make test`: where to start, in a few
+    lines (`first`: the first stub to replace and its line)."""
     file = f"exercises/{kata.module}.py"
+    write = f"  2. replace each `raise NotImplementedError(...)` in {file} with your code"
+    if first is not None:
+        stub, line = first
+        write = (
+            f"  2. write {stub.split('.', 1)[1]} first: {file}, line {line} (replace its `raise`)"
+        )
     return [
         f"Welcome to GPT Kata! {len(manifest.KATAS)} katas lead from single characters to a GPT;",
         "each is a file of stubs for you to fill in, checked by the tests.",
         f"Start with kata {kata.number}, {kata.name}: {kata.title}.",
         f"  1. read what to build:   make show KATA={kata.name}   (also the docstring of {file})",
-        f"  2. replace each `raise NotImplementedError(...)` in {file} with your code",
+        write,
         f"  3. check just this kata: make test KATA={kata.name}   (or on every save: make watch)",
         f"Stuck? make hint KATA={kata.name}    Where am I? make progress",
     ]

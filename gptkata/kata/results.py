@@ -6,7 +6,8 @@ GPTKATA_REPORT is set); `tally` groups them per kata, in manifest order, into a
 
   done         every test of the kata passes
   in progress  some tests pass, or some fail on the learner's code (k of n pass)
-  not started  no test passes and every one stops at a stub
+  not started  every test stops at a stub, except the bad-input tests that the given
+               validation already passes (tests marked `bad_input`)
   broken       the kata's file does not import (a SyntaxError, a bad import, ...)
   no tests     the manifest lists the kata but it has no tests yet
 
@@ -44,6 +45,7 @@ class Result:
     where: str | None = None  # file:line of the stub, or of the learner's line that failed
     function: str | None = None  # 'kata.function' to edit, when it is known
     details: str = ""  # the whole report, a few plain lines; empty when passed
+    bad_input: bool = False  # a test of the given validation (marked `bad_input`)
 
     @property
     def test_name(self) -> str:
@@ -89,7 +91,7 @@ class KataState:
             return KATA_BROKEN
         if self.passed == self.total:
             return DONE
-        if self.passed == 0 and all(r.outcome == TODO for r in self.counted):
+        if all(r.outcome == TODO or (r.bad_input and r.outcome == PASSED) for r in self.counted):
             return NOT_STARTED
         return IN_PROGRESS
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import sys
 import traceback
 from pathlib import Path
@@ -41,7 +42,27 @@ NOTES: list[str] = []
 
 
 class KataBroken(Exception):
-    """A kata's file could not be imported (a SyntaxError, a bad import, ...)."""
+    """A kata's file could not be imported (a SyntaxError, a bad import, ...).
+
+    `kata` is the kata whose own file is broken and `cause` that file's error with its
+    place ('exercises/averaging.py:12 SyntaxError: invalid syntax'). When a later kata
+    cannot import because an earlier one it builds on is broken (CHAIN=mine), the
+    message names that earliest cause once: 'attention waits for averaging: ...',
+    never a chain of one import error inside another.
+    """
+
+    def __init__(self, message: str, kata: str = "", cause: str = ""):
+        super().__init__(message)
+        self.kata, self.cause = kata, cause
+
+
+_WAITS = re.compile(r"^(\w+) waits for (\w+): ")
+
+
+def waits_for(message: str) -> tuple[str, str] | None:
+    """('attention', 'averaging') for 'attention waits for averaging: ...', else None."""
+    match = _WAITS.match(message or "")
+    return (match[1], match[2]) if match else None
 
 
 def _choice(variable: str, allowed: tuple[str, ...], default: str) -> str:
@@ -103,13 +124,25 @@ def load(impl: str, kata_name: str) -> ModuleType:
     shown = f"{_relative(str(impl_folder(impl)))}/{kata.module}.py"
     if not provided(kata_name, impl):
         if impl in PACKAGES:
-            raise KataBroken(f"{shown} is missing: `make reset KATA={kata.name}` restores the stub")
-        raise KataBroken(f"kata {kata.name} is not provided: there is no {shown}")
+            missing = f"{shown} is missing"
+            raise KataBroken(
+                f"{missing}: `make reset KATA={kata.name}` restores the stub", kata.name, missing
+            )
+        missing = f"kata {kata.name} is not provided: there is no {shown}"
+        raise KataBroken(missing, kata.name, missing)
     try:
         return importlib.import_module(qualified)
-    except Exception as error:  # any error while importing the learner's file
+    except KataBroken as error:  # an earlier kata it builds on does not import
         sys.modules.pop(qualified, None)
-        raise KataBroken(describe_import_error(shown, error)) from error
+        root = error.kata or "an earlier kata"
+        raise KataBroken(
+            f"{kata.name} waits for {root}: {error.cause or error}", root, error.cause
+        ) from None
+    except (Exception, SystemExit) as error:  # any error, or an exit, while importing it
+        sys.modules.pop(qualified, None)
+        raise KataBroken(
+            describe_import_error(shown, error), kata.name, _cause(shown, error)
+        ) from error
 
 
 def describe_import_error(filename: str, error: BaseException) -> str:
@@ -119,7 +152,7 @@ def describe_import_error(filename: str, error: BaseException) -> str:
         where = f"{filename}:{error.lineno}"
         message = error.msg
     else:
-        message = str(error)
+        message = f"sys.exit({error.code!r})" if isinstance(error, SystemExit) else str(error)
         frames = traceback.extract_tb(error.__traceback__)
         inside = [f for f in frames if f.filename.replace("\\", "/").endswith(filename)]
         if inside or frames:
@@ -127,6 +160,14 @@ def describe_import_error(filename: str, error: BaseException) -> str:
             where = f"{_relative(frame.filename)}:{frame.lineno}"
     suffix = f" ({where})" if where else ""
     return f"{filename} does not import: {type(error).__name__}: {message}{suffix}"
+
+
+def _cause(filename: str, error: BaseException) -> str:
+    """'exercises/x.py:12 SyntaxError: invalid syntax': the error at its place."""
+    described = describe_import_error(filename, error)
+    body = described.split(" does not import: ", 1)[1]
+    match = re.match(r"^(.*) \(([^()]+:\d+)\)$", body)
+    return f"{match[2]} {match[1]}" if match else f"{filename} {body}"
 
 
 def _relative(filename: str) -> str:
@@ -200,7 +241,9 @@ class Lazy:
 
     Test files write `tokenizer = Lazy(implementation, "tokenizer")` at the top:
     a broken exercise file then fails that kata's tests one by one, with a one-line
-    reason, instead of stopping the collection of the whole suite.
+    reason, instead of stopping the collection of the whole suite. Private names
+    (`_x`, `__wrapped__`) are never looked up in the kata: pytest asks for some while
+    it collects, and learner code must not run (or hang, or exit) before a test does.
     """
 
     def __init__(self, resolve, kata_name: str):

@@ -15,6 +15,8 @@ and the instructions change with it. Reading only; nothing is written.
 from __future__ import annotations
 
 import ast
+import re
+import textwrap
 
 from gptkata import paths
 from gptkata.kata import checks, manifest, stubs
@@ -31,6 +33,14 @@ def test_sentences(kata: manifest.Kata) -> list[str]:
         for node in ast.walk(tree)
         if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")
     ]
+
+
+def first_sentence(doc: str | None, width: int = 78) -> list[str]:
+    """The first sentence of a docstring, whole (never cut at a line break of the
+    source), wrapped to `width` columns."""
+    paragraph = " ".join((doc or "").strip().split("\n\n", 1)[0].split())
+    sentence = re.split(r"(?<!e\.g\.)(?<!i\.e\.)(?<=[.!?])\s+(?=[A-Z`(])", paragraph, maxsplit=1)[0]
+    return textwrap.wrap(sentence, width) if sentence else []
 
 
 def instructions(kata: manifest.Kata) -> list[str]:
@@ -51,7 +61,7 @@ def instructions(kata: manifest.Kata) -> list[str]:
             name = stub.split(".", 1)[1]
             signature, doc = api.get(name, ("(...)", ""))
             lines.append(f"  line {line:<4} {name}{signature}")
-            lines.append(f"            {(doc or '').splitlines()[0] if doc else ''}".rstrip())
+            lines += [f"            {line}" for line in first_sentence(doc)]
     else:
         lines.append(f"No stubs left in {exercise}: every function has your code.")
     sentences = test_sentences(kata)

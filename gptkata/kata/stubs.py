@@ -1,14 +1,31 @@
 """Exercise stubs are made from the reference solutions, never written twice.
 
-`stub_source(kata)` takes solutions/<module>.py and replaces the body of every
-function and method (after its docstring) with one line:
+The learner writes the concept and nothing else. `stub_source(kata)` takes
+solutions/<module>.py and keeps, byte for byte, everything a learner is given:
+
+* imports, the module docstring, class layout, signatures, docstrings and the
+  comments between definitions;
+* every private function or method, whose name starts with one underscore
+  (`_check_ids`, `GPTLanguageModel._init_weights`): input validation, helpers and
+  weight initialisation are given whole, never stubbed;
+* the leading lines of a public function that stand above the marker line
+
+      # -- your code below --
+
+  at the function's own indentation: the validation of its arguments (a call of a
+  given `_check_*` helper, or a few `if ...: raise ValueError(...)` lines), which
+  runs before anything the learner writes.
+
+The rest of each public function's body - all of it after the docstring, or all of
+it after the marker - becomes one line:
 
     raise NotImplementedError("not implemented yet: <kata>.<qualified name>")
 
-Everything else (imports, module docstring, class layout, signatures, docstrings,
-comments between definitions) is kept byte for byte. So exercises/ and solutions/
-cannot drift apart: `make check` proves every exercise file is exactly its generated
-stub, and `make reset` restores a kata from the same generator.
+So a bad input fails with its ValueError already in the pristine exercise, and the
+learner's work starts at the marker. exercises/ and solutions/ cannot drift apart:
+`make check` proves every exercise file is exactly its generated stub, that every
+`raise ValueError` of a solution lies in the given part, and `make reset` restores a
+kata from the same generator.
 
 A student edition (`make release`) leaves solutions/ out; it keeps each kata's
 pristine stub in gptkata/kata/pristine/ instead, and everything here reads that copy
@@ -19,12 +36,20 @@ from __future__ import annotations
 
 import ast
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from gptkata import paths
 from gptkata.kata import manifest
 
 PREFIX = "not implemented yet: "
+MARKER = "# -- your code below --"
+
+
+def is_given(name: str) -> bool:
+    """True for a private name (`_check`), which is given whole; dunders such as
+    `__init__` are public: the learner writes them."""
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
 
 
 def _functions(tree: ast.AST):
@@ -52,24 +77,68 @@ def _docstring_node(func: ast.FunctionDef):
     return None
 
 
+@dataclass(frozen=True)
+class Cut:
+    """The part of one public function that the learner writes: lines `start` to
+    `end` (1-based, inclusive) of the solution, replaced by one stub line at `indent`."""
+
+    qualname: str
+    start: int
+    end: int
+    indent: str
+
+
+def _indent(line: str) -> str:
+    return line[: len(line) - len(line.lstrip())]
+
+
+def cuts(source: str, kata_name: str) -> list[Cut]:
+    """The learner's part of every public function of a solution, in file order."""
+    lines = source.splitlines(keepends=True)
+    found = []
+    for qualname, func in _functions(ast.parse(source)):
+        if is_given(func.name):
+            continue
+        doc = _docstring_node(func)
+        statements = func.body[1:] if doc else func.body
+        if statements and statements[0].lineno == func.lineno:
+            raise ValueError(f"{kata_name}.{qualname}: put the body on its own lines to stub it")
+        indent = _indent(lines[(statements[0] if statements else doc).lineno - 1])
+        start = doc.end_lineno + 1 if doc else statements[0].lineno
+        last = func.end_lineno  # the last statement; comments after it belong to the body too
+        while last < len(lines) and (
+            not lines[last].strip()
+            or (
+                lines[last].lstrip().startswith("#") and len(_indent(lines[last])) > func.col_offset
+            )
+        ):
+            last += 1
+        markers = [n for n in range(start, last + 1) if lines[n - 1].strip() == MARKER]
+        if len(markers) > 1:
+            raise ValueError(f"{kata_name}.{qualname}: one `{MARKER}` line at most")
+        if markers:
+            (marker,) = markers
+            if _indent(lines[marker - 1]) != indent:
+                raise ValueError(
+                    f"{kata_name}.{qualname}: put `{MARKER}` between the function's own "
+                    f"statements, at their indentation"
+                )
+            if not any(s.lineno > marker for s in statements):
+                raise ValueError(
+                    f"{kata_name}.{qualname}: nothing follows `{MARKER}`, so the learner "
+                    f"would have nothing to write"
+                )
+            start = marker + 1
+        found.append(Cut(qualname, start, func.end_lineno, indent))
+    return found
+
+
 def stub_text(source: str, kata_name: str) -> str:
     """The stub version of a solution module's source text."""
     lines = source.splitlines(keepends=True)
-    tree = ast.parse(source)
-    cuts = []  # (first line to replace, last line, indent, message), 1-based inclusive
-    for qualname, func in _functions(tree):
-        doc = _docstring_node(func)
-        first_statement = (
-            func.body[1] if doc and len(func.body) > 1 else (None if doc else func.body[0])
-        )
-        start = doc.end_lineno + 1 if doc else first_statement.lineno
-        if first_statement is not None and first_statement.lineno == func.lineno:
-            raise ValueError(f"{kata_name}.{qualname}: put the body on its own lines to stub it")
-        body_line = lines[(first_statement or doc).lineno - 1]
-        indent = body_line[: len(body_line) - len(body_line.lstrip())]
-        cuts.append((start, func.end_lineno, indent, f"{PREFIX}{kata_name}.{qualname}"))
-    for start, end, indent, message in sorted(cuts, reverse=True):
-        lines[start - 1 : end] = [f'{indent}raise NotImplementedError("{message}")\n']
+    for cut in sorted(cuts(source, kata_name), key=lambda c: c.start, reverse=True):
+        message = f"{PREFIX}{kata_name}.{cut.qualname}"
+        lines[cut.start - 1 : cut.end] = [f'{cut.indent}raise NotImplementedError("{message}")\n']
     return "".join(lines)
 
 
@@ -102,13 +171,14 @@ def api_source(kata: manifest.Kata) -> str:
 
 
 def stubbed_functions(kata: manifest.Kata) -> list[str]:
-    """'kata.qualname' of every function the learner writes in `kata` (none when
-    neither its solution nor its pristine stub is there)."""
+    """'kata.qualname' of every function the learner writes in `kata` (private
+    helpers are given, so they are not listed; none when neither its solution nor its
+    pristine stub is there)."""
     try:
         tree = ast.parse(api_source(kata))
     except ValueError:
         return []
-    return [f"{kata.name}.{q}" for q, _ in _functions(tree)]
+    return [f"{kata.name}.{q}" for q, node in _functions(tree) if not is_given(node.name)]
 
 
 _STUB_LINE = re.compile(r'raise NotImplementedError\("' + re.escape(PREFIX) + r'([\w.]+)"\)')

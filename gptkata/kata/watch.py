@@ -1,8 +1,19 @@
-"""`make watch`: rerun the current kata's tests every time you save a file in exercises/.
+"""`make watch`: recheck your katas every time you save a file in exercises/.
 
-After each run the screen shows the kata's progress line, its first failure in full
-(what came back, what was expected, why) and the function to edit. When the kata is
-done, watch moves on to the next one by itself (unless you chose one with KATA=).
+After each save the screen shows the current kata's progress line, its first
+failure in full (what came back, what was expected, why) and the function to edit.
+The current kata is the first one that is not done, so watch moves on by itself when
+a kata is finished (unless you chose one with KATA=) - and it guards the katas
+already done: after each save every finished kata whose files changed (its own, and
+under CHAIN=mine those it builds on) is checked again, and a kata that breaks
+becomes the current one again, shown first with a note (`Session`).
+
+Each check runs in a fresh child of one warm process that imported torch, pytest and
+hypothesis once (gptkata.kata.warm), so a save gets its verdict in about the time
+the tests themselves take. A check that hangs is stopped at a time limit, one that
+crashes is reported; either way watch carries on and checks again on the next save.
+Unchanged katas are not rerun: their results come from the cache that `make
+progress` shares (gptkata.kata.cache).
 
 File events come from watchdog. Some filesystems never deliver them - a project on a
 Windows drive under WSL (/mnt/c/...), network shares, some containers - so watch can
@@ -36,10 +47,10 @@ from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
 from gptkata import paths
-from gptkata.kata import manifest, progress
-from gptkata.kata.results import DONE, KataState, tally
+from gptkata.kata import cache, manifest, progress, warm
+from gptkata.kata.results import DONE, NO_TESTS, KataState, Result, tally
 
-QUIET_SECONDS = 0.4  # how long saves must be quiet before the tests run
+QUIET_SECONDS = 0.15  # how long saves must be quiet before the tests run (an editor's burst)
 POLL_SECONDS = 1.0
 SAVE_EVENTS = {"created", "modified", "moved", "deleted", "closed"}  # not "opened": tests read
 
@@ -116,14 +127,18 @@ def after(kata: manifest.Kata, state: KataState, chosen: bool) -> manifest.Kata 
     return later[0] if later else None
 
 
-def screen_lines(state: KataState, saved: set[str], how: str, chain: str) -> list[str]:
-    """What watch shows after a run: the progress line, the first failure, what to edit."""
+def screen_lines(
+    state: KataState, saved: set[str], how: str, chain: str, notes: list[str] = ()
+) -> list[str]:
+    """What watch shows after a run: the progress line, any notes (a regression, a
+    kata just finished), the first failure, what to edit."""
     kata = state.kata
     when = datetime.now().strftime("%H:%M:%S")
     names = ", ".join(sorted(Path(p).name for p in saved)) or "(first run)"
     lines = [
         f"GPT Kata watch - kata {kata.number} of {len(manifest.KATAS)}   saved: {names} at {when}",
         "",
+        *notes,
         progress.kata_line(state, is_current=True),
         "",
     ]
@@ -144,17 +159,74 @@ def screen_lines(state: KataState, saved: set[str], how: str, chain: str) -> lis
     return lines
 
 
-def _run_until_unfinished(
-    kata: manifest.Kata, chosen: bool, chain: str
-) -> tuple[manifest.Kata, KataState]:
-    """Run `kata`'s tests; while it is done (and not chosen), go on to the next kata."""
-    while True:
-        state = tally(progress.run((kata,), chain), (kata,))[0]
-        following = after(kata, state, chosen)
-        if following is None:
-            return kata, state
-        print(f"Kata {kata.name} is done - on to kata {following.number}, {following.name}.")
-        kata = following
+def failed_state(kata: manifest.Kata, message: str) -> KataState:
+    """A kata whose check did not finish (a hang, a crash), as one failing result."""
+    return KataState(
+        kata, [Result(str(kata.test_file), kata.name, "failed", message, details=message)]
+    )
+
+
+class Session:
+    """What watch knows between saves: each kata's last results and which katas were
+    done, so a kata that was done and fails after a save is caught (a regression).
+
+    `refresh` walks the katas in order (only the chosen one with KATA=): a kata whose
+    files did not change keeps its results (from this session or the results cache),
+    any other is checked again in a fresh child. The first kata that is not done is
+    the current one. So after every save the finished katas that depend on the saved
+    file are checked again, and a regression is found before the kata being worked on.
+    """
+
+    def __init__(self, chosen: manifest.Kata | None, chain: str, run=None):
+        self.chosen, self.chain = chosen, chain
+        self.run = run or (
+            lambda katas, chain, interrupted: warm.check(katas, chain, interrupted=interrupted)
+        )
+        self.done: set[str] = set()
+        self.current: str | None = None
+
+    def katas(self) -> list[manifest.Kata]:
+        if self.chosen is not None:
+            return [self.chosen]
+        return [k for k in manifest.KATAS if k.test_file.is_file()]
+
+    def results(self, kata: manifest.Kata, interrupted) -> list[Result]:
+        key = cache.key(kata, self.chain)
+        stored = cache.lookup(kata, key, self.chain)
+        if stored is not None:
+            return stored
+        fresh = self.run((kata,), self.chain, interrupted)
+        if cache.key(kata, self.chain) == key:
+            cache.store(kata, key, fresh, self.chain)
+        return fresh
+
+    def refresh(self, interrupted=None) -> tuple[KataState | None, list[str]]:
+        """The current kata's state (None when every kata is done) and notes to show."""
+        notes = []
+        for kata in self.katas():
+            try:
+                state = tally(self.results(kata, interrupted), (kata,))[0]
+            except warm.CheckFailed as error:
+                state = failed_state(kata, str(error))
+            if state.state == DONE and self.chosen is not None:
+                return state, notes  # KATA= chosen: stay on it, done or not
+            if state.state == DONE:
+                if kata.name == self.current and kata.name not in self.done:
+                    notes.append(f"Kata {kata.name} is done - on to the next one.")
+                self.done.add(kata.name)
+                continue
+            if state.state == NO_TESTS:
+                continue
+            if kata.name in self.done:
+                self.done.discard(kata.name)
+                notes.append(
+                    f"Regression: kata {kata.number}, {kata.name}, passed before and fails now."
+                    " It comes first again."
+                )
+            self.current = kata.name
+            return state, notes + ([""] if notes else [])
+        self.current = None
+        return None, notes
 
 
 def _draw(lines: list[str]) -> None:
@@ -190,14 +262,21 @@ def _start_observer(poll: bool, saves: queue.Queue):
     return observer
 
 
+def _wait_for_saves(saves: queue.Queue, debouncer: Debouncer) -> set[str]:
+    """Block until a burst of saves is over; the saved paths."""
+    while not debouncer.ready(time.monotonic()):
+        try:
+            path = saves.get(timeout=debouncer.wait(time.monotonic()))
+        except queue.Empty:
+            continue
+        debouncer.add(path, time.monotonic())
+    return debouncer.take()
+
+
 def main(kata_name: str = "", chain: str = "reference", poll: bool = False) -> int:
-    chosen = bool(kata_name)
-    if not chosen:
-        print("Finding the current kata (the first that is not done)...", flush=True)
-    kata = manifest.get(kata_name) if chosen else progress.current_kata(chain)
-    if kata is None:
-        print("Every kata passes: nothing to watch. Train your GPT: make train")
-        return 0
+    chosen = manifest.get(kata_name) if kata_name else None
+    print("Loading torch and the tests once; every check after this one is quick...", flush=True)
+    warm.warm_up()
     version = Path("/proc/version")
     proc_version = version.read_text() if version.is_file() else ""
     polling, how = should_poll(poll, dict(os.environ), proc_version, paths.ROOT)
@@ -208,21 +287,27 @@ def main(kata_name: str = "", chain: str = "reference", poll: bool = False) -> i
         observer = _start_observer(True, saves)
         how = f"polling: file events are unavailable ({error})"
     debouncer = Debouncer()
+    session = Session(chosen, chain)
     saved: set[str] = set()
     try:
         while True:
             try:
-                kata, state = _run_until_unfinished(kata, chosen, chain)
-                _draw(screen_lines(state, saved, how, chain))
-            except progress.SuiteError as error:
-                _draw([str(error), "", f"Watching exercises/ ({how}); Ctrl-C stops."])
-            while not debouncer.ready(time.monotonic()):
-                try:
-                    path = saves.get(timeout=debouncer.wait(time.monotonic()))
-                except queue.Empty:
-                    continue
-                debouncer.add(path, time.monotonic())
-            saved = debouncer.take()
+                state, notes = session.refresh(interrupted=lambda: not saves.empty())
+            except warm.Interrupted:  # saved again while the tests ran: start over
+                saved |= _wait_for_saves(saves, debouncer)
+                continue
+            if state is None:
+                _draw(
+                    [
+                        *notes,
+                        "Every kata passes: your GPT is complete. Train it: make train",
+                        "",
+                        f"Watching exercises/ ({how}); Ctrl-C stops.",
+                    ]
+                )
+            else:
+                _draw(screen_lines(state, saved, how, chain, notes))
+            saved = _wait_for_saves(saves, debouncer)
     except KeyboardInterrupt:
         print("\nWatch stopped.")
         return 0

@@ -6,7 +6,7 @@ solutions.
     resume.py       what a checkpoint remembers to continue a run exactly
     report.py       the announcement, and the sample, pictures and log at the end
     train_cli.py    the command line of `make train`
-    presets.py      the named settings (bigram, cpu, nanogpt, lecture)
+    presets.py      the named settings (bigram, cpu, nanogpt, modern, lecture)
     models.py       builds a model from a preset; optim.py the optimiser and schedule
     checkpoint.py   the checkpoint file: safe loading, checksums, every entry checked
     sizes.py        a model's size before it exists: its description checked, its memory
@@ -20,9 +20,10 @@ solutions.
                     `make sample`, the loss curve and the attention heatmap
     bench.py        `make bench`: speed figures, side by side (bench_cases.py measures,
                     bench_report.py reports, bench_lecture.py the machine and the
-                    lecture-size rows)
+                    lecture-size rows; bench_modern.py the sliding cache's cases)
     bench_nanogpt.py
                     `make bench-nanogpt`: the cpu preset against nanoGPT's CPU recipe
+    versus.py       the cpu and modern presets trained one after the other, compared
 
 A newcomer starts with train.py, then loop.py. May import: the shared modules in
 gptkata/ (paths, data, outputs), the reference solutions, and the harness's kata

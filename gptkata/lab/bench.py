@@ -55,13 +55,14 @@ from pathlib import Path
 import torch
 
 from gptkata import outputs, paths
-from gptkata.lab import cpu, sizes
+from gptkata.lab import bench_modern, cpu, sizes
 from gptkata.lab.bench_cases import VOCAB_SIZE, run_case
 from gptkata.lab.bench_report import report_lines, summarise
 from gptkata.lab.presets import PRESETS
 
 CASES = ("train:teaching", "train:fused", "generate:naive", "generate:kv_cache", "bpe:reference")
 CASES += ("train-lecture:teaching", "train-lecture:fused")  # gptkata.lab.bench_lecture
+ALL_CASES = CASES + bench_modern.CASES  # the sliding cache's row: gptkata/lab/bench_modern.py
 
 
 def machine_cpu_seconds() -> tuple[float, float]:
@@ -179,18 +180,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--lecture-steps", type=int, default=2, help="steps per timed repeat at the lecture's sizes"
     )
     parser.add_argument("--out", type=Path, default=paths.RUNS / "bench.json")
-    parser.add_argument("--case", choices=CASES, help=argparse.SUPPRESS)  # a child's one case
+    parser.add_argument("--case", choices=ALL_CASES, help=argparse.SUPPRESS)  # a child's one case
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, cases: tuple[str, ...] = ALL_CASES) -> int:
     args = build_parser().parse_args(argv)
     try:
         check_args(args)
         if args.case:
             print(json.dumps(run_case(args.case, args)))
             return 0
-        return run_all(args)
+        return run_all(args, cases)
     except (ValueError, CaseFailed) as error:
         print(f"make bench: {error}", file=sys.stderr)
         return 1
@@ -199,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-def run_all(args: argparse.Namespace) -> int:
+def run_all(args: argparse.Namespace, cases: tuple[str, ...] = ALL_CASES) -> int:
     """Every case, one after the other, each in its own process; the report."""
     settings = {
         "preset": args.preset,
@@ -221,15 +222,15 @@ def run_all(args: argparse.Namespace) -> int:
     results = {}
     busy, total = machine_cpu_seconds()
     ours = children_cpu_seconds()
-    for name in CASES:
+    for name in cases:
         print(f"running {name} ...", flush=True)
         results[name] = run_in_child(name, args)
     busy_after, total_after = machine_cpu_seconds()
     others = busy_after - busy - (children_cpu_seconds() - ours)
     settings["others_cpu_percent"] = max(0.0, 100 * others / max(total_after - total, 1e-9))
-    report = summarise(results, settings)
+    report = bench_modern.combined_report(results, settings, summarise)
     print()
-    print("\n".join(report_lines(report)))
+    print("\n".join(bench_modern.combined_lines(report, report_lines)))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     outputs.write_json(args.out, report)
     print(f"\nwritten to {args.out}")

@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from gptkata.lab import bench_modern
 from gptkata.lab.presets import PRESETS
 
 VOCAB_SIZE = 65  # tiny Shakespeare's characters
@@ -191,6 +192,8 @@ def run_case(name: str, args: argparse.Namespace) -> dict:
 
     torch.set_num_threads(args.threads)
     kind, variant = name.split(":")
+    if name in bench_modern.CASES:
+        return bench_modern.run_case(variant, args)
     if kind == "bpe":
         from gptkata.lab.bench_bpe import bpe_case
 

@@ -25,6 +25,7 @@ from gptkata.lab.sizes import check_spec
 from solutions.bigram import BigramLanguageModel
 from solutions.fast_attention import FusedGPT
 from solutions.gpt import GPTConfig, GPTLanguageModel
+from solutions.modern import ModernConfig, ModernGPT
 
 # The entries of a spec that decide the shapes of the weights. Two models can share
 # weights only if all of these agree; dropout may differ.
@@ -35,6 +36,12 @@ def model_spec(preset: Preset, vocab_size: int) -> dict:
     """The spec of the model a preset trains on a vocabulary of `vocab_size` characters."""
     if preset.model == "bigram":
         return {"model": "bigram", "vocab_size": vocab_size}
+    if preset.model == "modern":
+        spec = {"model": "modern", "vocab_size": vocab_size, "n_layer": preset.n_layer}
+        spec.update(n_head=preset.n_head, n_embd=preset.n_embd, block_size=preset.block_size)
+        spec.update(window=preset.window or preset.block_size, dropout=preset.dropout)
+        check_spec(spec)
+        return spec
     spec = {
         "model": "gpt",
         "attention": preset.attention,
@@ -55,6 +62,9 @@ def build_model(spec: dict) -> nn.Module:
     check_spec(spec)
     if spec["model"] == "bigram":
         return BigramLanguageModel(spec["vocab_size"])
+    if spec["model"] == "modern":
+        sizes = ("vocab_size", "window", "n_embd", "n_head", "n_layer", "dropout")
+        return ModernGPT(ModernConfig(**{name: spec[name] for name in sizes}))
     config = GPTConfig(
         vocab_size=spec["vocab_size"],
         block_size=spec["block_size"],
@@ -98,7 +108,11 @@ def state_dict_problems(spec: dict, state_dict: dict) -> list[str]:
 
 def context_length(spec: dict) -> int:
     """How many of the last characters the model looks at: block_size for a GPT, one
-    for a bigram model (it only ever reads the current character)."""
+    for a bigram model (it only ever reads the current character), and for the modern
+    model n_layer * (window - 1) + 1: each layer looks window - 1 characters further
+    back, so feeding it more changes nothing."""
+    if spec["model"] == "modern":
+        return spec["n_layer"] * (spec["window"] - 1) + 1
     return spec.get("block_size", 1)
 
 
@@ -107,7 +121,7 @@ def scale_residual_init(model: nn.Module, n_layer: int) -> int:
 
     Every block adds two outputs to the residual stream x: the attention's `proj` and
     the feed-forward's last Linear (`sa.proj` and `ffwd.net.2`; `sa.c_proj` in the fused
-    GPT of kata 10). With weights of std 0.02 each addition has about
+    GPT of kata 10; `attn.c_proj` and `ffwd.down` in kata 16's). With weights of std 0.02 each addition has about
     the same size, so after n_layer blocks the stream has grown by about
     sqrt(2 n_layer). Shrinking these weights by 1/sqrt(2 n_layer) keeps the stream at
     the size of the embeddings at the start, which lets a higher learning rate train
@@ -116,7 +130,8 @@ def scale_residual_init(model: nn.Module, n_layer: int) -> int:
     std = 0.02 / math.sqrt(2 * n_layer)
     scaled = 0
     for name, parameter in model.named_parameters():
-        if name.endswith(("sa.proj.weight", "sa.c_proj.weight", "ffwd.net.2.weight")):
+        residual = ("sa.proj.weight", "sa.c_proj.weight", "ffwd.net.2.weight")
+        if name.endswith((*residual, "attn.c_proj.weight", "ffwd.down.weight")):
             nn.init.normal_(parameter, mean=0.0, std=std)
             scaled += 1
     if scaled != 2 * n_layer:

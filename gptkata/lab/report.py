@@ -29,6 +29,11 @@ def announce(setup: Setup, model: nn.Module, resumed_from: int | None) -> None:
             f"GPT ({spec['attention']} attention) of {s.n_layer} layers x {s.n_head} heads x "
             f"{s.n_embd} channels, block {s.block_size}"
         )
+    elif spec["model"] == "modern":
+        shape = (
+            f"ModernGPT of {s.n_layer} layers x {s.n_head} heads x {s.n_embd} channels, "
+            f"window {spec['window']}, sequences of {s.block_size}"
+        )
     else:
         shape = f"bigram table {spec['vocab_size']} x {spec['vocab_size']}, block {s.block_size}"
     limit = f"{s.max_steps} steps" + (

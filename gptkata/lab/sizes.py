@@ -15,6 +15,8 @@ The parameter count is exact (a test compares it with the built models):
                      the two LayerNorms: 10 n_embd)
     the end          2 n_embd (LayerNorm) + n_embd x vocab_size + vocab_size (head)
     bigram           vocab_size x vocab_size
+    modern (kata 16) vocab_size x n_embd, each block 4 n_embd^2 + 3 n_embd h + 2 n_embd
+                     (h = 8 n_embd // 3, no biases), then n_embd + n_embd x vocab_size
 
 Training needs more than the weights: AdamW keeps two moving averages and the
 backward pass a gradient, so 16 bytes per parameter; and the activations kept for
@@ -34,7 +36,7 @@ from pathlib import Path
 import torch
 
 FLOAT_BYTES = 4
-MODELS = ("gpt", "bigram")
+MODELS = ("gpt", "bigram", "modern")
 ATTENTIONS = ("teaching", "fused")
 # Far beyond any model this project trains (GPT-3 has 96 layers of 96 heads), and small
 # enough that even building the modules of a model this deep takes no noticeable time.
@@ -55,6 +57,7 @@ def check_spec(spec) -> None:
         raise ValueError(f"model must be one of {', '.join(MODELS)}, got {model!r}")
     names = ("vocab_size",) if model == "bigram" else ("vocab_size", "n_layer", "n_head")
     names += () if model == "bigram" else ("n_embd", "block_size")
+    names += ("window",) if model == "modern" else ()
     for name in names:
         if name not in spec:
             raise ValueError(f"{name} is missing")
@@ -62,7 +65,7 @@ def check_spec(spec) -> None:
             raise ValueError(f"{name} must be a whole number of at least 1, got {spec[name]!r}")
     if model == "bigram":
         return
-    if spec.get("attention") not in ATTENTIONS:
+    if model != "modern" and spec.get("attention") not in ATTENTIONS:
         raise ValueError(
             f"attention must be one of {', '.join(ATTENTIONS)}, got {spec.get('attention')!r}"
         )
@@ -71,6 +74,11 @@ def check_spec(spec) -> None:
             raise ValueError(f"{name} must be at most {limit}, got {spec[name]}")
     if spec["n_embd"] % spec["n_head"] != 0:
         raise ValueError(f"n_embd={spec['n_embd']} must be divisible by n_head={spec['n_head']}")
+    if model == "modern" and (spec["n_embd"] // spec["n_head"]) % 2:
+        raise ValueError(
+            f"n_embd // n_head = {spec['n_embd'] // spec['n_head']} must be even for the modern "
+            "model (rotary positions turn pairs of channels)"
+        )
     if "dropout" not in spec:
         raise ValueError("dropout is missing")
     dropout = spec["dropout"]
@@ -86,6 +94,8 @@ def parameter_count(spec: dict) -> int:
     if spec["model"] == "bigram":
         return vocab * vocab
     c, layers = spec["n_embd"], spec["n_layer"]
+    if spec["model"] == "modern":  # no biases, no position table; SwiGLU of 8c // 3
+        return vocab * c + layers * (4 * c * c + 3 * c * (8 * c // 3) + 2 * c) + c + c * vocab
     embeddings = (vocab + spec["block_size"]) * c
     return embeddings + layers * (12 * c * c + 10 * c) + 2 * c + c * vocab + vocab
 
@@ -101,9 +111,9 @@ def training_bytes(spec: dict, batch_size: int, block_size: int) -> int:
     two (T, T) attention matrices per head and layer (see the module docstring)."""
     logits = 3 * batch_size * block_size * spec["vocab_size"]
     floats = 4 * parameter_count(spec) + logits
-    if spec["model"] == "gpt":
+    if spec["model"] in ("gpt", "modern"):
         floats += 2 * batch_size * spec["n_embd"] * block_size * spec["n_layer"]
-        if spec["attention"] == "teaching":
+        if spec.get("attention") == "teaching":
             heads = spec["n_layer"] * spec["n_head"]
             floats += 2 * batch_size * heads * block_size * block_size
     return FLOAT_BYTES * floats

@@ -189,7 +189,7 @@ def start(setup: Setup, saved: dict | None):
     s, rank = setup.settings, setup.cluster.rank
     torch.manual_seed(s.seed)  # the same initial weights on every rank
     model = build_model(setup.spec)
-    if s.init_scale_residual and s.model == "gpt":
+    if s.init_scale_residual and s.model != "bigram":
         scale_residual_init(model, s.n_layer)
     model.to(setup.device)
     betas = (s.beta1, s.beta2)

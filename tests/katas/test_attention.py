@@ -8,6 +8,7 @@ to spare, while a wrong scale, a missing mask or a missing softmax moves the
 outputs by 1e-2 or more.
 """
 
+import pytest
 import torch
 import torch.nn as nn
 from hypothesis import given
@@ -106,17 +107,20 @@ def test_scores_are_scaled_by_head_size_not_by_n_embd():
         def attend(scale):
             return scores.mul(scale).masked_fill(future, float("-inf")).softmax(dim=-1) @ v
 
-        right, slip = attend(head_size**-0.5), attend(n_embd**-0.5)
+        right, slip, unscaled = attend(head_size**-0.5), attend(n_embd**-0.5), attend(1.0)
         got = head(x)
-    # This example tells the two scales apart by far more than the tolerance.
-    assert (right - slip).abs().max() > 1000 * ATOL
+    # This example tells the three scales apart by far more than the tolerance.
+    assert min((right - slip).abs().max(), (right - unscaled).abs().max()) > 1000 * ATOL
+    why = "the dot product q . k runs over head_size numbers, so scale the scores by head_size ** -0.5"
+    for mistake, wrong in (
+        ("n_embd ** -0.5 (the lecture's first version) flattens the softmax", slip),
+        ("unscaled scores make the softmax nearly one-hot", unscaled),
+    ):
+        if isinstance(got, torch.Tensor) and got.shape == wrong.shape:
+            if torch.allclose(got, wrong, atol=ATOL):
+                why += f"; this looks like the slip: {mistake}"
     expect.close(
-        f"Head(n_embd={n_embd}, head_size={head_size}, ...)(x)",
-        got,
-        right,
-        atol=ATOL,
-        why="the dot product q . k runs over head_size numbers, so scale by head_size ** -0.5; "
-        "n_embd ** -0.5 (the lecture's first version) flattens the softmax",
+        f"Head(n_embd={n_embd}, head_size={head_size}, ...)(x)", got, right, atol=ATOL, why=why
     )
 
 
@@ -165,16 +169,47 @@ def test_dropout_drops_whole_attention_weights_in_train_mode_only():
     )
 
 
-def test_a_sequence_longer_than_block_size_is_a_value_error():
+def test_a_sequence_of_block_size_is_allowed():
     head = make_head(n_embd=8, head_size=4, block_size=6)
-    x = torch.randn(2, 7, 8)
     expect.tensor_like(
         "Head(8, 4, block_size=6)(x of shape (2, 6, 8))",
-        head(x[:, :6]),
+        head(torch.randn(2, 6, 8)),
         (2, 6, 4),
         torch.float32,
         "T == block_size is allowed",
     )
+
+
+@pytest.mark.bad_input
+def test_a_sequence_longer_than_block_size_is_a_value_error():
+    head = make_head(n_embd=8, head_size=4, block_size=6)
+    x = torch.randn(2, 7, 8)
     expect.value_error(
         "Head(8, 4, block_size=6)(x of shape (2, 7, 8))", head, x, mentions=("7", "6")
+    )
+
+
+@pytest.mark.bad_input
+def test_x_with_another_channel_count_is_a_value_error():
+    head = make_head(n_embd=8, head_size=4)
+    expect.value_error(
+        "Head(8, 4, ...)(x of shape (2, 3, 6))",
+        head,
+        torch.zeros(2, 3, 6),
+        mentions=("x", "n_embd=8", "(2, 3, 6)"),
+    )
+    expect.value_error(
+        "Head(8, 4, ...)(x of shape (3, 8))", head, torch.zeros(3, 8), mentions=("x", "(3, 8)")
+    )
+
+
+@pytest.mark.bad_input
+def test_a_head_size_of_zero_is_a_value_error():
+    expect.value_error(
+        "Head(8, head_size=0, block_size=8)",
+        attention.Head,
+        8,
+        0,
+        8,
+        mentions=("head_size=0",),
     )

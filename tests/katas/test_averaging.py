@@ -6,6 +6,7 @@ default absolute tolerance (1e-8) rejects that; ATOL = 1e-6 accepts rounding of
 values of size ~1 while any real mistake (a wrong weight is off by >= 1e-2) fails.
 """
 
+import pytest
 import torch
 from hypothesis import given
 
@@ -40,13 +41,19 @@ def test_the_toy_3x2_aggregation_of_the_seed():
     )
 
 
+def prefix_mean(x: torch.Tensor) -> torch.Tensor:
+    """The means written as cumulative sums divided by counts: an independent formula,
+    the known-good value every method is compared with."""
+    return x.cumsum(dim=1) / torch.arange(1, x.shape[1] + 1).view(1, -1, 1)
+
+
 def test_the_loop_is_the_prefix_mean():
     x = seed_x()
     out = averaging.average_loop(x)
     expect.tensor_like("average_loop(x)", out, (4, 8, 2), torch.float32)
-    # The same means written as cumulative sums divided by counts: an independent formula.
-    expected = x.cumsum(dim=1) / torch.arange(1, 9).view(1, 8, 1)
-    expect.close("average_loop(x)", out, expected, atol=ATOL, why="out[b, t] = x[b, :t+1].mean(0)")
+    expect.close(
+        "average_loop(x)", out, prefix_mean(x), atol=ATOL, why="out[b, t] = x[b, :t+1].mean(0)"
+    )
 
 
 def test_loop_and_matmul_differ_only_by_rounding_as_in_the_seed():
@@ -62,22 +69,15 @@ def test_loop_and_matmul_differ_only_by_rounding_as_in_the_seed():
 
 @given(strategies.float_tensors(strategies.btc_shapes()))
 def test_the_three_methods_agree(x):
-    loop = averaging.average_loop(x)
-    call = f"for x of shape {tuple(x.shape)}: "
-    expect.close(
-        call + "average_matmul(x) vs average_loop(x)",
-        averaging.average_matmul(x),
-        loop,
-        atol=ATOL,
-        why="wei @ x with wei = causal_average_weights(T)",
-    )
-    expect.close(
-        call + "average_softmax(x) vs average_loop(x)",
-        averaging.average_softmax(x),
-        loop,
-        atol=ATOL,
-        why="softmax of zeros with the future masked to -inf is the same wei",
-    )
+    # each method against the known-good prefix mean, so a wrong one is the one named
+    expected, call = prefix_mean(x), f"for x of shape {tuple(x.shape)}: "
+    for name, why in (
+        ("average_loop", "out[b, t] = x[b, :t+1].mean(0)"),
+        ("average_matmul", "wei @ x with wei = causal_average_weights(T)"),
+        ("average_softmax", "softmax of zeros with the future masked to -inf is the same wei"),
+    ):
+        got = getattr(averaging, name)(x)
+        expect.close(f"{call}{name}(x)", got, expected, atol=ATOL, why=why)
 
 
 @given(strategies.future_edits(strategies.float_tensors(strategies.btc_shapes())))
@@ -164,6 +164,7 @@ def test_causal_softmax_of_zeros_is_the_average():
     )
 
 
+@pytest.mark.bad_input
 def test_bad_shapes_are_value_errors():
     expect.value_error(
         "average_loop(torch.zeros(8, 2))",

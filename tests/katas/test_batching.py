@@ -1,5 +1,6 @@
 """Kata 2 - batching: the data tensor, the split, context/target pairs, get_batch."""
 
+import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
@@ -27,6 +28,7 @@ def test_the_corpus_becomes_one_long_tensor_matching_the_seed(shakespeare):
     )
 
 
+@pytest.mark.bad_input
 def test_text_to_tensor_rejects_unknown_characters():
     expect.value_error(
         "text_to_tensor('a?', {'a': 0})", batching.text_to_tensor, "a?", {"a": 0}, mentions=("'?'",)
@@ -55,6 +57,7 @@ def test_the_split_cuts_at_int_len_times_fraction(n, fraction):
     )
 
 
+@pytest.mark.bad_input
 def test_a_fraction_outside_0_1_is_a_value_error():
     data = torch.arange(10)
     for fraction in (0.0, 1.0, -0.5, 1.5):
@@ -79,6 +82,7 @@ def test_the_eight_context_target_pairs_of_the_seed(shakespeare):
     expect.equal("type(target)", type(pairs[0][1]), int, "targets are plain ints (use int(...))")
 
 
+@pytest.mark.bad_input
 def test_context_target_pairs_need_a_block_plus_one():
     expect.value_error(
         "context_target_pairs(torch.arange(8), 8)",
@@ -144,6 +148,7 @@ def test_get_batch_is_deterministic_under_a_seeded_generator(seed):
     expect.equal("y of two batches drawn with the same seed", first[1], second[1])
 
 
+@pytest.mark.bad_input
 def test_get_batch_rejects_data_no_longer_than_a_block_and_draws_nothing():
     generator = torch.Generator().manual_seed(0)
     before = generator.get_state()
@@ -169,4 +174,55 @@ def test_get_batch_rejects_data_no_longer_than_a_block_and_draws_nothing():
         0,
         8,
         mentions=("batch_size",),
+    )
+
+
+@pytest.mark.bad_input
+def test_the_split_rejects_data_that_is_not_one_sequence():
+    expect.value_error(
+        "train_val_split(torch.zeros(4, 5, dtype=torch.long), 0.9)",
+        batching.train_val_split,
+        torch.zeros(4, 5, dtype=torch.long),
+        0.9,
+        mentions=("data", "1-D", "(4, 5)"),
+    )
+
+
+@pytest.mark.bad_input
+def test_get_batch_rejects_sizes_that_are_not_whole_numbers():
+    data = torch.arange(20)
+    expect.value_error(
+        "get_batch(data, 2.5, 8)",
+        batching.get_batch,
+        data,
+        2.5,
+        8,
+        mentions=("batch_size", "2.5"),
+    )
+    expect.value_error(
+        "get_batch(data, 2, 2.5)",
+        batching.get_batch,
+        data,
+        2,
+        2.5,
+        mentions=("block_size", "2.5"),
+    )
+
+
+@pytest.mark.bad_input
+def test_get_batch_rejects_data_that_is_not_integer_ids():
+    expect.value_error(
+        "get_batch(torch.arange(20.0), 2, 8)",
+        batching.get_batch,
+        torch.arange(20.0),
+        2,
+        8,
+        mentions=("data", "torch.float32"),
+    )
+    expect.value_error(
+        "context_target_pairs(torch.arange(20.0), 8)",
+        batching.context_target_pairs,
+        torch.arange(20.0),
+        8,
+        mentions=("data", "torch.float32"),
     )

@@ -2,6 +2,7 @@
 
 import math
 
+import pytest
 import torch
 import torch.nn as nn
 from hypothesis import given
@@ -127,6 +128,7 @@ def test_generate_keeps_the_prompt_and_is_reproducible(B, T, n, seed):
     expect.equal(call + ": all ids in range(11)", inside, True)
 
 
+@pytest.mark.bad_input
 def test_a_negative_max_new_tokens_is_a_value_error():
     model = bigram.BigramLanguageModel(5)
     expect.value_error(
@@ -138,6 +140,7 @@ def test_a_negative_max_new_tokens_is_a_value_error():
     )
 
 
+@pytest.mark.bad_input
 def test_targets_of_the_wrong_shape_are_a_value_error():
     model = bigram.BigramLanguageModel(5)
     idx = torch.zeros((2, 3), dtype=torch.long)
@@ -146,5 +149,76 @@ def test_targets_of_the_wrong_shape_are_a_value_error():
         model,
         idx,
         torch.zeros((2, 4), dtype=torch.long),
-        mentions=("(2, 4)",),
+        mentions=("targets", "(2, 4)"),
+    )
+    for shape in ((3, 2), (6,)):
+        expect.value_error(
+            f"model(idx of (2, 3), targets of {shape})",
+            model,
+            idx,
+            torch.zeros(shape, dtype=torch.long),
+            mentions=("targets", str(shape)),
+        )
+
+
+@pytest.mark.bad_input
+def test_idx_that_is_not_a_batch_of_long_ids_is_a_value_error():
+    model = bigram.BigramLanguageModel(5)
+    expect.value_error(
+        "model(torch.zeros((2, 3))), float ids",
+        model,
+        torch.zeros((2, 3)),
+        mentions=("idx", "torch.float32"),
+    )
+    expect.value_error(
+        "model(torch.zeros(3, dtype=torch.long)), 1-D ids",
+        model,
+        torch.zeros(3, dtype=torch.long),
+        mentions=("idx", "(3,)"),
+    )
+
+
+@pytest.mark.bad_input
+def test_ids_outside_the_vocabulary_are_a_value_error():
+    model = bigram.BigramLanguageModel(5)
+    for bad in (5, -1):
+        expect.value_error(
+            f"model(torch.tensor([[0, {bad}]])) with vocab_size 5",
+            model,
+            torch.tensor([[0, bad]]),
+            mentions=("idx", "[0, 5)"),
+        )
+    idx = torch.zeros((1, 2), dtype=torch.long)
+    expect.value_error(
+        "model(idx, torch.tensor([[0, 7]])) with vocab_size 5",
+        model,
+        idx,
+        torch.tensor([[0, 7]]),
+        mentions=("targets", "[0, 5)"),
+    )
+    expect.value_error(
+        "model(idx, torch.zeros((1, 2))), float targets",
+        model,
+        idx,
+        torch.zeros((1, 2)),
+        mentions=("targets", "torch.float32"),
+    )
+    expect.value_error(
+        "model.generate(torch.tensor([[9]]), 2) with vocab_size 5",
+        model.generate,
+        torch.tensor([[9]]),
+        2,
+        mentions=("idx", "[0, 5)"),
+    )
+
+
+@pytest.mark.bad_input
+def test_an_empty_prompt_is_a_value_error():
+    model = bigram.BigramLanguageModel(5)
+    expect.value_error(
+        "model.generate(torch.zeros((1, 0), dtype=torch.long), 3)",
+        model.generate,
+        torch.zeros((1, 0), dtype=torch.long),
+        3,
+        mentions=("idx", "empty"),
     )

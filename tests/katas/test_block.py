@@ -11,6 +11,7 @@ about 1 at any scale. The block is compared with its own sub-layers applied by h
 rounding only, ATOL.
 """
 
+import pytest
 import torch
 import torch.nn as nn
 from hypothesis import given
@@ -165,4 +166,20 @@ def test_no_output_of_a_block_depends_on_a_later_position(edit, seed):
         atol=ATOL,
         why="attention is causal, and LayerNorm and the feed-forward layer work on each "
         "position alone",
+    )
+
+
+@pytest.mark.bad_input
+def test_x_with_another_channel_count_is_a_value_error():
+    expect.value_error(
+        "Block(8, 2, ...)(x of shape (2, 3, 6))",
+        make_block(8, 2),
+        torch.zeros(2, 3, 6),
+        mentions=("x", "n_embd=8", "(2, 3, 6)"),
+    )
+    expect.value_error(
+        "LayerNorm(8)(x of shape (2, 6))",
+        block.LayerNorm(8),
+        torch.zeros(2, 6),
+        mentions=("x", "dim=8", "(2, 6)"),
     )

@@ -11,6 +11,7 @@ from collections import Counter
 from functools import cache
 from itertools import pairwise
 
+import pytest
 import torch
 from hypothesis import example, given
 
@@ -306,12 +307,14 @@ def test_on_shakespeare_the_tokens_are_pieces_of_words(corpus_text):
 # -- bad input: given in the exercise, tested one by one ---------------------------
 
 
+@pytest.mark.bad_input
 def test_a_vocab_size_below_256_is_refused():
     expect.value_error(
         "train_bpe('abc', 255)", bpe.train_bpe, "abc", 255, mentions=("vocab_size", "255")
     )
 
 
+@pytest.mark.bad_input
 def test_text_that_is_not_a_str_is_refused():
     expect.value_error(
         "train_bpe(b'abc', 300)", bpe.train_bpe, b"abc", 300, mentions=("text", "bytes")
@@ -327,6 +330,7 @@ def test_an_unknown_id_is_refused_naming_it_and_its_position():
     )
 
 
+@pytest.mark.bad_input
 def test_a_merge_of_ids_that_do_not_exist_yet_is_refused():
     expect.value_error(
         "BPETokenizer([(97, 98), (257, 97)])",

@@ -9,6 +9,7 @@ ATOL = 1e-5 leaves forty times that, while real mistakes measured on the same si
 change outputs by 1e-3 at the very least and typically by 0.1 to 1.
 """
 
+import pytest
 import torch
 import torch.nn as nn
 from hypothesis import given
@@ -185,6 +186,7 @@ def test_every_parameter_of_a_fused_gpt_learns():
     )
 
 
+@pytest.mark.bad_input
 def test_bad_sizes_are_value_errors():
     expect.value_error(
         "CausalSelfAttention(10, 3, 8)",
@@ -201,3 +203,34 @@ def test_bad_sizes_are_value_errors():
         torch.zeros(1, 5, 8),
         mentions=("5", "block_size"),
     )
+
+
+@pytest.mark.bad_input
+def test_x_with_another_channel_count_is_a_value_error():
+    expect.value_error(
+        "CausalSelfAttention(8, 2, 4)(x of shape (1, 3, 6))",
+        fast_attention.CausalSelfAttention(8, 2, 4),
+        torch.zeros(1, 3, 6),
+        mentions=("x", "n_embd=8", "(1, 3, 6)"),
+    )
+
+
+@pytest.mark.bad_input
+def test_a_fused_gpt_rejects_bad_ids_and_targets():
+    torch.default_generator.manual_seed(0)
+    model = fast_attention.FusedGPT(gpt.GPTConfig(**TINY, dropout=0.0))
+    idx = torch.zeros((2, 3), dtype=torch.long)
+    expect.value_error(
+        "model(torch.tensor([[0, 11]])) with vocab_size 11",
+        model,
+        torch.tensor([[0, 11]]),
+        mentions=("idx", "[0, 11)"),
+    )
+    for shape in ((3, 2), (6,)):
+        expect.value_error(
+            f"model(idx of (2, 3), targets of {shape})",
+            model,
+            idx,
+            torch.zeros(shape, dtype=torch.long),
+            mentions=("targets", str(shape)),
+        )

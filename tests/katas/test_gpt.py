@@ -9,6 +9,7 @@ from the future, a missing layer or a wrong loss moves the numbers by far more.
 import functools
 import math
 
+import pytest
 import torch
 import torch.nn as nn
 from hypothesis import given
@@ -217,6 +218,7 @@ def test_the_same_token_at_different_positions_gets_different_logits():
     )
 
 
+@pytest.mark.bad_input
 def test_a_sequence_longer_than_block_size_is_a_value_error():
     model = small_model()
     expect.value_error(
@@ -291,6 +293,7 @@ def test_generate_shows_the_model_only_the_last_block_size_ids():
         )
 
 
+@pytest.mark.bad_input
 def test_bad_prompts_and_a_negative_count_are_value_errors():
     model = small_model()
     expect.value_error(
@@ -329,4 +332,62 @@ def test_a_short_training_run_beats_any_bigram(shakespeare):
         "measured 2.32 to 2.35 over six seeds; 2.40 leaves a margin for other valid ways to "
         "write the model and is still clearly below what one character of context allows, "
         "so attention must be using the past. The lecture's full model reaches 1.48",
+    )
+
+
+@pytest.mark.bad_input
+def test_ids_outside_the_vocabulary_are_a_value_error():
+    model = small_model()
+    for bad in (65, -1):
+        expect.value_error(
+            f"model(torch.tensor([[0, {bad}]])) with vocab_size 65",
+            model,
+            torch.tensor([[0, bad]]),
+            mentions=("idx", "[0, 65)"),
+        )
+    expect.value_error(
+        "model.generate(torch.tensor([[70]]), 2) with vocab_size 65",
+        model.generate,
+        torch.tensor([[70]]),
+        2,
+        mentions=("idx", "[0, 65)"),
+    )
+
+
+@pytest.mark.bad_input
+def test_targets_that_do_not_match_idx_are_a_value_error():
+    model = small_model()
+    idx = torch.zeros((2, 3), dtype=torch.long)
+    for shape in ((3, 2), (6,)):
+        expect.value_error(
+            f"model(idx of (2, 3), targets of {shape})",
+            model,
+            idx,
+            torch.zeros(shape, dtype=torch.long),
+            mentions=("targets", str(shape)),
+        )
+    expect.value_error(
+        "model(idx, torch.zeros((2, 3))), float targets",
+        model,
+        idx,
+        torch.zeros((2, 3)),
+        mentions=("targets", "torch.float32"),
+    )
+    expect.value_error(
+        "model(idx, targets holding 65) with vocab_size 65",
+        model,
+        idx,
+        torch.full((2, 3), 65),
+        mentions=("targets", "[0, 65)"),
+    )
+
+
+@pytest.mark.bad_input
+def test_an_empty_prompt_is_a_value_error():
+    expect.value_error(
+        "model.generate(torch.zeros((1, 0), dtype=torch.long), 3)",
+        small_model().generate,
+        torch.zeros((1, 0), dtype=torch.long),
+        3,
+        mentions=("idx", "empty"),
     )

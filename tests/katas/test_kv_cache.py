@@ -15,6 +15,7 @@ rebuilding it changes the logits by 0.018 at the least (0.2 typically), and a ne
 placed one position off by 0.05 at the least (0.4 typically).
 """
 
+import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
@@ -165,6 +166,7 @@ def test_generate_cached_runs_in_eval_mode_and_restores_the_mode():
     )
 
 
+@pytest.mark.bad_input
 def test_bad_input_is_a_value_error():
     model = model_for(0)
     prompt = ids(1, 2, 0)
@@ -209,4 +211,40 @@ def test_bad_input_is_a_value_error():
         ids(1, 2, 0),
         [kv_cache.KVCache()],
         mentions=("1", "2"),
+    )
+
+
+@pytest.mark.bad_input
+def test_ids_outside_the_vocabulary_are_a_value_error():
+    model = model_for(0)
+    expect.value_error(
+        f"generate_cached(model, torch.tensor([[0, {VOCAB}]]), 3) with vocab_size {VOCAB}",
+        kv_cache.generate_cached,
+        model,
+        torch.tensor([[0, VOCAB]]),
+        3,
+        mentions=("idx", f"[0, {VOCAB})"),
+    )
+    expect.value_error(
+        f"forward_cached(model, torch.tensor([[-1]]), caches) with vocab_size {VOCAB}",
+        kv_cache.forward_cached,
+        model,
+        torch.tensor([[-1]]),
+        caches_for(model),
+        mentions=("idx", f"[0, {VOCAB})"),
+    )
+
+
+@pytest.mark.bad_input
+def test_a_teaching_gpt_is_a_value_error_that_says_how_to_convert_it():
+    torch.manual_seed(0)
+    config = gpt.GPTConfig(vocab_size=VOCAB, block_size=6, n_embd=8, n_head=2, n_layer=1)
+    teaching = gpt.GPTLanguageModel(config)
+    expect.value_error(
+        "generate_cached(GPTLanguageModel(...), prompt, 3)",
+        kv_cache.generate_cached,
+        teaching,
+        ids(1, 2, 0),
+        3,
+        mentions=("model", "FusedGPT", "from_gpt"),
     )

@@ -6,6 +6,7 @@ about 1). ATOL = 1e-5 accepts that; a missing projection, a wrong concatenation 
 missing ReLU changes the outputs by far more.
 """
 
+import pytest
 import torch
 import torch.nn as nn
 from hypothesis import given
@@ -104,6 +105,7 @@ def test_no_output_of_multi_head_attention_depends_on_a_later_position(edit, see
     )
 
 
+@pytest.mark.bad_input
 def test_n_embd_not_divisible_by_n_head_is_a_value_error():
     for n_embd, n_head in ((10, 3), (8, 5)):
         expect.value_error(
@@ -191,3 +193,13 @@ def test_dropout_acts_in_train_mode_and_not_in_eval_mode():
             "the dropout comes last, on the output itself: it zeroes about half of its "
             "256 numbers (the bias of the last Linear makes exact zeros otherwise unlikely)",
         )
+
+
+@pytest.mark.bad_input
+def test_x_with_another_channel_count_is_a_value_error():
+    expect.value_error(
+        "MultiHeadAttention(8, 2, ...)(x of shape (2, 3, 6))",
+        make_mha(8, 2),
+        torch.zeros(2, 3, 6),
+        mentions=("x", "n_embd=8", "(2, 3, 6)"),
+    )

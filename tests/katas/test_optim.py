@@ -15,6 +15,7 @@ Tolerances, measured on the reference over many random problems:
 import math
 from itertools import pairwise
 
+import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
@@ -259,6 +260,7 @@ def test_clip_grad_norm_skips_parameters_without_gradients():
 # -- bad input: given in the exercise, tested one by one ---------------------------
 
 
+@pytest.mark.bad_input
 def test_cross_entropy_of_mismatched_shapes_is_refused():
     expect.value_error(
         "cross_entropy(torch.zeros(4, 3), torch.zeros(5, dtype=torch.long))",
@@ -269,6 +271,7 @@ def test_cross_entropy_of_mismatched_shapes_is_refused():
     )
 
 
+@pytest.mark.bad_input
 def test_cross_entropy_of_a_target_outside_the_vocabulary_is_refused():
     expect.value_error(
         "cross_entropy(torch.zeros(2, 3), torch.tensor([0, 3]))",
@@ -279,11 +282,13 @@ def test_cross_entropy_of_a_target_outside_the_vocabulary_is_refused():
     )
 
 
+@pytest.mark.bad_input
 def test_adamw_with_a_negative_learning_rate_is_refused():
     p = torch.zeros(2, requires_grad=True)
     expect.value_error("AdamW([p], lr=-1.0)", optim.AdamW, [p], lr=-1.0, mentions=("lr", "-1.0"))
 
 
+@pytest.mark.bad_input
 def test_adamw_with_betas_outside_zero_to_one_is_refused():
     p = torch.zeros(2, requires_grad=True)
     expect.value_error(
@@ -291,6 +296,7 @@ def test_adamw_with_betas_outside_zero_to_one_is_refused():
     )
 
 
+@pytest.mark.bad_input
 def test_cosine_lr_with_total_steps_below_warmup_is_refused():
     expect.value_error(
         "cosine_lr(0, 1.0, 0.1, 10, 5)",
@@ -304,6 +310,7 @@ def test_cosine_lr_with_total_steps_below_warmup_is_refused():
     )
 
 
+@pytest.mark.bad_input
 def test_cosine_lr_with_min_lr_above_max_lr_is_refused():
     expect.value_error(
         "cosine_lr(0, 0.1, 1.0, 10, 50)",
@@ -317,6 +324,7 @@ def test_cosine_lr_with_min_lr_above_max_lr_is_refused():
     )
 
 
+@pytest.mark.bad_input
 def test_clip_grad_norm_with_a_max_norm_of_zero_is_refused():
     p = torch.zeros(2, requires_grad=True)
     expect.value_error(

@@ -10,6 +10,7 @@ the implementation in float32; an id whose mass-before lies within SLACK = 1e-5 
 may go either way (float32 sums of up to 20 probabilities err by about 1e-6).
 """
 
+import pytest
 import torch
 from hypothesis import assume, given
 from hypothesis import strategies as st
@@ -171,6 +172,7 @@ def test_top_p_applies_to_what_top_k_kept():
 # -- bad input: given in the exercise, tested one by one ---------------------------
 
 
+@pytest.mark.bad_input
 def test_a_negative_temperature_is_refused():
     expect.value_error(
         "sample_next(logits, temperature=-0.5)",
@@ -181,12 +183,14 @@ def test_a_negative_temperature_is_refused():
     )
 
 
+@pytest.mark.bad_input
 def test_a_top_k_below_one_is_refused():
     expect.value_error(
         "sample_next(logits, top_k=0)", sampling.sample_next, FOUR, top_k=0, mentions=("top_k",)
     )
 
 
+@pytest.mark.bad_input
 def test_a_top_p_outside_zero_to_one_is_refused():
     for p in (0.0, 1.5):
         expect.value_error(
@@ -198,6 +202,7 @@ def test_a_top_p_outside_zero_to_one_is_refused():
         )
 
 
+@pytest.mark.bad_input
 def test_logits_that_are_not_b_by_v_are_refused():
     expect.value_error(
         "sample_next(torch.zeros(4))",

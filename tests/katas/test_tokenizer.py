@@ -1,5 +1,6 @@
 """Kata 1 - tokenizer: the vocabulary, the lookup tables, encode and decode."""
 
+import pytest
 import torch
 from hypothesis import given
 
@@ -121,12 +122,14 @@ def test_encode_and_decode_use_the_tables():
     )
 
 
+@pytest.mark.bad_input
 def test_unknown_character_names_the_character_and_its_position():
     expect.value_error(
         "encode('abzc', stoi)", tokenizer.encode, "abzc", STOI, mentions=("'z'", "2")
     )
 
 
+@pytest.mark.bad_input
 def test_unknown_id_names_the_id_and_its_position():
     expect.value_error(
         "decode([0, 1, 7], itos)", tokenizer.decode, [0, 1, 7], ITOS, mentions=("7", "2")
@@ -140,6 +143,7 @@ def test_unknown_id_names_the_id_and_its_position():
     )
 
 
+@pytest.mark.bad_input
 def test_decode_rejects_a_2d_or_float_tensor():
     expect.value_error(
         "decode(torch.zeros(2, 2, dtype=torch.long), itos)",
@@ -157,8 +161,23 @@ def test_decode_rejects_a_2d_or_float_tensor():
     )
 
 
+@pytest.mark.bad_input
 def test_a_vocab_with_a_repeated_character_is_not_a_bijection():
     expect.value_error(
         "build_lookup(['a', 'b', 'a'])", tokenizer.build_lookup, ["a", "b", "a"], mentions=("'a'",)
     )
     expect.value_error("build_lookup(['ab'])", tokenizer.build_lookup, ["ab"], mentions=("'ab'",))
+
+
+@pytest.mark.bad_input
+def test_decode_rejects_ids_that_are_not_integers():
+    expect.value_error(
+        "decode([1.0, 2.0], itos)",
+        tokenizer.decode,
+        [1.0, 2.0],
+        ITOS,
+        mentions=("ids[0]", "1.0", "integers"),
+    )
+    expect.value_error(
+        "decode([0, True], itos)", tokenizer.decode, [0, True], ITOS, mentions=("ids[1]", "True")
+    )

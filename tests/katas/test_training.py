@@ -2,6 +2,7 @@
 
 import copy
 
+import pytest
 import torch
 import torch.nn as nn
 from hypothesis import given
@@ -102,13 +103,18 @@ def test_train_returns_one_loss_per_step_and_is_deterministic(seed):
     )
 
 
-def test_train_with_zero_steps_returns_no_losses_and_a_negative_count_is_an_error():
+def test_train_with_zero_steps_returns_no_losses():
     model = small_model()
     expect.equal(
         "train(model, data, 0, 4, 8)",
         training.train(model, torch.arange(13).repeat(5), 0, 4, 8),
         [],
     )
+
+
+@pytest.mark.bad_input
+def test_a_negative_step_count_is_a_value_error():
+    model = small_model()
     expect.value_error(
         "train(model, data, -1, 4, 8)",
         training.train,
@@ -187,6 +193,7 @@ def test_estimate_loss_is_the_mean_of_the_batch_losses():
     )
 
 
+@pytest.mark.bad_input
 def test_estimate_loss_rejects_zero_iterations_and_keeps_the_mode():
     model = small_model().train()
     expect.value_error(
@@ -200,3 +207,24 @@ def test_estimate_loss_rejects_zero_iterations_and_keeps_the_mode():
         mentions=("eval_iters",),
     )
     expect.equal("model.training after the failed call", model.training, True)
+
+
+@pytest.mark.bad_input
+def test_estimate_loss_on_ids_outside_the_vocabulary_is_a_value_error_and_keeps_the_mode():
+    model = small_model(vocab_size=13).train()
+    expect.value_error(
+        "estimate_loss(model with vocab_size 13, {'val': ids up to 49}, 4, 8, 2)",
+        training.estimate_loss,
+        model,
+        {"val": torch.arange(50)},
+        4,
+        8,
+        2,
+        mentions=("[0, 13)",),
+    )
+    expect.equal(
+        "model.training after the failed call",
+        model.training,
+        True,
+        "restore the mode in a finally: block, so an error cannot leave the model in eval mode",
+    )

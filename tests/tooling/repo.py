@@ -21,10 +21,13 @@ def scratch(tmp_path: Path, *katas: str) -> Path:
     return checks.scratch_copy(tmp_path / "repo", katas)
 
 
-def gptkata(root: Path, *args: str) -> subprocess.CompletedProcess:
-    """`python -m gptkata <args>` in the copy at `root`, stdout and stderr captured."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GPTKATA_")}
-    env["HYPOTHESIS_PROFILE"] = "fast"  # the learner's profile, also under `make check`
+def gptkata(
+    root: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """`python -m gptkata <args>` in the copy at `root`, stdout and stderr captured
+    (`env`: variables to set besides the usual ones)."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("GPTKATA_", "PYTEST_TIMEOUT"))}
+    env = {**base, "HYPOTHESIS_PROFILE": "fast", **(env or {})}  # fast: the learner's profile
     return subprocess.run(
         [sys.executable, "-m", "gptkata", *args],
         cwd=root,
@@ -50,6 +53,32 @@ def solve_all_but(root: Path, kata_name: str, function: str) -> None:
     kata = manifest.get(kata_name)
     stub = f'\n\ndef {function}(*args, **kwargs):\n    raise NotImplementedError("not implemented yet: {kata_name}.{function}")\n'
     exercise(root, kata_name).write_text(kata.solution_file.read_text(encoding="utf-8") + stub)
+
+
+def into_function(root: Path, kata_name: str, function: str, code: str) -> int:
+    """The kata solved, with `code` (one line) as the first statement of `function`;
+    returns that line's number."""
+    solve(root, kata_name)
+    path = exercise(root, kata_name)
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    start = line_of(path, f"def {function}(")
+    quotes = [n for n in range(start, len(lines)) if '"""' in lines[n]]
+    end = quotes[0] if lines[quotes[0]].count('"""') == 2 else quotes[1]  # the docstring's end
+    lines.insert(end + 1, f"    {code}\n")
+    path.write_text("".join(lines), encoding="utf-8")
+    return end + 2
+
+
+def at_import(root: Path, kata_name: str, code: str) -> int:
+    """The kata solved, with `code` (one line) run right after its imports; returns
+    that line's number."""
+    solve(root, kata_name)
+    path = exercise(root, kata_name)
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    last_import = max(n for n, line in enumerate(lines) if line.startswith(("import ", "from ")))
+    lines.insert(last_import + 1, f"{code}\n")
+    path.write_text("".join(lines), encoding="utf-8")
+    return last_import + 2
 
 
 def break_syntax(root: Path, kata_name: str) -> int:

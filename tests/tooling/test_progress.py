@@ -28,7 +28,7 @@ def test_progress_shows_done_in_progress_and_broken_and_the_next_step(tmp_path):
 
     assert run.returncode == 0, run.stderr
     out = run.stdout
-    assert "done" in kata_row(out, "tokenizer") and "12/12" in kata_row(out, "tokenizer")
+    assert "done" in kata_row(out, "tokenizer") and "13/13" in kata_row(out, "tokenizer")
     batching = kata_row(out, "batching")
     assert batching.startswith(">") and "in progress" in batching
     passed, total = map(int, batching.split()[-1].split("/"))
@@ -36,7 +36,7 @@ def test_progress_shows_done_in_progress_and_broken_and_the_next_step(tmp_path):
     bigram = kata_row(out, "bigram")
     assert "broken" in bigram and "SyntaxError" in bigram
     assert f"exercises/bigram.py:{broken_line}" in bigram
-    assert f"{12 + passed} of {12 + total + 8} tests pass, 1 of 3 katas done" in out
+    assert f"{13 + passed} of {13 + total + 11} tests pass, 1 of 3 katas done" in out
 
     next_step = out[out.index("Next:") :].splitlines()
     assert next_step[0].startswith(f"Next: kata 2, batching ({passed} of {total} tests pass)")
@@ -80,6 +80,25 @@ def test_a_katas_state_follows_from_its_results():
     assert outcomes("tokenizer", TODO, TODO).state == "not started"
     assert outcomes("tokenizer", "passed", BROKEN).state == "broken"
     assert outcomes("tokenizer").state == "no tests"
+
+
+def test_passing_bad_input_tests_alone_do_not_start_a_kata():
+    kata = manifest.get("tokenizer")
+
+    def state(*tests):
+        return KataState(
+            kata,
+            [
+                Result(f"tests/katas/test_tokenizer.py::t{i}", "tokenizer", k, "", bad_input=b)
+                for i, (k, b) in enumerate(tests)
+            ],
+        ).state
+
+    # the given validation passes its tests on the pristine stubs
+    assert state((TODO, False), ("passed", True)) == "not started"
+    assert state(("passed", False), ("passed", True), (TODO, False)) == "in progress"
+    assert state((TODO, False), ("failed", True)) == "in progress"  # given lines edited away
+    assert state(("passed", False), ("passed", True)) == "done"
 
 
 def test_the_current_kata_is_the_first_that_is_not_done():
@@ -155,3 +174,30 @@ def test_a_stub_of_an_earlier_kata_points_to_that_katas_file():
     assert progress.what_to_edit(stub, manifest.get("bigram")) == (
         "exercises/tokenizer.py, function encode (line 57)"
     )
+
+
+def test_chain_mine_names_the_earliest_broken_kata_once_and_never_suggests_a_reset(tmp_path):
+    root = scratch(tmp_path, "averaging", "attention", "multihead")
+    broken_line = break_syntax(root, "averaging")
+    solve(root, "attention")
+    solve(root, "multihead")
+
+    test = gptkata(root, "test", "--kata", "multihead", "--chain", "mine").stdout
+    view = gptkata(root, "progress", "--chain", "mine").stdout
+
+    cause = f"exercises/averaging.py:{broken_line} SyntaxError"
+    assert f"multihead waits for averaging: {cause}" in test
+    assert "fix:     kata 1, averaging, first" in test
+    assert "make reset" not in test and "KataBroken" not in test + view
+    assert f"attention waits for averaging: {cause}" in kata_row(view, "attention")
+    assert f"multihead waits for averaging: {cause}" in kata_row(view, "multihead")
+
+
+def test_chain_mine_names_an_unfinished_earlier_kata_as_the_cause(tmp_path):
+    root = scratch(tmp_path, "averaging", "attention")
+    solve(root, "attention")
+
+    out = gptkata(root, "test", "--kata", "attention", "--chain", "mine").stdout
+
+    assert "attention waits for averaging: not implemented yet: averaging." in out
+    assert "make reset" not in out

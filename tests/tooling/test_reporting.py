@@ -2,42 +2,47 @@
 vs actual with hypothesis's smallest example, an error in the learner's code without
 the frames of torch or the tests."""
 
-from gptkata.kata import manifest, stubs
+from gptkata.kata import manifest
 from gptkata.kata.pytest_plugin import finished_lines, one_line, smallest_example, welcome_lines
 from gptkata.kata.results import KataState, Result
-from tests.tooling.repo import exercise, gptkata, line_of, scratch
+from tests.tooling.repo import exercise, gptkata, line_of, scratch, solve_all_but
 
 
-def test_a_first_run_welcomes_a_newcomer_in_ten_lines_or_fewer(tmp_path):
-    root = scratch(tmp_path, "tokenizer", "batching")
+def test_a_first_run_is_the_welcome_and_the_first_step_in_twelve_lines_or_fewer(tmp_path):
+    root = scratch(tmp_path)  # every kata, all stubs: a fresh clone
 
     out = gptkata(root, "test").stdout.splitlines()
 
     start = next(i for i, line in enumerate(out) if line.startswith("Welcome to GPT Kata"))
-    welcome = out[start : out.index("", start) if "" in out[start:] else len(out) - 1]
-    welcome = [line for line in welcome if "todo in" not in line]  # pytest's closing count
-    assert 0 < len(welcome) <= 10
-    text = "\n".join(welcome)
+    text = "\n".join(out[start:])
+    first_stub = line_of(exercise(root, "tokenizer"), "not implemented yet: tokenizer.build_vocab")
     for step in (
-        "exercises/tokenizer.py",
         "make show KATA=tokenizer",
+        f"write build_vocab first: exercises/tokenizer.py, line {first_stub}",
         "make test KATA=tokenizer",
         "make hint KATA=tokenizer",
         "make progress",
     ):
         assert step in text
-    # before it, one line for every function still stubbed, in kata order
-    listed = [line.split()[0] for line in out[:start] if "exercises/" in line]
-    expected = [
-        stub
-        for name in ("tokenizer", "batching")
-        for stub in stubs.stubbed_functions(manifest.get(name))
-    ]
-    assert listed == expected
+    assert "batching." not in text  # the later katas' stubs are make progress's to list
+    assert len(out) + 1 <= 12  # and make's own closing error line still fits
 
 
-def test_the_welcome_block_itself_fits_in_ten_lines():
-    assert len(welcome_lines(manifest.KATAS[0])) <= 10
+def test_a_later_run_lists_only_the_current_katas_stubs(tmp_path):
+    root = scratch(tmp_path, "tokenizer", "batching", "bigram")
+    solve_all_but(root, "tokenizer", "decode")
+
+    out = gptkata(root, "test").stdout
+
+    listed = [line.split()[0] for line in out.splitlines() if line.startswith("  tokenizer.")]
+    assert listed == ["tokenizer.decode"]
+    assert "batching." not in out.split("Next:")[0] and "bigram." not in out.split("Next:")[0]
+    assert "2 more katas to go after this one: make progress" in out
+    assert "Next: kata 1, tokenizer" in out
+
+
+def test_the_welcome_block_itself_fits_in_eight_lines():
+    assert len(welcome_lines(manifest.KATAS[0], ("tokenizer.build_vocab", 36))) <= 8
 
 
 BUGGY_TOKENIZER = """
@@ -103,3 +108,15 @@ def test_a_kata_that_passes_points_to_the_next_one():
 
     assert "All tests of tokenizer pass. Next: kata 2, batching" in lines[1]
     assert "make show KATA=batching" in lines[2] and "make test KATA=batching" in lines[2]
+
+
+def test_a_green_run_of_the_reference_says_whose_code_passed():
+    tokenizer = KataState(
+        manifest.get("tokenizer"),
+        [Result("tests/katas/test_tokenizer.py::t", "tokenizer", "passed", "")],
+    )
+
+    lines = finished_lines([tokenizer], "solutions")
+
+    assert lines[1].startswith("All tests pass against the reference solutions (solutions/)")
+    assert "Your own katas: make test" in lines[1] and "Next:" not in lines[1]

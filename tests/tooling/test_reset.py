@@ -1,6 +1,7 @@
 """`make reset KATA=<name>`: the pristine stub back, the learner's version kept."""
 
 from datetime import datetime
+from pathlib import Path
 
 from gptkata import cli, paths
 from gptkata.kata import manifest, reset, stubs
@@ -56,3 +57,36 @@ def test_reset_without_a_kata_changes_nothing_and_lists_the_katas(copy, capsys):
 
     assert "make reset KATA=<name>" in capsys.readouterr().err
     assert TOKENIZER.exercise_file.read_text() == "# mine\n"
+
+
+def test_backups_that_is_a_file_is_one_line_and_nothing_changes(copy, capsys):
+    TOKENIZER.exercise_file.write_text("# mine\n")
+    paths.BACKUPS.write_text("not a folder\n")
+
+    assert cli.main(["reset", "--kata", "tokenizer"]) == 1
+
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "backups is a file, not a folder" in err
+    assert "nothing was changed" in err
+    assert TOKENIZER.exercise_file.read_text() == "# mine\n"
+    assert paths.BACKUPS.read_text() == "not a folder\n"
+
+
+def test_an_unwritable_backups_folder_is_one_line_and_nothing_changes(copy, capsys, monkeypatch):
+    TOKENIZER.exercise_file.write_text("# mine\n")
+    paths.BACKUPS.mkdir()
+    real_open = Path.open
+
+    def refused(self, *args, **kwargs):  # what a read-only folder does (the suite may run as root)
+        if self.parent == paths.BACKUPS:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", refused)
+
+    assert cli.main(["reset", "--kata", "tokenizer"]) == 1
+
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "(Permission denied)" in err and "chmod u+w backups" in err
+    assert TOKENIZER.exercise_file.read_text() == "# mine\n"
+    assert list(paths.BACKUPS.iterdir()) == []

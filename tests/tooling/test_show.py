@@ -39,3 +39,16 @@ def test_only_the_functions_still_stubbed_are_listed(copy):
     ]
 
     assert listed == ["decode"]
+
+
+def test_a_functions_line_in_show_is_its_first_sentence_whole():
+    doc = (
+        "Three `nn.Linear(n_embd, head_size, bias=False)` called `key`, `query` and\n"
+        "`value`. More detail\nthat is not shown.\n\nAnother paragraph."
+    )
+    lines = show.first_sentence(doc, width=40)
+    assert " ".join(lines) == (
+        "Three `nn.Linear(n_embd, head_size, bias=False)` called `key`, `query` and `value`."
+    )
+    assert all(len(line) <= 40 for line in lines)
+    assert show.first_sentence("Mean loss, e.g. 2.47. Then more.") == ["Mean loss, e.g. 2.47."]

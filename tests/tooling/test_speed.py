@@ -23,8 +23,14 @@ def fake_wall(kata_seconds: dict[str, float], suite_seconds: float):
     return wall
 
 
-def run(monkeypatch, tmp_path, capsys, kata_seconds, suite_seconds=6.0):
+def fake_loop(watch_seconds: float = 0.6, unchanged: float = 0.5, saved: float = 2.0):
+    """A stand-in for speed.learner_loop: every kata's save-to-verdict, progress."""
+    return lambda repeats: ({k.name: watch_seconds for k in manifest.KATAS}, unchanged, saved)
+
+
+def run(monkeypatch, tmp_path, capsys, kata_seconds, suite_seconds=6.0, loop=None):
     monkeypatch.setattr(speed, "wall", fake_wall(kata_seconds, suite_seconds))
+    monkeypatch.setattr(speed, "learner_loop", loop or fake_loop())
     monkeypatch.setattr(paths, "RUNS", tmp_path)
     status = speed.main(repeats=1)
     return status, capsys.readouterr().out, json.loads((tmp_path / "speed.json").read_text())
@@ -37,7 +43,10 @@ def test_every_case_within_its_budget_passes(monkeypatch, tmp_path, capsys):
     assert "kata 9 gpt" in out and "2.9" in out
     assert report["import_torch_seconds"] == 1.0
     assert [r["what"] for r in report["runs"]][1:] == [
-        f"kata {k.number} {k.name}" for k in manifest.KATAS
+        *(f"kata {k.number} {k.name}" for k in manifest.KATAS),
+        *(f"watch {k.number} {k.name}" for k in manifest.KATAS),
+        "progress, nothing changed",
+        "progress, one kata saved",
     ]
 
 
@@ -55,3 +64,17 @@ def test_the_whole_suite_over_10x_fails(monkeypatch, tmp_path, capsys):
     assert [line for line in out.splitlines() if line.endswith("OVER")][0].startswith(
         "whole kata suite"
     )
+
+
+def test_watch_over_one_second_or_progress_over_its_budget_fails_and_is_named(
+    monkeypatch, tmp_path, capsys
+):
+    status, out, _ = run(monkeypatch, tmp_path, capsys, {}, loop=fake_loop(watch_seconds=1.2))
+    over = [line.split()[:3] for line in out.splitlines() if line.endswith("OVER")]
+    assert (
+        status == 1 and len(over) == len(manifest.KATAS) and over[0] == ["watch", "1", "tokenizer"]
+    )
+
+    status, out, _ = run(monkeypatch, tmp_path, capsys, {}, loop=fake_loop(unchanged=1.6))
+    over = [line for line in out.splitlines() if line.endswith("OVER")]
+    assert status == 1 and len(over) == 1 and over[0].startswith("progress, nothing changed")

@@ -1,6 +1,8 @@
-"""Stub generation: bodies become one raise line, everything else is kept."""
+"""Stub generation: bodies become one raise line, everything given is kept."""
 
 import ast
+
+import pytest
 
 from gptkata.kata import manifest, stubs
 
@@ -31,6 +33,25 @@ class Model:
         b,
     ):
         return a + b
+
+    def _init_weights(self, module):
+        """Given whole: a private method."""
+        module.weight = 0
+
+
+def checked(x, n):
+    """x, validated, doubled."""
+    _check(x)
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    # -- your code below --
+    return x * 2 * n
+
+
+def _check(x):
+    """Given whole: a private helper."""
+    if x is None:
+        raise ValueError("x is None")
 '''
 
 
@@ -59,10 +80,52 @@ def test_remaining_finds_each_stub_line(tmp_path):
         "demo.double",
         "demo.Model.__init__",
         "demo.Model.helper",
+        "demo.checked",
     ]
     lines = path.read_text().splitlines()
     assert all("not implemented yet" in lines[line - 1] for _, line in found)
     assert stubs.remaining(tmp_path / "missing.py") == []
+
+
+def test_private_functions_and_methods_are_given_whole_and_dunders_are_not():
+    out = stubs.stub_text(SOLUTION, "demo")
+    assert (
+        '    def _init_weights(self, module):\n        """Given whole: a private method."""\n        module.weight = 0\n'
+        in out
+    )
+    assert 'def _check(x):\n    """Given whole: a private helper."""\n    if x is None:\n' in out
+    assert "demo._check" not in out and "demo.Model._init_weights" not in out
+    assert "self.n = n" not in out  # __init__ is public: the learner writes it
+    assert stubs.is_given("_check") and not stubs.is_given("__init__")
+
+
+def test_the_lines_above_the_marker_are_given_and_the_stub_follows_the_marker():
+    out = stubs.stub_text(SOLUTION, "demo")
+    assert (
+        "    _check(x)\n"
+        "    if n < 1:\n"
+        '        raise ValueError(f"n must be at least 1, got {n}")\n'
+        f"    {stubs.MARKER}\n"
+        '    raise NotImplementedError("not implemented yet: demo.checked")\n'
+    ) in out
+    assert "return x * 2 * n" not in out
+
+
+@pytest.mark.parametrize(
+    "body, problem",
+    [
+        ("    return 1\n    # -- your code below --\n", "nothing follows"),
+        ("    if x:\n        # -- your code below --\n        return 1\n", "indentation"),
+        (
+            "    # -- your code below --\n    y = 1\n    # -- your code below --\n    return y\n",
+            "one `# -- your code below --` line at most",
+        ),
+    ],
+)
+def test_a_misplaced_marker_is_an_error_naming_the_function(body, problem):
+    with pytest.raises(ValueError, match=problem) as error:
+        stubs.stub_text(f'def f(x):\n    """Doc."""\n{body}', "demo")
+    assert "demo.f" in str(error.value)
 
 
 def test_every_kata_stubs_exactly_its_solution_functions():
@@ -71,3 +134,14 @@ def test_every_kata_stubs_exactly_its_solution_functions():
         names = [name for name, _ in stubs.remaining(kata.solution_file)]
         assert names == [], f"a solution must contain no stub lines: {names}"
         assert generated.count("raise NotImplementedError") == len(stubs.stubbed_functions(kata))
+
+
+def test_validation_helpers_and_weight_initialisation_are_given_in_the_exercises():
+    kept = {
+        "batching": "def _check_block(",
+        "averaging": "def _check_btc(",
+        "gpt": "nn.init.normal_(module.weight, mean=0.0, std=0.02)",
+    }
+    for name, text in kept.items():
+        assert text in stubs.stub_source(manifest.get(name)), f"{name}: {text} is not given"
+    assert "gpt.GPTLanguageModel._init_weights" not in stubs.stubbed_functions(manifest.get("gpt"))

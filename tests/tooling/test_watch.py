@@ -2,11 +2,18 @@
 when to poll, and what runs next - all plain functions, tested with a fake clock and
 fake events (nothing here waits for the file system)."""
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 from gptkata import paths
 from gptkata.kata import manifest, watch
 from gptkata.kata.results import KataState, Result
+from tests.tooling.repo import exercise, scratch, solve, solve_all_but
 
 EXERCISE = str(paths.EXERCISES / "tokenizer.py")
 
@@ -113,3 +120,151 @@ def test_the_screen_shows_the_progress_line_the_failure_and_what_to_edit():
     assert "  encode('a', stoi)\n    returned: [1]\n    expected: [0]" in text
     assert "edit: exercises/tokenizer.py, function encode" in text
     assert "Watching exercises/ (file events)" in text
+
+
+# --- the warm process, the regression guard, hangs and crashes: in a scratch copy ---
+
+SESSION = """
+import json, sys
+from gptkata.kata import manifest, warm, watch
+warm.warm_up()
+session = watch.Session(None, "reference")
+for _ in sys.stdin:  # one line from the test: one refresh, as after a save
+    state, notes = session.refresh()
+    first = state.first_problem if state else None
+    print(json.dumps({
+        "current": state.kata.name if state else None,
+        "state": state.state if state else None,
+        "notes": notes,
+        "message": first.message if first else "",
+    }), flush=True)
+"""
+
+
+class Watcher:
+    """A watch session in the scratch copy at `root`, one refresh per `step()`."""
+
+    def __init__(self, root, seconds: float = 60):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GPTKATA_")}
+        env.update(HYPOTHESIS_PROFILE="fast", GPTKATA_CHECK_SECONDS=str(seconds))
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", SESSION],
+            cwd=root,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    def step(self) -> dict:
+        self.process.stdin.write("refresh\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        assert line, "the watch session died"
+        return json.loads(line)
+
+    def close(self):
+        self.process.stdin.close()
+        self.process.wait(timeout=60)
+
+
+@pytest.fixture
+def watcher():
+    started = []
+
+    def start(root, seconds: float = 60) -> Watcher:
+        started.append(Watcher(root, seconds))
+        return started[-1]
+
+    yield start
+    for w in started:
+        w.process.kill()
+        w.process.wait()
+
+
+def test_a_kata_that_was_done_and_breaks_after_a_save_comes_first_again(tmp_path, watcher):
+    root = scratch(tmp_path, "tokenizer", "batching", "bigram")
+    solve(root, "tokenizer")
+    solve(root, "batching")
+    session = watcher(root)
+
+    first = session.step()
+    assert first["current"] == "bigram" and first["state"] == "not started"
+
+    solve_all_but(root, "batching", "get_batch")  # batching breaks while bigram is worked on
+    second = session.step()
+
+    assert second["current"] == "batching" and second["state"] == "in progress"
+    assert any("Regression: kata 2, batching" in note for note in second["notes"])
+    assert "batching.get_batch" in second["message"]
+
+    solve(root, "batching")  # fixed: on to bigram again
+    assert session.step()["current"] == "bigram"
+    session.close()
+
+
+ENDLESS = """
+
+def build_vocab(text):
+    while True:
+        pass
+"""
+
+
+def test_an_endless_loop_is_stopped_and_named_and_a_fix_is_picked_up(tmp_path, watcher):
+    root = scratch(tmp_path, "tokenizer")
+    path = exercise(root, "tokenizer")
+    path.write_text(path.read_text() + ENDLESS)
+    loop_line = len(path.read_text().splitlines()) - 1  # while True:
+    session = watcher(root, seconds=15)
+
+    hung = session.step()
+
+    assert hung["current"] == "tokenizer"
+    assert "did not finish within 15 s" in hung["message"]
+    assert any(  # the `while` line or the `pass` inside it
+        f"exercises/tokenizer.py:{line} in build_vocab" in hung["message"]
+        for line in (loop_line, loop_line + 1)
+    )
+
+    solve(root, "tokenizer")
+    fixed = session.step()
+    assert fixed["current"] is None, fixed  # every kata done: the watcher recovered
+    session.close()
+
+
+CRASHES = {
+    "exit": "import os\n\ndef build_vocab(text):\n    os._exit(0)\n",
+    "segfault": "import ctypes\n\ndef build_vocab(text):\n    return ctypes.string_at(0)\n",
+}
+
+
+@pytest.mark.parametrize("how", sorted(CRASHES))
+def test_a_crash_is_reported_never_passed_and_the_watcher_carries_on(tmp_path, watcher, how):
+    root = scratch(tmp_path, "tokenizer")
+    path = exercise(root, "tokenizer")
+    path.write_text(manifest.get("tokenizer").solution_file.read_text() + "\n" + CRASHES[how])
+    session = watcher(root)
+
+    crashed = session.step()
+
+    assert crashed["current"] == "tokenizer" and crashed["state"] != "done"
+    expected = "ended early" if how == "exit" else "crashed"
+    assert expected in crashed["message"]
+
+    solve(root, "tokenizer")
+    assert session.step()["current"] is None
+    session.close()
+
+
+def test_a_check_stops_when_a_save_interrupts_it(copy):
+    kata = manifest.get("tokenizer")
+    with pytest.raises(watch.warm.Interrupted):
+        watch.warm.check((kata,), interrupted=lambda: True)
+
+
+def test_the_screen_shows_notes_before_the_progress_line():
+    lines = watch.screen_lines(
+        state("tokenizer", ["passed", "failed"]), set(), "file events", "reference", ["Note."]
+    )
+    assert lines[2] == "Note." and "tokenizer" in lines[3]

@@ -1,0 +1,283 @@
+# %%
+"""Kata 16 - a modern GPT, and a KV cache that slides.
+
+The gpt kata's model is GPT-2's design (2019). Models since (Llama, Mistral) keep
+its shape - embeddings, a stack of pre-norm residual blocks, a head - and change
+three parts:
+
+    GPT (kata 9)                     ModernGPT (this kata)
+    position embedding table         none: RoPE turns q and k (the rope kata)
+    attention over block_size        attention over the last `window` positions
+    LayerNorm (mean and variance)    RMSNorm: x / sqrt(mean(x^2) + eps) * weight
+    Linear, ReLU, Linear (4n)        SwiGLU: down(silu(gate(x)) * up(x)), hidden 8n/3
+    biases everywhere                no biases
+
+RMSNorm drops LayerNorm's centring and its bias: it only rescales each vector to a
+root-mean-square of 1, which works as well and costs less. SwiGLU gates: `up(x)` is
+multiplied, number by number, by `silu(gate(x))` (silu(z) = z * sigmoid(z), a
+smooth ReLU), so the layer can switch each hidden unit on or off depending on x.
+Three matrices of 8n/3 hold as many parameters as the old two of 4n.
+
+No position table means no block_size: the model reads sequences of any length, and
+`generate` never crops. Each step runs the whole sequence again; the window, not a
+crop, limits what each layer sees.
+
+The sliding KV cache. With learned positions, cropping moved every id to a new
+position, so kata 11's cache went stale past block_size. With RoPE, a key keeps the
+rotation of the position it was made at, and with a window a layer never looks
+further back than `window` positions. So each layer only needs the keys and values
+of its last `window` positions, made once and never changed. Mistral keeps them in a
+rolling buffer: the key of position p goes into slot p % window, overwriting the one
+that just left the window. Slots are out of order, which attention does not mind:
+the softmax of a sum does not depend on the order of its terms, and the mask is
+computed from each slot's position, not from its index.
+
+    RollingKVCache(window)                    one layer's last `window` keys and values
+    cache.update(k, v)                        keys, values, positions to attend over
+    attend_sliding(attn, x, cache)            RopeAttention for new positions
+    forward_sliding(model, idx, caches)       logits (B, T, V) of T new ids
+    generate_sliding(model, idx, max_new_tokens, generator=None)
+                                              model.generate's ids, at a constant cost per id
+
+    cache.k, cache.v     (B, n_head, window, head_size)   allocated on the first update
+    cache.positions      (window,)  the position held in each slot (-1: empty)
+
+Why it is exact, even with many layers: layer l's output at position t depends only
+on layer l's inputs at t - window + 1 .. t. The cache of layer l holds the keys and
+values made from those very inputs, when each position was new; the full forward
+recomputes them from the same inputs (by the same argument one layer down), so it
+gets the same numbers. The full model looks further back than `window` - through
+n_layer layers, n_layer * (window - 1) positions - but only because each layer's
+outputs, which the cache keeps, carry what that layer saw.
+
+Pitfall: the position of a new id is the number of ids seen before it, not the
+number of slots filled (which stops growing at `window`), and not its slot.
+"""
+
+# %%
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+from torch.nn import functional as F
+
+from gptkata.kata.select import earlier
+
+rope = earlier(__name__, "rope")
+
+
+# %%
+class RMSNorm(nn.Module):
+    """Root-mean-square normalisation over the last dimension: (..., dim) -> (..., dim)."""
+
+    def __init__(self, dim: int, eps: float = 1e-6):
+        """A learned `weight` of `dim` ones (no bias), and `eps`."""
+        raise NotImplementedError("not implemented yet: modern.RMSNorm.__init__")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x / sqrt(mean(x^2 over the last dimension) + eps) * weight, as
+        torch.nn.RMSNorm(dim, eps) computes it (eps inside the square root)."""
+        raise NotImplementedError("not implemented yet: modern.RMSNorm.forward")
+
+
+# %%
+class SwiGLU(nn.Module):
+    """The gated feed-forward layer: (..., n_embd) -> (..., n_embd)."""
+
+    def __init__(self, n_embd: int, hidden: int):
+        """Three bias-free Linear layers: `gate` and `up`, n_embd -> hidden, and `down`,
+        hidden -> n_embd."""
+        raise NotImplementedError("not implemented yet: modern.SwiGLU.__init__")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """down(silu(gate(x)) * up(x)), with F.silu."""
+        raise NotImplementedError("not implemented yet: modern.SwiGLU.forward")
+
+
+# %%
+@dataclass
+class ModernConfig:
+    """The model's sizes: the lecture's, with a window instead of a block_size.
+    ModernGPT(ModernConfig()) has 10,671,744 parameters (the lecture's GPT 10,788,929)."""
+
+    vocab_size: int = 65
+    window: int = 256
+    n_embd: int = 384
+    n_head: int = 6
+    n_layer: int = 6
+    dropout: float = 0.2
+
+
+# %%
+def hidden_size(n_embd: int) -> int:
+    """The SwiGLU's hidden width, 8 * n_embd // 3: as many parameters as a 4n ReLU
+    feed-forward (1,024 for n_embd 384)."""
+    raise NotImplementedError("not implemented yet: modern.hidden_size")
+
+
+# %%
+class ModernBlock(nn.Module):
+    """A pre-norm residual block: RMSNorm, RopeAttention, RMSNorm, SwiGLU."""
+
+    def __init__(self, n_embd: int, n_head: int, window: int, dropout: float = 0.0):
+        """`norm1`, `attn` (the rope kata's RopeAttention(n_embd, n_head, window,
+        dropout)), `norm2`, `ffwd` (SwiGLU(n_embd, hidden_size(n_embd))) and `dropout`,
+        an nn.Dropout(dropout) after the feed-forward layer."""
+        raise NotImplementedError("not implemented yet: modern.ModernBlock.__init__")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x + attn(norm1(x)), then that + dropout(ffwd(norm2(that))): (B, T, n_embd)."""
+        raise NotImplementedError("not implemented yet: modern.ModernBlock.forward")
+
+
+# %%
+class ModernGPT(nn.Module):
+    """A decoder-only transformer with rotary positions and sliding-window attention."""
+
+    def __init__(self, config: ModernConfig):
+        """Keep `config`; build `token_embedding_table` (vocab_size x n_embd), `blocks`
+        (an nn.Sequential of n_layer ModernBlocks), `norm_f` (RMSNorm) and `lm_head`
+        (Linear(n_embd, vocab_size, bias=False)); no position table. Then
+        `self.apply(self._init_weights)`: GPT-2's Normal(0, 0.02) for every Linear and
+        Embedding weight, as in the gpt kata."""
+        raise NotImplementedError("not implemented yet: modern.ModernGPT.__init__")
+
+    def _init_weights(self, module: nn.Module) -> None:
+        """Normal(0, 0.02) for Linear and Embedding weights (there are no biases)."""
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+
+    def forward(
+        self, idx: torch.Tensor, targets: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """`(logits (B, T, vocab_size), loss or None)` as the gpt kata's forward, for any T:
+        token embeddings, the blocks, norm_f, lm_head; the loss is the cross-entropy
+        over (B*T, vocab_size). idx must be (B, T) torch.long ids (`_check_ids`)."""
+        _check_ids(idx)
+        # -- your code below --
+        raise NotImplementedError("not implemented yet: modern.ModernGPT.forward")
+
+    @torch.no_grad()
+    def generate(
+        self,
+        idx: torch.Tensor,
+        max_new_tokens: int,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """`idx` (B, T) extended by `max_new_tokens` sampled ids, as the gpt kata's
+        generate but without cropping: every step runs the whole sequence, and the
+        softmax of the last position's logits gives one torch.multinomial draw with
+        `generator`. Bad ids and a negative max_new_tokens are ValueErrors
+        (`_check_generation`)."""
+        _check_generation(idx, max_new_tokens)
+        # -- your code below --
+        raise NotImplementedError("not implemented yet: modern.ModernGPT.generate")
+
+
+# %%
+def _check_ids(idx: torch.Tensor) -> None:
+    """A ValueError naming the shape and dtype unless idx is a (B, T) torch.long tensor
+    with T at least 1."""
+    if idx.dim() != 2 or idx.dtype != torch.long or idx.shape[1] == 0:
+        raise ValueError(
+            f"ids must be a non-empty (B, T) torch.long tensor, got shape {tuple(idx.shape)} "
+            f"and dtype {idx.dtype}"
+        )
+
+
+# %%
+def _check_generation(idx: torch.Tensor, max_new_tokens: int) -> None:
+    """`_check_ids(idx)`, and a ValueError naming max_new_tokens if it is negative."""
+    if max_new_tokens < 0:
+        raise ValueError(f"max_new_tokens must be 0 or more, got {max_new_tokens}")
+    _check_ids(idx)
+
+
+# %%
+class RollingKVCache:
+    """One attention layer's keys and values of its last `window` positions, in a
+    rolling buffer: position p lives in slot p % window."""
+
+    def __init__(self, window: int):
+        """Keep `window`; `k`, `v` and `positions` start as None (allocated on the first
+        update, when B, n_head and head_size are known); `seen = 0` positions so far."""
+        raise NotImplementedError("not implemented yet: modern.RollingKVCache.__init__")
+
+    def __len__(self) -> int:
+        """How many positions the cache holds: min(seen, window)."""
+        raise NotImplementedError("not implemented yet: modern.RollingKVCache.__len__")
+
+    def update(
+        self, k: torch.Tensor, v: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Take the keys and values (B, n_head, T, head_size) of the next T positions,
+        seen .. seen + T - 1, and return what their queries attend over: the cached
+        slots followed by the new ones, `(keys, values, key_positions)` with keys and
+        values (B, n_head, len(self) + T, head_size) and key_positions (len(self) + T,).
+
+        Then store them: the new position p goes into slot p % window (only the last
+        `window` of the new ones, if T > window), its position into `positions`, and
+        `seen` grows by T. The filled slots are always slots 0 .. len(self) - 1.
+        """
+        raise NotImplementedError("not implemented yet: modern.RollingKVCache.update")
+
+
+# %%
+def attend_sliding(
+    attn: rope.RopeAttention, x: torch.Tensor, cache: RollingKVCache
+) -> torch.Tensor:
+    """`attn`'s forward for T new positions that follow the `cache.seen` before them:
+    x (B, T, n_embd) -> (B, T, n_embd), no dropout.
+
+    The new positions are P .. P + T - 1 with P = cache.seen. Make q, k, v with
+    attn.c_attn and attn.split_heads; turn q and k to those positions (apply_rope
+    with the table of `attn._rope_table(P + T, x.device)`); `cache.update(k,
+    v)` gives the keys, values and key positions to attend over; mask them with
+    `rope.sliding_mask(query positions, key positions, attn.window)`; then
+    scaled_dot_product_attention, merge the heads and attn.c_proj.
+    """
+    raise NotImplementedError("not implemented yet: modern.attend_sliding")
+
+
+# %%
+def forward_sliding(
+    model: ModernGPT, idx: torch.Tensor, caches: list[RollingKVCache]
+) -> torch.Tensor:
+    """The logits (B, T, vocab_size) of T new ids `idx` (B, T) that follow the ids the
+    caches have seen (one RollingKVCache per block): the model's forward with each
+    block's attention replaced by `attend_sliding(block.attn, ..., cache)`. A number
+    of caches other than n_layer is a ValueError (`_check_caches`)."""
+    _check_caches(model, caches)
+    # -- your code below --
+    raise NotImplementedError("not implemented yet: modern.forward_sliding")
+
+
+# %%
+def _check_caches(model: ModernGPT, caches: list[RollingKVCache]) -> None:
+    """A ValueError naming both counts unless there is one cache per block."""
+    if len(caches) != len(model.blocks):
+        raise ValueError(f"{len(caches)} caches for a model with {len(model.blocks)} blocks")
+
+
+# %%
+@torch.no_grad()
+def generate_sliding(
+    model: ModernGPT,
+    idx: torch.Tensor,
+    max_new_tokens: int,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """`idx` (B, T) extended by `max_new_tokens` sampled ids: the same ids as
+    `model.generate(idx, max_new_tokens, generator)` in eval mode.
+
+    One RollingKVCache(config.window) per block; the whole prompt goes through
+    `forward_sliding` once, then each new id alone; sampling is generate's (softmax
+    of the last logits, one torch.multinomial draw with `generator`). Runs in eval
+    mode and restores the model's mode. Bad ids and a negative max_new_tokens are
+    ValueErrors (`_check_generation`).
+    """
+    _check_generation(idx, max_new_tokens)
+    # -- your code below --
+    raise NotImplementedError("not implemented yet: modern.generate_sliding")

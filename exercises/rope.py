@@ -1,0 +1,206 @@
+# %%
+"""Kata 15 - rotary positions (RoPE) and sliding-window attention.
+
+The gpt kata tells the model where each character stands by adding a learned
+position embedding: one row of a (block_size, n_embd) table per position. That has
+two costs. The model cannot read a sequence longer than its table, and a character
+has a different vector at every position, so a shifted text is, to the model, a
+different text. Rotary position embeddings (RoPE) put the position into attention
+itself, where it matters: into the score of a query against a key.
+
+Split a head's vector of head_size numbers into head_size // 2 pairs. Pair i is
+(x[i], x[i + head_size // 2]): the first half of the vector against the second
+half. Read each pair as a point in a plane and turn it by the angle p * f_i, where
+p is the position and f_i = base ** (-2i / head_size) the pair's frequency (pair 0
+turns one radian per position, the last pair very slowly):
+
+    x1, x2 = x[..., :h], x[..., h:]          h = head_size // 2
+    rotated = (x1 * cos - x2 * sin,  x1 * sin + x2 * cos)     cos, sin of p * f_i
+
+Why this works: turning a query by angle a and a key by angle b changes their dot
+product by the angle between them only, a - b. So the score of a query at position m
+against a key at position n depends on m - n, how far apart they are, and not on
+where the pair stands. Nothing is learned, no table limits the length, and the
+values are not rotated (they are what is read, not how it is found).
+
+    rope_frequencies(head_size, max_positions)  cos, sin   (max_positions, head_size // 2)
+    apply_rope(x, cos, sin, positions)          x (..., T, head_size) -> same shape
+                                                positions (T,) long, rows of cos and sin
+
+Sliding-window attention. With relative positions, attention over the whole past
+is no longer needed to know where things are. `RopeAttention` lets position t
+attend to the last `window` positions only, t - window + 1 ... t: a band under the
+diagonal of the (T, T) mask instead of the whole lower triangle.
+
+    window 3, T 5     keys 0 1 2 3 4
+                query 0    x . . . .
+                query 1    x x . . .
+                query 2    x x x . .
+                query 3    . x x x .
+                query 4    . . x x x
+
+A layer's output at t then depends only on its inputs in the window ending at t,
+and not on where that window stands: shift the whole text and each output shifts
+with it (translation equivariance). It runs on sequences of any length. The next
+kata builds a whole model from it, and a KV cache that only ever keeps `window`
+positions.
+
+Pitfall: the rotation needs pairs, so head_size must be even; and the positions
+must be the absolute ones of the tokens (0, 1, 2, ... from the start of the text),
+the same for queries and keys, or the distances come out wrong.
+"""
+
+# %%
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+from torch.nn import functional as F
+
+
+# %%
+def rope_frequencies(
+    head_size: int, max_positions: int, base: float = 10000.0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """`(cos, sin)` of the rotation angles, each (max_positions, head_size // 2) float32.
+
+    Row p, column i holds cos(p * f_i) and sin(p * f_i), with f_i = base ** (-2 * i /
+    head_size) for i = 0 .. head_size // 2 - 1. Row 0 is all ones (cos) and zeros
+    (sin): position 0 is not turned. An odd head_size, a head_size or max_positions
+    below 1 are ValueErrors (see `_check_sizes`).
+    """
+    _check_sizes(head_size, max_positions)
+    # -- your code below --
+    raise NotImplementedError("not implemented yet: rope.rope_frequencies")
+
+
+# %%
+def _check_sizes(head_size: int, max_positions: int) -> None:
+    """A ValueError naming head_size unless it is even and at least 2, and naming
+    max_positions unless it is at least 1."""
+    if head_size < 2 or head_size % 2:
+        raise ValueError(f"head_size must be even and at least 2 (pairs turn), got {head_size}")
+    if max_positions < 1:
+        raise ValueError(f"max_positions must be at least 1, got {max_positions}")
+
+
+# %%
+def apply_rope(
+    x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, positions: torch.Tensor
+) -> torch.Tensor:
+    """`x` (..., T, head_size) with the vector at time t turned to `positions[t]`.
+
+    positions is a (T,) tensor of integer positions, each a row of cos and sin (as
+    `rope_frequencies` makes them). Pair i of a vector is (x[..., i], x[..., i + h])
+    with h = head_size // 2, turned by the angle in column i: (x1 * cos - x2 * sin,
+    x1 * sin + x2 * cos). The result has x's shape and dtype (cos and sin are cast to
+    it: under bf16 autocast, float32 tables would turn q and k into float32). Bad shapes, and
+    positions outside the table, are ValueErrors (see `_check_rope_inputs`).
+    """
+    _check_rope_inputs(x, cos, sin, positions)
+    # -- your code below --
+    raise NotImplementedError("not implemented yet: rope.apply_rope")
+
+
+# %%
+def _check_rope_inputs(
+    x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, positions: torch.Tensor
+) -> None:
+    """A ValueError that names the argument: x with an odd last dimension or fewer
+    than 2 dimensions, cos or sin not (max_positions, head_size // 2), positions not
+    a (T,) integer tensor, or a position outside 0 .. max_positions - 1."""
+    if x.dim() < 2 or x.shape[-1] % 2:
+        raise ValueError(
+            f"x must be (..., T, head_size) with an even head_size, got shape {tuple(x.shape)}"
+        )
+    h = x.shape[-1] // 2
+    if cos.dim() != 2 or cos.shape[1] != h or sin.shape != cos.shape:
+        raise ValueError(
+            f"cos and sin must both be (max_positions, {h}) for head_size {2 * h}, got "
+            f"{tuple(cos.shape)} and {tuple(sin.shape)}"
+        )
+    if positions.dtype.is_floating_point or positions.shape != (x.shape[-2],):
+        raise ValueError(
+            f"positions must be a ({x.shape[-2]},) integer tensor, one per time step, got "
+            f"shape {tuple(positions.shape)} and dtype {positions.dtype}"
+        )
+    if len(positions) and (positions.min() < 0 or positions.max() >= cos.shape[0]):
+        raise ValueError(
+            f"positions must be in 0 .. {cos.shape[0] - 1} (the rows of cos and sin), got "
+            f"{positions.min().item()} .. {positions.max().item()}"
+        )
+
+
+# %%
+def sliding_mask(
+    query_positions: torch.Tensor, key_positions: torch.Tensor, window: int
+) -> torch.Tensor:
+    """The (Tq, Tk) boolean mask of sliding-window causal attention: True where the
+    query at position m may see the key at position n, that is 0 <= m - n < window.
+
+    With query_positions = key_positions = arange(T) it is the band of the module
+    docstring. Taking positions (not just T) lets a cache use it for keys it holds.
+    """
+    raise NotImplementedError("not implemented yet: rope.sliding_mask")
+
+
+# %%
+class RopeAttention(nn.Module):
+    """Multi-head causal attention with rotary positions over a sliding window:
+    (B, T, n_embd) -> (B, T, n_embd), for any T."""
+
+    def __init__(self, n_embd: int, n_head: int, window: int, dropout: float = 0.0):
+        """As the fast_attention kata's CausalSelfAttention, with no biases and no
+        block_size: `c_attn = nn.Linear(n_embd, 3 * n_embd, bias=False)` (queries,
+        keys, values in that order), `c_proj = nn.Linear(n_embd, n_embd, bias=False)`
+        and `resid_dropout = nn.Dropout(dropout)`. Keep n_embd, n_head, `head_size =
+        n_embd // n_head`, window and dropout (the probability on the attention
+        weights while training). See `_check_attention_sizes` for what is refused.
+        """
+        super().__init__()
+        _check_attention_sizes(n_embd, n_head, window)
+        # -- your code below --
+        raise NotImplementedError("not implemented yet: rope.RopeAttention.__init__")
+
+    def _rope_table(self, length: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """`rope_frequencies(head_size, ...)` with at least `length` rows, on `device`:
+        made once and kept, and made again for twice the rows when a longer text comes,
+        so a step of generation does not recompute a table as long as the text. (Row p
+        is the same numbers whatever the table's length.)"""
+        if self._cos is None or len(self._cos) < length or self._cos.device != device:
+            rows = max(length, 2 * len(self._cos) if self._cos is not None else 0)
+            cos, sin = rope_frequencies(self.head_size, rows)
+            self._cos, self._sin = cos.to(device), sin.to(device)
+        return self._cos, self._sin
+
+    def split_heads(self, t: torch.Tensor) -> torch.Tensor:
+        """(B, T, n_embd) -> (B, n_head, T, head_size): the heads become a batch dimension."""
+        raise NotImplementedError("not implemented yet: rope.RopeAttention.split_heads")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Attend over the window: (B, T, n_embd) -> (B, T, n_embd).
+
+        c_attn and split_heads give q, k, v (B, n_head, T, head_size); turn q and k
+        (not v) to positions 0 .. T - 1 with `apply_rope` and the table of
+        `self._rope_table(T, x.device)` (rope_frequencies' cos and sin, kept); then
+        F.scaled_dot_product_attention with `attn_mask=sliding_mask(positions,
+        positions, window)` (and dropout_p while training); merge the heads, c_proj,
+        resid_dropout. When T <= window the band is the whole causal triangle:
+        `is_causal=True` instead of the mask computes the same and lets PyTorch use
+        its fused kernel (twice as fast to train at the modern preset).
+        """
+        raise NotImplementedError("not implemented yet: rope.RopeAttention.forward")
+
+
+# %%
+def _check_attention_sizes(n_embd: int, n_head: int, window: int) -> None:
+    """A ValueError naming the sizes unless n_head divides n_embd into heads of an even
+    head_size (RoPE turns pairs), and naming window unless it is at least 1."""
+    if n_head < 1 or n_embd % n_head != 0:
+        raise ValueError(f"n_embd={n_embd} must be divisible by n_head={n_head}")
+    if (n_embd // n_head) % 2:
+        raise ValueError(
+            f"head_size n_embd // n_head = {n_embd // n_head} must be even: RoPE turns pairs"
+        )
+    if window < 1:
+        raise ValueError(f"window must be at least 1, got {window}")

@@ -1,0 +1,225 @@
+"""One warm process, a fresh child for every check: feedback in well under a second.
+
+Starting Python and importing torch, pytest and hypothesis takes longer than most
+kata tests do. `warm_up` imports them once (with the test helpers, the reference
+solutions, and the part of torch that the first optimizer pulls in); `check` then
+runs a kata's tests in a child made with os.fork. The child starts with all of that
+already in memory, but never with the learner's module: the parent does not import
+exercises/, so each check imports the file as it is on disk now.
+
+The child is the only process that runs learner code, so nothing it does reaches the
+watcher:
+
+  a crash (a segfault, os._exit, sys.exit)   the child is gone without its report:
+                                             `CheckFailed` says how it ended
+  an endless loop                            at the time limit faulthandler writes
+                                             the child's stack (which names the
+                                             learner's line), and the child is killed
+  a save while a check runs                  `interrupted()` is asked every few
+                                             milliseconds: the child is killed and
+                                             the check starts over
+
+POSIX only (os.fork): `make watch` runs there; `make test` and `make progress`
+start a new Python instead.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import json
+import os
+import re
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from gptkata import paths
+from gptkata.kata import manifest
+from gptkata.kata.results import Result
+
+LIMIT_SECONDS = 60.0  # a kata's whole check; GPTKATA_CHECK_SECONDS overrides it
+_FRAME = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+) in (?P<name>\S+)')
+
+
+class CheckFailed(Exception):
+    """A check that ended without its results: killed at the time limit, crashed,
+    or exited early. The message is one line that says what happened and where."""
+
+
+class Interrupted(Exception):
+    """A check stopped because the learner saved again while it ran."""
+
+
+def limit() -> float:
+    try:
+        return float(os.environ.get("GPTKATA_CHECK_SECONDS", LIMIT_SECONDS))
+    except ValueError:
+        return LIMIT_SECONDS
+
+
+def warm_up() -> None:
+    """Import once what every check needs, so that no child imports it again."""
+    import hypothesis  # noqa: F401
+    import pytest  # noqa: F401
+    import torch
+
+    torch.set_num_threads(1)  # as the tests run; no thread pool to lose in a fork
+    import _pytest.config  # noqa: F401
+    import _pytest.python  # noqa: F401
+    import _pytest.runner  # noqa: F401
+    import _pytest.terminal  # noqa: F401
+    import hypothesis.extra.pytestplugin  # noqa: F401
+
+    from gptkata.kata import select
+
+    if str(paths.ROOT) not in sys.path:  # the tests package, as pytest finds it
+        sys.path.insert(0, str(paths.ROOT))
+    import tests.conftest  # noqa: F401
+    import tests.expect  # noqa: F401
+    import tests.strategies  # noqa: F401
+
+    for kata in manifest.KATAS:  # the reference: what CHAIN=reference builds on
+        try:
+            select.load("solutions", kata.name)
+        except select.KataBroken:
+            pass
+    # the first optimizer makes torch import torch._dynamo (0.75 s): once, here
+    torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))])
+
+
+class _Now:
+    """A pytest plugin for the child: notes which test is running, for a hang's report."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def pytest_runtest_logstart(self, nodeid, location):
+        self.path.write_text(nodeid)
+
+
+def _child(files: list[str], folder: Path, chain: str, impl: str, seconds: float) -> None:
+    """Run pytest on `files` and exit; never returns."""
+    code = 70
+    try:
+        os.setpgid(0, 0)  # its own group: killed together with anything it started
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        log = os.open(folder / "output.txt", os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        nothing = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(nothing, 0)
+        os.chdir(paths.ROOT)
+        os.environ.update(
+            GPTKATA_IMPL=impl, GPTKATA_CHAIN=chain, GPTKATA_REPORT=str(folder / "report.json")
+        )
+        stacks = open(folder / "stack.txt", "w")  # noqa: SIM115 - open until the exit
+        faulthandler.dump_traceback_later(seconds, exit=True, file=stacks)
+        import pytest
+
+        # pytest's own faulthandler plugin cancels the pending dump at the first failure
+        # (a time limit in an earlier test), so it is left out: the dump must stay armed.
+        args = ["-p", "no:cacheprovider", "-p", "no:faulthandler", *files]
+        code = int(pytest.main(args, plugins=[_Now(folder / "now")]))
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BaseException:  # noqa: B036 - whatever happens, the child must exit here
+        code = 70
+    finally:
+        os._exit(code)
+
+
+def _learner_frame(stack: str) -> str:
+    """'exercises/tokenizer.py:36 in build_vocab' from faulthandler's stack dump."""
+    package = str(paths.ROOT / "exercises")
+    for match in _FRAME.finditer(stack):  # the most recent call comes first
+        if match["file"].startswith(package + os.sep):
+            file = os.path.relpath(match["file"], paths.ROOT)
+            return f"{file}:{match['line']} in {match['name']}"
+    return ""
+
+
+def _stop(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+def check(
+    katas: tuple[manifest.Kata, ...],
+    chain: str = "reference",
+    impl: str = "exercises",
+    seconds: float | None = None,
+    interrupted: Callable[[], bool] | None = None,
+) -> list[Result]:
+    """Run the tests of `katas` in a fresh child of this process and return their
+    results. Raises CheckFailed if the child does not finish with a report, and
+    Interrupted when `interrupted()` turns true while it runs."""
+    seconds = limit() if seconds is None else seconds
+    files = [str(k.test_file.relative_to(paths.ROOT)) for k in katas if k.test_file.is_file()]
+    names = ", ".join(k.name for k in katas)
+    if not files:
+        return []
+    with tempfile.TemporaryDirectory(prefix="gptkata-check-") as scratch:
+        folder = Path(scratch)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            _child(files, folder, chain, impl, seconds)
+        deadline = time.monotonic() + seconds + 2.0  # faulthandler ends it first
+        try:
+            while True:
+                done, status = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    break
+                if time.monotonic() > deadline:
+                    _stop(pid)
+                    status = -1
+                    break
+                if interrupted is not None and interrupted():
+                    _stop(pid)
+                    raise Interrupted(names)
+                time.sleep(0.005)
+        except BaseException:
+            _stop(pid)
+            raise
+        report = folder / "report.json"
+        code = os.waitstatus_to_exitcode(status) if status != -1 else None
+        if code in (0, 1, 5) and report.is_file():
+            try:
+                return [Result(**r) for r in json.loads(report.read_text())]
+            except (ValueError, TypeError):
+                pass
+        raise CheckFailed(_failure(names, folder, code, seconds))
+
+
+def _failure(names: str, folder: Path, code: int | None, seconds: float) -> str:
+    """One line: how the check of `names` ended, and where it was."""
+    stack = (folder / "stack.txt").read_text() if (folder / "stack.txt").is_file() else ""
+    test = (folder / "now").read_text() if (folder / "now").is_file() else ""
+    test = test.rsplit("::", 1)[-1]
+    during = f" during {test}" if test else ""
+    if stack.strip():
+        where = _learner_frame(stack)
+        at = f", last at {where}" if where else ""
+        return (
+            f"the tests of {names} did not finish within {seconds:g} s{during}{at}: "
+            "an endless loop? (stopped; save a fix to rerun)"
+        )
+    if code is None:
+        return f"the tests of {names} did not finish within {seconds:g} s{during} (stopped)"
+    if code < 0:
+        name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else -code
+        return f"the tests of {names} crashed{during} (signal {name}): save a fix to rerun"
+    return (
+        f"the tests of {names} ended early{during} (exit code {code}) before reporting: "
+        "does your code call exit() or os._exit()?"
+    )

@@ -1,0 +1,97 @@
+"""The modern GPT against kata 9's, side by side: `make train PRESET=cpu` and `make
+train PRESET=modern` on this machine, one after the other, each in its own process.
+
+Both presets train for the same 85 seconds with the same recipe (batch, learning
+rate and schedule, sizes: 4 layers x 2 heads x 128 channels, 64 characters); the
+modern one swaps the position table for rotary positions and a sliding window, the
+LayerNorms for RMSNorm and the ReLU feed-forward for SwiGLU, and its attention is one
+fused call instead of a Python list of heads. Each run writes its own
+runs/versus/<preset>/ (log.json, checkpoint, samples) and the comparison goes to
+runs/versus.json: the final val loss (200 batches), steps, tokens/s and wall time of
+each, and how much of the CPUs other processes used meanwhile.
+
+    .venv/bin/python -m gptkata.lab.versus                        # about 4 minutes
+    .venv/bin/python -m gptkata.lab.versus --args "--max-seconds 30"
+
+A time budget buys fewer steps on a busy machine, so compare figures from one run
+of this command, and only on a quiet machine with figures from elsewhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+from gptkata import paths
+from gptkata.lab.bench import children_cpu_seconds, machine_cpu_seconds
+from gptkata.lab.bench_report import table
+
+PRESETS = ("cpu", "modern")
+FIGURES = ("val_loss", "train_loss", "steps", "tokens_per_second", "wall_seconds")
+
+
+def run_preset(preset: str, out: Path, extra: list[str]) -> dict:
+    """`make train PRESET=<preset>` into `out` in a fresh process; its log.json."""
+    command = [sys.executable, "-m", "gptkata.lab.train", "--preset", preset, "--out", str(out)]
+    done = subprocess.run([*command, *extra], cwd=paths.ROOT)
+    if done.returncode != 0:
+        raise SystemExit(f"make train PRESET={preset} failed (exit {done.returncode})")
+    return json.loads((out / "log.json").read_text(encoding="utf-8"))
+
+
+def summary(logs: dict, others_cpu_percent: float, extra: list[str]) -> dict:
+    """The figures of both runs and the difference of their val losses."""
+    return {
+        "runs": {name: {k: log[k] for k in FIGURES} for name, log in logs.items()},
+        "val_loss_gain_modern": logs["cpu"]["val_loss"] - logs["modern"]["val_loss"],
+        "others_cpu_percent": others_cpu_percent,
+        "args": extra,
+    }
+
+
+def report_lines(report: dict) -> list[str]:
+    rows = [
+        [
+            name,
+            f"{r['val_loss']:.3f}",
+            f"{r['train_loss']:.3f}",
+            f"{r['steps']:,}",
+            f"{r['tokens_per_second']:,.0f}",
+            f"{r['wall_seconds']:.1f}",
+        ]
+        for name, r in report["runs"].items()
+    ]
+    header = ["preset", "val loss", "train loss", "steps", "tokens/s", "wall s"]
+    gain = report["val_loss_gain_modern"]
+    verdict = "lower" if gain > 0 else "NOT lower"
+    out = table(header, rows)
+    out.append(f"  the modern preset's val loss is {abs(gain):.3f} {verdict} than cpu's")
+    out.append(f"  other processes used {report['others_cpu_percent']:.0f}% of the CPUs meanwhile")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m gptkata.lab.versus", description=__doc__)
+    parser.add_argument("--args", default="", help="more flags for both runs, e.g. '--seed 7'")
+    parser.add_argument("--out", type=Path, default=paths.RUNS / "versus")
+    args = parser.parse_args(argv)
+    extra = shlex.split(args.args)
+    busy, total = machine_cpu_seconds()
+    ours = children_cpu_seconds()
+    logs = {name: run_preset(name, args.out / name, extra) for name in PRESETS}
+    busy_after, total_after = machine_cpu_seconds()
+    others = busy_after - busy - (children_cpu_seconds() - ours)
+    report = summary(logs, max(0.0, 100 * others / max(total_after - total, 1e-9)), extra)
+    print("\n".join(report_lines(report)))
+    path = args.out.with_suffix(".json")
+    path.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    print(f"written to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,340 @@
+"""Kata 15 - rope: rotary positions, and attention over a sliding window.
+
+Tolerance: a rotation changes nothing but the grouping of float32 sums, so a norm
+or a dot product compared before and after turning agrees to about 1e-6 relative
+(2.5e-7 measured on vectors of size ~1 over 1,000 random draws); ATOL = 1e-5 on
+numbers of that size leaves forty times that. The attention outputs compared
+across a shift come from angles p * f of different sizes (cos(1000 f) is rounded
+differently from cos(10 f)), which moves them by at most 3.4e-6 on outputs of size
+~1 over 500 random layers (at positions below 50); SHIFT_ATOL = 1e-4 leaves thirty
+times that. The mistakes the tests are about (a missing rotation of the keys, the
+pairs taken as neighbours, a window one too wide) change outputs by 1e-2 or more.
+"""
+
+import math
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+from torch.nn import functional as F
+
+from gptkata.kata.select import Lazy, implementation
+from tests import expect, strategies
+
+rope = Lazy(implementation, "rope")
+
+ATOL = 1e-5
+SHIFT_ATOL = 1e-4
+
+
+def vectors(shape, seed: int) -> torch.Tensor:
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
+
+
+def attention(n_embd, n_head, window, seed):
+    torch.default_generator.manual_seed(seed)
+    attn = rope.RopeAttention(n_embd, n_head, window).eval()
+    with torch.no_grad():  # weights of size ~1, so every position visibly matters
+        for w in attn.parameters():
+            w.normal_(0.0, 0.5)
+    return attn
+
+
+head_sizes = st.integers(1, 8).map(lambda h: 2 * h)
+
+
+def test_the_frequencies_are_cos_and_sin_of_position_times_base_to_the_minus_2i_over_d():
+    cos, sin = rope.rope_frequencies(6, 5, base=100.0)
+    expect.tensor_like(
+        "rope_frequencies(6, 5, base=100.0)[0]",
+        cos,
+        (5, 3),
+        torch.float32,
+        "one row per position, one column per pair of numbers (head_size // 2)",
+    )
+    expect.tensor_like("rope_frequencies(6, 5, base=100.0)[1]", sin, (5, 3), torch.float32)
+    angles = [[p * 100.0 ** (-2 * i / 6) for i in range(3)] for p in range(5)]
+    expect.close(
+        "rope_frequencies(6, 5, base=100.0)[0]",
+        cos,
+        torch.tensor([[math.cos(a) for a in row] for row in angles]),
+        atol=ATOL,
+        why="cos(p * f_i) with f_i = base ** (-2i / head_size): pair 0 turns one radian a step",
+    )
+    expect.close(
+        "rope_frequencies(6, 5, base=100.0)[1]",
+        sin,
+        torch.tensor([[math.sin(a) for a in row] for row in angles]),
+        atol=ATOL,
+    )
+    cos, _ = rope.rope_frequencies(4, 2)
+    expect.close(
+        "rope_frequencies(4, 2)[0][1]",
+        cos[1],
+        torch.tensor([math.cos(1.0), math.cos(0.01)]),
+        atol=ATOL,
+        why="the default base is 10000.0",
+    )
+
+
+@given(head_sizes, st.integers(1, 6), st.integers(0, 20), strategies.seeds)
+def test_each_pair_turns_in_its_own_plane_first_half_against_second(head_size, T, p, seed):
+    h = head_size // 2
+    i = seed % h
+    x = torch.zeros(T, head_size)
+    x[:, i] = 1.0
+    cos, sin = rope.rope_frequencies(head_size, p + 1)
+    positions = torch.full((T,), p)
+    want = torch.zeros(T, head_size)
+    want[:, i], want[:, i + h] = cos[p, i], sin[p, i]
+    expect.close(
+        f"apply_rope(x = unit vector {i} of size {head_size}, cos, sin, positions all {p})",
+        rope.apply_rope(x, cos, sin, positions),
+        want,
+        atol=ATOL,
+        why=f"pair {i} is (x[{i}], x[{i + h}]): (x1 cos - x2 sin, x1 sin + x2 cos)",
+    )
+
+
+@given(head_sizes, st.lists(st.integers(1, 3), max_size=2), st.integers(1, 6), strategies.seeds)
+def test_position_zero_is_the_identity(head_size, lead, T, seed):
+    x = vectors((*lead, T, head_size), seed)
+    cos, sin = rope.rope_frequencies(head_size, 4)
+    expect.close(
+        f"apply_rope(x of shape {tuple(x.shape)}, cos, sin, positions all 0)",
+        rope.apply_rope(x, cos, sin, torch.zeros(T, dtype=torch.long)),
+        x,
+        atol=ATOL,
+        why="the angle at position 0 is 0 for every pair: nothing turns",
+    )
+
+
+@given(head_sizes, st.integers(1, 3), st.integers(1, 8), strategies.seeds)
+def test_turning_keeps_every_vectors_length(head_size, B, T, seed):
+    x = vectors((B, T, head_size), seed)
+    cos, sin = rope.rope_frequencies(head_size, 64)
+    positions = torch.randint(64, (T,), generator=torch.Generator().manual_seed(seed))
+    turned = rope.apply_rope(x, cos, sin, positions)
+    expect.tensor_like(
+        f"apply_rope(x of shape {tuple(x.shape)}, ...)", turned, tuple(x.shape), torch.float32
+    )
+    expect.close(
+        f"apply_rope(x of shape {tuple(x.shape)}, cos, sin, {positions.tolist()}).norm(dim=-1)",
+        turned.norm(dim=-1),
+        x.norm(dim=-1),
+        atol=ATOL,
+        rtol=ATOL,
+        why="a rotation changes a vector's direction, never its length",
+    )
+
+
+@given(head_sizes, st.integers(0, 40), st.integers(0, 40), st.integers(0, 40), strategies.seeds)
+def test_a_query_key_score_depends_only_on_their_distance(head_size, m, n, shift, seed):
+    q, k = vectors((1, head_size), seed), vectors((1, head_size), seed + 1)
+    cos, sin = rope.rope_frequencies(head_size, 128)
+
+    def score(i, j):
+        at = torch.tensor
+        return (rope.apply_rope(q, cos, sin, at([i])) * rope.apply_rope(k, cos, sin, at([j]))).sum()
+
+    expect.close(
+        f"q turned to {m + shift} . k turned to {n + shift} (head_size {head_size})",
+        score(m + shift, n + shift),
+        score(m, n),
+        atol=ATOL,
+        rtol=ATOL,
+        why=f"the same as q at {m} . k at {n}: turning both by the same angle keeps the angle "
+        "between them",
+    )
+
+
+def test_an_odd_head_size_is_refused():
+    expect.value_error(
+        "rope_frequencies(5, 8)", rope.rope_frequencies, 5, 8, mentions=("head_size", "5")
+    )
+    cos, sin = rope.rope_frequencies(4, 8)
+    expect.value_error(
+        "apply_rope(x of shape (3, 5), cos, sin, positions)",
+        rope.apply_rope,
+        torch.zeros(3, 5),
+        cos,
+        sin,
+        torch.arange(3),
+        mentions=("(3, 5)",),
+    )
+
+
+def test_positions_outside_the_table_are_refused():
+    cos, sin = rope.rope_frequencies(4, 8)
+    expect.value_error(
+        "apply_rope(x of shape (2, 4), cos of 8 rows, sin, positions [7, 8])",
+        rope.apply_rope,
+        torch.zeros(2, 4),
+        cos,
+        sin,
+        torch.tensor([7, 8]),
+        mentions=("positions", "8"),
+    )
+    expect.value_error(
+        "apply_rope(x of shape (2, 4), cos, sin, positions of shape (3,))",
+        rope.apply_rope,
+        torch.zeros(2, 4),
+        cos,
+        sin,
+        torch.arange(3),
+        mentions=("positions",),
+    )
+
+
+def test_the_sliding_mask_is_a_band_under_the_diagonal():
+    positions = torch.arange(5)
+    want = torch.tensor(
+        [
+            [1, 0, 0, 0, 0],
+            [1, 1, 0, 0, 0],
+            [1, 1, 1, 0, 0],
+            [0, 1, 1, 1, 0],
+            [0, 0, 1, 1, 1],
+        ],
+        dtype=torch.bool,
+    )
+    expect.equal(
+        "sliding_mask(arange(5), arange(5), window=3)",
+        rope.sliding_mask(positions, positions, 3),
+        want,
+        "query m sees key n when 0 <= m - n < window: itself and the window - 1 before it",
+    )
+    expect.equal(
+        "sliding_mask(tensor([7]), tensor([3, 4, 5, 6, 7]), window=3)",
+        rope.sliding_mask(torch.tensor([7]), torch.tensor([3, 4, 5, 6, 7]), 3),
+        torch.tensor([[0, 0, 1, 1, 1]], dtype=torch.bool),
+        "positions, not indices: a cache holds keys of later positions",
+    )
+
+
+def test_rope_attention_has_fused_projections_and_no_position_table():
+    attn = rope.RopeAttention(16, 2, 4)
+    shapes = {name: tuple(w.shape) for name, w in attn.named_parameters()}
+    expect.equal(
+        "{name: shape} of RopeAttention(16, 2, 4)'s parameters",
+        shapes,
+        {"c_attn.weight": (48, 16), "c_proj.weight": (16, 16)},
+        "queries, keys and values from one Linear, no biases, and nothing per position: "
+        "positions enter by turning q and k",
+    )
+
+
+@given(
+    strategies.embd_and_heads(max_head_size=4).map(lambda e: (2 * e[0], e[1])),
+    st.integers(1, 5),
+    st.integers(1, 14),
+    strategies.seeds,
+)
+def test_rope_attention_is_banded_attention_over_turned_queries_and_keys(sizes, window, T, seed):
+    n_embd, n_head = sizes
+    attn = attention(n_embd, n_head, window, seed)
+    x = vectors((2, T, n_embd), seed)
+    hs = n_embd // n_head
+    with torch.no_grad():
+        q, k, v = (
+            t.view(2, T, n_head, hs).transpose(1, 2) for t in attn.c_attn(x).split(n_embd, dim=2)
+        )
+        angles = torch.arange(T)[:, None] * 10000.0 ** (-torch.arange(0, hs, 2) / hs)
+        c, s = torch.cos(angles), torch.sin(angles)
+
+        def turn(t):
+            t1, t2 = t[..., : hs // 2], t[..., hs // 2 :]
+            return torch.cat([t1 * c - t2 * s, t1 * s + t2 * c], dim=-1)
+
+        scores = turn(q) @ turn(k).transpose(-2, -1) / math.sqrt(hs)
+        d = torch.arange(T)[:, None] - torch.arange(T)[None, :]
+        scores = scores.masked_fill(~((d >= 0) & (d < window)), float("-inf"))
+        y = (F.softmax(scores, dim=-1) @ v).transpose(1, 2).reshape(2, T, n_embd)
+        expect.close(
+            f"RopeAttention({n_embd}, {n_head}, window={window})(x of shape {(2, T, n_embd)})",
+            attn(x),
+            attn.c_proj(y),
+            atol=SHIFT_ATOL,
+            why="q and k turned to their positions (v not), scaled by head_size ** -0.5, "
+            "position t sees t - window + 1 .. t, then c_proj",
+        )
+
+
+@given(
+    strategies.future_edits(strategies.float_tensors(st.just((2, 12, 8)))),
+    st.integers(1, 6),
+    strategies.seeds,
+)
+def test_rope_attention_is_causal(edit, window, seed):
+    expect.causal(
+        f"RopeAttention(8, 2, window={window})(x)",
+        attention(8, 2, window, seed),
+        edit,
+        atol=ATOL,
+        why="the band lies under the diagonal: position t sees no later position",
+    )
+
+
+@given(
+    st.integers(1, 5), st.integers(0, 30), st.integers(1, 10), st.integers(0, 2), strategies.seeds
+)
+def test_rope_attention_is_the_same_wherever_the_window_stands(window, s, extra, n_head, seed):
+    n_head = 2**n_head  # 1, 2 or 4 heads of head_size 2 .. 8
+    attn = attention(8, n_head, window, seed)
+    T = s + window + extra
+    x = vectors((2, T, 8), seed)
+    with torch.no_grad():
+        whole, shifted = attn(x), attn(x[:, s:])
+    t = s + window - 1  # from here on, the window of t lies inside x[:, s:]
+    expect.close(
+        f"RopeAttention(8, {n_head}, window={window})(x[:, {s}:])[:, {t - s}:]",
+        shifted[:, t - s :],
+        whole[:, t:],
+        atol=SHIFT_ATOL,
+        why="the output at t depends only on the inputs in its window, wherever it stands "
+        "(scores depend on distances); equal to attn(x)[:, t:]",
+    )
+
+
+def test_rope_attention_reads_any_length_and_forgets_what_left_the_window():
+    attn = attention(8, 2, 3, 0)
+    x = vectors((1, 40, 8), 0)
+    edited = x.clone()
+    edited[:, :30] += 5.0
+    with torch.no_grad():
+        got, want = attn(edited), attn(x)
+    expect.tensor_like("RopeAttention(8, 2, 3)(x of shape (1, 40, 8))", got, (1, 40, 8), x.dtype)
+    expect.close(
+        "RopeAttention(8, 2, window=3)(x)[:, 32:] after changing x[:, :30]",
+        got[:, 32:],
+        want[:, 32:],
+        atol=ATOL,
+        why="position 32 sees 30, 31, 32 only: what lies further back is out of its window",
+    )
+
+
+def test_dropout_acts_on_the_attention_weights_only_while_training():
+    torch.default_generator.manual_seed(0)
+    attn = rope.RopeAttention(16, 2, 4, dropout=0.5)
+    x = vectors((2, 8, 16), 0)
+    with torch.no_grad():
+        first = attn.eval()(x)
+        expect.equal("attn.eval(): attn(x) twice", attn(x), first, "no dropout in eval mode")
+        expect.equal(
+            "attn.train(): attn(x) differs from eval mode's",
+            bool((attn.train()(x) - first).abs().max() > 1e-3),
+            True,
+            "pass dropout_p=self.dropout to scaled_dot_product_attention while training",
+        )
+
+
+@pytest.mark.bad_input
+def test_bad_attention_sizes_are_refused():
+    expect.value_error(
+        "RopeAttention(10, 3, 4)", rope.RopeAttention, 10, 3, 4, mentions=("10", "3")
+    )
+    expect.value_error(
+        "RopeAttention(6, 2, 4)", rope.RopeAttention, 6, 2, 4, mentions=("head_size", "3")
+    )
+    expect.value_error("RopeAttention(8, 2, 0)", rope.RopeAttention, 8, 2, 0, mentions=("window",))

@@ -1,0 +1,71 @@
+"""The sliding cache's bench row: its ratios, its place in the report, on made-up
+figures (no timing)."""
+
+from gptkata.lab import bench, bench_modern, bench_report
+from tests.lab.test_bench import SETTINGS, fake_results
+
+
+def fake_sliding(tokens_per_s: float, ms: tuple[float, float, float], ids=(1, 2, 3)) -> dict:
+    return {
+        "ids": list(ids),
+        "parameters": 10_671_744,
+        "tokens_per_s": tokens_per_s,
+        "seconds": 500 / tokens_per_s,
+        "ms_per_token": dict(zip(("64", "256", "512"), ms, strict=True)),
+        "peak_rss_mib": 250.0,
+        "run_added_mib": 10.0,
+    }
+
+
+def sliding_results(ids=(1, 2, 3)) -> dict:
+    return {
+        "generate:modern": fake_sliding(40.0, (10.0, 30.0, 60.0)),
+        "generate:sliding_cache": fake_sliding(320.0, (3.0, 3.0, 3.0), ids),
+    }
+
+
+def test_the_report_has_the_sliding_caches_speedup():
+    report = bench_modern.combined_report(sliding_results(), SETTINGS, bench_report.summarise)
+    assert report["generate_speedup_sliding_cache"] == 8.0
+    assert report["step_speedup_sliding_cache"]["512"] == 20.0
+    assert report["generate_sliding_same_ids"] is True
+    assert "train_speedup_fused" not in report  # bench.py's cases did not run
+    assert "ids" not in report["cases"]["generate:sliding_cache"]
+
+
+def test_different_ids_are_reported():
+    report = bench_modern.combined_report(
+        sliding_results(ids=(1, 2, 4)), SETTINGS, bench_report.summarise
+    )
+    assert report["generate_sliding_same_ids"] is False
+    assert "same ids from both: NO" in "\n".join(bench_modern.report_lines(report))
+
+
+def test_make_bench_reports_both_tables_and_every_ratio():
+    results = {**fake_results(), **sliding_results()}
+    report = bench_modern.combined_report(results, SETTINGS, bench_report.summarise)
+    assert report["train_speedup_fused"] == 2.5
+    assert report["generate_speedup_sliding_cache"] == 8.0
+    text = "\n".join(bench_modern.combined_lines(report, bench_report.report_lines))
+    assert "train_speedup_fused = 2.50x" in text
+    assert "generate_speedup_sliding_cache = 8.00x   goal >= 5x: met" in text
+    assert bench.ALL_CASES == bench.CASES + bench_modern.CASES
+
+
+def test_versus_reports_both_presets_and_which_is_lower():
+    from gptkata.lab import versus
+
+    def log(val_loss):
+        return dict(val_loss=val_loss, train_loss=1.5, steps=900, tokens_per_second=3e4)
+
+    logs = {
+        "cpu": {**log(1.70), "wall_seconds": 85.0},
+        "modern": {**log(1.60), "wall_seconds": 85.1},
+    }
+    report = versus.summary(logs, 12.0, ["--seed", "7"])
+    assert abs(report["val_loss_gain_modern"] - 0.10) < 1e-9
+    text = "\n".join(versus.report_lines(report))
+    assert "val loss is 0.100 lower than cpu's" in text
+    assert "12% of the CPUs" in text
+    logs["modern"]["val_loss"] = 1.75
+    assert "NOT lower" in "\n".join(versus.report_lines(versus.summary(logs, 0.0, [])))

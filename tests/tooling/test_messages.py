@@ -1,0 +1,111 @@
+"""Failure messages that never mislead: an exception is shown as raised (with the
+learner's line), a type by its readable name, NaN and inf by name and place, each
+equivalent method against a known-good value, an error inside the reference at the
+learner's call that fed it, and a 'why' that is true for the mistake seen."""
+
+import pytest
+import torch
+
+from gptkata import paths
+from gptkata.kata import manifest
+from gptkata.kata.pytest_plugin import Mismatch
+from tests import expect
+from tests.tooling.repo import exercise, gptkata, line_of, scratch, solve
+
+
+def learner_function(source: str, name: str):
+    """A function whose code says it comes from exercises/tokenizer.py (line 1 on)."""
+    namespace = {}
+    exec(compile(source, str(paths.EXERCISES / "tokenizer.py"), "exec"), namespace)
+    return namespace[name]
+
+
+def mismatch(check, *args, **kwargs) -> str:
+    with pytest.raises(Mismatch) as failure:
+        check(*args, **kwargs)
+    return str(failure.value)
+
+
+def test_an_exception_the_learner_raised_is_shown_as_raised_with_its_line():
+    encode = learner_function("def encode(text, stoi):\n    return stoi['z']\n", "encode")
+
+    text = mismatch(expect.value_error, "encode('z', stoi)", encode, "z", {"a": 0})
+
+    assert "  raised:   KeyError: 'z' at exercises/tokenizer.py:2" in text
+    assert "returned" not in text
+
+
+def test_types_are_shown_by_their_readable_names():
+    text = mismatch(expect.equal, "type(out)", torch.Tensor, 3)
+
+    assert "returned: the class torch.Tensor" in text
+    assert "_TensorMeta" not in text and "expected: int: 3" in text
+
+
+def test_nan_and_inf_are_named_with_where_they_are():
+    got = torch.tensor([[[1.0, float("nan")], [float("inf"), 2.0]]])
+
+    text = mismatch(expect.close, "average_loop(x)", got, torch.ones(1, 2, 2), atol=1e-6)
+
+    assert "returned: NaN at index (0, 0, 1) (2 of 4 values are NaN or inf)" in text
+    assert "expected: finite values everywhere" in text
+
+
+BUGGY_LOOP = """
+
+def average_loop(x):
+    out = torch.zeros_like(x)
+    for t in range(x.shape[1]):
+        out[:, t] = x[:, :t].mean(dim=1)  # off by one: position t itself is left out
+    return out
+"""
+
+
+def test_the_wrong_method_of_an_equivalence_is_the_one_named(tmp_path):
+    root = scratch(tmp_path, "averaging")
+    path = exercise(root, "averaging")
+    path.write_text(manifest.get("averaging").solution_file.read_text() + BUGGY_LOOP)
+
+    out = gptkata(root, "test", "--kata", "averaging").stdout
+
+    agree = out[out.index("test_the_three_methods_agree") :]
+    assert "average_loop(x)" in agree.splitlines()[1]
+    assert "average_matmul(x) vs" not in out and "average_softmax(x) vs" not in out
+    assert "expected: tensor([[[nan" not in out
+
+
+def test_an_error_inside_the_reference_points_at_the_learners_call(tmp_path):
+    root = scratch(tmp_path, "averaging", "attention")
+    solve(root, "attention")
+    path = exercise(root, "attention")
+    path.write_text(
+        path.read_text().replace(
+            "averaging.causal_softmax(scores)", "averaging.causal_softmax(scores[..., :1])"
+        )
+    )
+    call_line = line_of(path, "causal_softmax(scores[..., :1])")
+
+    out = gptkata(root, "test", "--kata", "attention").stdout
+
+    assert "from the reference causal_softmax (solutions/averaging.py:" in out
+    assert "called by your Head.forward" in out
+    assert f"raised at exercises/attention.py:{call_line}, in Head.forward" in out
+
+
+UNSCALED = "scores = q @ k.transpose(-2, -1)\n"
+
+
+def test_the_scale_slip_why_names_only_the_slip_that_was_made(tmp_path):
+    root = scratch(tmp_path, "averaging", "attention")
+    solve(root, "attention")
+    path = exercise(root, "attention")
+    text = path.read_text()
+    scaled = "scores = q @ k.transpose(-2, -1) * self.head_size**-0.5\n"
+    assert scaled in text
+    path.write_text(text.replace(scaled, UNSCALED))
+
+    out = gptkata(root, "test", "--kata", "attention").stdout
+
+    scale = out[out.index("test_scores_are_scaled_by_head_size_not_by_n_embd") :]
+    assert "unscaled scores make the softmax nearly one-hot" in scale
+    assert "n_embd ** -0.5" not in scale
