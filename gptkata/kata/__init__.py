@@ -7,6 +7,8 @@
     pytest_plugin.py, results.py
                     one line per problem instead of a traceback, and the results file
                     that the views below read back
+    next_step.py    the end of a run: stubs left in the current kata, the next step,
+                    the welcome of a fresh clone
     runner.py       runs the tests in a child process: an exit, a crash or a hang in
                     learner code is its kata broken, never a pass
     limits.py       every test's time limit, and the one line that reports it

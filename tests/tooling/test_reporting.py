@@ -3,7 +3,8 @@ vs actual with hypothesis's smallest example, an error in the learner's code wit
 the frames of torch or the tests."""
 
 from gptkata.kata import manifest
-from gptkata.kata.pytest_plugin import finished_lines, one_line, smallest_example, welcome_lines
+from gptkata.kata.next_step import finished_lines, welcome_lines
+from gptkata.kata.pytest_plugin import one_line, smallest_example
 from gptkata.kata.results import KataState, Result
 from tests.tooling.repo import exercise, gptkata, line_of, scratch, solve_all_but
 
