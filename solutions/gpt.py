@@ -143,30 +143,8 @@ class GPTLanguageModel(nn.Module):
 
 
 # %%
-def _check_ids(
-    ids: torch.Tensor, vocab_size: int, name: str, shape: tuple[int, ...] | None = None
-) -> None:
-    """Raise a ValueError naming the argument `name` unless `ids` is a (B, T) tensor
-    of torch.long ids in [0, vocab_size) - of exactly `shape`, when it is given.
-
-    Ids are what `encode` and `get_batch` produce; a float tensor of ids is the usual
-    slip, and an id outside the vocabulary would otherwise be PyTorch's "index out of
-    range in self". The range costs one min and one max, cheap next to the model.
-    """
-    if not isinstance(ids, torch.Tensor) or ids.dim() != 2 or ids.dtype != torch.long:
-        described = (
-            f"shape {tuple(ids.shape)} and dtype {ids.dtype}"
-            if isinstance(ids, torch.Tensor)
-            else type(ids).__name__
-        )
-        raise ValueError(f"{name} must be a (B, T) torch.long tensor of ids, got {described}")
-    if shape is not None and tuple(ids.shape) != shape:
-        raise ValueError(f"{name} must have the shape of idx {shape}, got {tuple(ids.shape)}")
-    if ids.numel() and (ids.min() < 0 or ids.max() >= vocab_size):
-        raise ValueError(
-            f"{name} holds ids from {ids.min().item()} to {ids.max().item()}, but ids must "
-            f"be in [0, {vocab_size}) for vocab_size {vocab_size}"
-        )
+# The ids check is the bigram kata's (given there, not written again here).
+_check_ids = earlier(__name__, "bigram")._check_ids
 
 
 # %%
