@@ -143,9 +143,13 @@ def view_lines(states: list[KataState], chain: str = "reference") -> list[str]:
 
 
 def next_step_lines(state: KataState, chain: str = "reference") -> list[str]:
-    """What to do now in the kata of `state`: at most seven lines."""
+    """What to do now in the kata of `state`: at most seven lines. Against anything but
+    exercises/ the files and commands name the implementation under test."""
     kata, problem = state.kata, state.first_problem
+    impl = select.impl_name()
     also = " CHAIN=mine" if chain == "mine" else ""
+    if impl != "exercises":
+        also = f" IMPL={select.impl_file('x').rsplit('/', 1)[0]}{also}"
     lines = [
         f"Next: kata {kata.number}, {kata.name} ({state.passed} of {state.total} tests pass)"
         f" - {kata.title}"
@@ -155,15 +159,17 @@ def next_step_lines(state: KataState, chain: str = "reference") -> list[str]:
         first = manifest.get(waiting[1])
         lines += [
             f"  waits:   {problem.message}",
-            f"  fix:     kata {first.number}, {first.name}, first (exercises/{first.module}.py):"
+            f"  fix:     kata {first.number}, {first.name}, first ({select.impl_file(first.module)}):"
             f" make test KATA={first.name}{also}",
         ]
     elif state.state == KATA_BROKEN:
-        lines += [
-            f"  broken:  {problem.message}",
-            f"  fix:     that line in exercises/{kata.module}.py, or start the kata over"
-            f" (your version is backed up first): make reset KATA={kata.name}",
-        ]
+        file = select.impl_file(kata.module)
+        start_over = (
+            f", or start the kata over (your version is backed up first): make reset KATA={kata.name}"
+            if impl == "exercises"
+            else ""
+        )
+        lines += [f"  broken:  {problem.message}", f"  fix:     that line in {file}{start_over}"]
     else:
         label = "start:  " if state.state == NOT_STARTED else "failing:"
         lines.append(f"  {label} {as_sentence(problem.test_name)}: {problem.message}")
@@ -173,6 +179,8 @@ def next_step_lines(state: KataState, chain: str = "reference") -> list[str]:
         f"  run:     make test KATA={kata.name}{also}    or rerun on every save: make watch{also}",
         f"  stuck:   make hint KATA={kata.name}    {_hints_left(kata)}",
     ]
+    if impl != "exercises":  # watch follows exercises/ only
+        lines[-2] = f"  run:     make test KATA={kata.name}{also}"
     return lines
 
 
@@ -190,11 +198,12 @@ def _hints_left(kata: manifest.Kata) -> str:
 
 
 def what_to_edit(problem: Result, kata: manifest.Kata) -> str:
-    """'exercises/tokenizer.py, function build_vocab (line 33)', as far as it is known."""
+    """'exercises/tokenizer.py, function build_vocab (line 33)', as far as it is known
+    (the file of the implementation under test)."""
     if not problem.function:
-        return f"exercises/{kata.module}.py"
+        return select.impl_file(kata.module)
     owner, name = problem.function.split(".", 1)
-    file = f"exercises/{manifest.get(owner).module}.py"
+    file = select.impl_file(manifest.get(owner).module)
     line = ""
     if problem.where and problem.where.startswith(file + ":"):
         line = f" (line {problem.where.rsplit(':', 1)[1]})"

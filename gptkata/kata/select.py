@@ -90,6 +90,17 @@ def impl_folder(impl: str | None = None) -> Path:
     return paths.ROOT / (impl or impl_name())  # an absolute folder stays itself
 
 
+def impl_file(module: str, impl: str | None = None) -> str:
+    """'exercises/tokenizer.py' (or 'solutions/...', or the file in a folder under test):
+    the file a message should send the reader to."""
+    folder = impl_folder(impl)
+    try:
+        folder = folder.relative_to(paths.ROOT)
+    except ValueError:
+        pass
+    return f"{folder}/{module}.py"
+
+
 def provided(kata_name: str, impl: str | None = None) -> bool:
     """Whether the implementation has a file for the kata."""
     return (impl_folder(impl) / f"{manifest.get(kata_name).module}.py").is_file()

@@ -35,6 +35,7 @@ import torch.nn as nn
 from torch.nn import functional as F
 
 from solutions.fast_attention import CausalSelfAttention
+from solutions.rope import RopeAttention
 
 PATHS = ("sdpa", "masked_softmax")
 
@@ -101,15 +102,52 @@ class PathAttention(CausalSelfAttention):
         return self.resid_dropout(self.c_proj(y))
 
 
+class PathRopeAttention(RopeAttention):
+    """Kata 15's RopeAttention with the same choice: on "masked_softmax", a sequence
+    that fits in the window (the band is the causal triangle, as in training) takes
+    the masked softmax; longer ones, and "sdpa", take the kata's own forward."""
+
+    path = "sdpa"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        B, T, C = x.shape
+        if self.path == "sdpa" or T > self.window:
+            return super().forward(x)
+        q, k, v = self.c_attn(x).split(self.n_embd, dim=2)
+        q, k, v = self.split_heads(q), self.split_heads(k), self.split_heads(v)
+        cos, sin = self._rope_table(T, x.device)
+        h = self.head_size // 2
+        c, s = cos[:T].to(q.dtype), sin[:T].to(q.dtype)  # positions 0 .. T - 1
+        # q and k turned together, as apply_rope turns each (pairs (i, i + h), see kata 15)
+        qk = torch.stack((q, k))
+        x1, x2 = qk[..., :h], qk[..., h:]
+        q, k = torch.cat([x1 * c - x2 * s, x1 * s + x2 * c], dim=-1).unbind(0)
+        future = getattr(self, "future", None)
+        if future is None or len(future) < T or future.device != x.device:
+            self.future = torch.ones(T, T, dtype=torch.bool, device=x.device).triu(1)
+        p = self.dropout if self.training else 0.0
+        y = masked_softmax(q, k, v, self.future, p)
+        return self.resid_dropout(self.c_proj(y.transpose(1, 2).contiguous().view(B, T, C)))
+
+
 def use_path(model: nn.Module, path: str) -> int:
-    """Give every block of a FusedGPT a PathAttention holding the block's own attention
-    layers (the same parameter tensors, so an optimiser made before keeps training
-    them) and `path`; returns how many blocks. A ValueError for an unknown path or another model."""
+    """Give every block of a FusedGPT (or a ModernGPT) the attention of the chosen
+    `path`, holding the block's own attention layers (the same parameter tensors, so an
+    optimiser made before keeps training them); returns how many blocks. A ValueError
+    for an unknown path or another model."""
     if path not in PATHS:
         raise ValueError(f"the attention path must be one of {', '.join(PATHS)}, got {path!r}")
-    blocks = [b for b in getattr(model, "blocks", []) if isinstance(b.sa, CausalSelfAttention)]
+    blocks = getattr(model, "blocks", [])
+    modern = [b for b in blocks if isinstance(getattr(b, "attn", None), RopeAttention)]
+    for block in modern:
+        if not isinstance(block.attn, PathRopeAttention):
+            block.attn.__class__ = PathRopeAttention  # the same module, a forward with a choice
+        block.attn.path = path
+    if modern:
+        return len(modern)
+    blocks = [b for b in blocks if isinstance(getattr(b, "sa", None), CausalSelfAttention)]
     if not blocks:
-        raise ValueError("only a FusedGPT's attention has a choice of path")
+        raise ValueError("only a FusedGPT's or a ModernGPT's attention has a choice of path")
     for block in blocks:
         old = block.sa
         if not isinstance(old, PathAttention):
@@ -179,16 +217,23 @@ def choose(timings: dict[str, float]) -> str:
 
 
 def configure(
-    model: nn.Module, wanted: str, batch_size: int, device: torch.device, bf16: bool
+    model: nn.Module,
+    wanted: str,
+    batch_size: int,
+    device: torch.device,
+    bf16: bool,
+    length: int | None = None,
 ) -> dict:
-    """Set the attention path of a FusedGPT: `wanted` ("sdpa", "masked_softmax"), or
-    "auto", which on a CPU times both at the training sizes (batch_size, n_head,
-    block_size, head_size) and the run's precision and keeps the faster (on a GPU,
-    whose SDPA kernels take dropout, auto is sdpa). Returns what was chosen:
-    {"path", "kernel" (in words), "timings_ms" (auto only), "seconds" (the choice's cost)}."""
+    """Set the attention path of a FusedGPT or ModernGPT: `wanted` ("sdpa",
+    "masked_softmax"), or "auto", which on a CPU times both at the training sizes
+    (batch_size, n_head, length - by default block_size -, head_size) and the run's
+    precision and keeps the faster (on a GPU, whose SDPA kernels take dropout, auto is
+    sdpa). Returns what was chosen: {"path", "kernel" (in words), "timings_ms" (auto
+    only), "seconds" (the choice's cost)}."""
     started = time.perf_counter()
     c = model.config
-    shape = (batch_size, c.n_head, c.block_size, c.n_embd // c.n_head)
+    length = length or c.block_size
+    shape = (batch_size, c.n_head, length, c.n_embd // c.n_head)
     dtype = torch.bfloat16 if bf16 else torch.float32
     timings = None
     path = wanted

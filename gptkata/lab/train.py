@@ -217,11 +217,14 @@ def run(setup: Setup, resume: bool) -> Finished:
     model, optimizer, progress, batches = start(setup, saved)
     resumed_from = progress.step if saved is not None else None
     attention = None
-    if setup.spec.get("attention") == "fused":  # its kernel: timed here, counted as training
+    if setup.spec.get("attention") == "fused" or setup.spec["model"] == "modern":
+        # the kernel of fused attention: timed here, counted as training
         wanted = s.attention_path
         if wanted == "auto" and progress.history.get("attention_path") in attention_paths.PATHS:
             wanted = progress.history["attention_path"]  # resumed: the same kernel, step for step
-        attention = attention_paths.configure(model, wanted, s.batch_size, setup.device, setup.bf16)
+        attention = attention_paths.configure(
+            model, wanted, s.batch_size, setup.device, setup.bf16, s.block_size
+        )
         progress.history["attention_path"] = attention["path"]
         progress.elapsed_seconds += attention["seconds"]
 

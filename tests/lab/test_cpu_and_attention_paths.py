@@ -9,6 +9,7 @@ import torch
 from gptkata.lab import attention_paths, cpu, machine
 from solutions.fast_attention import FusedGPT
 from solutions.gpt import GPTConfig
+from solutions.modern import ModernConfig, ModernGPT
 from tests import expect
 from tests.lab.training_run import read_log, run_train, write_corpus
 
@@ -116,6 +117,33 @@ def test_masked_softmax_computes_what_sdpa_computes_with_the_same_weights():
     expect.close("model(idx) back on sdpa", model(idx)[0], expected, atol=1e-6)
 
 
+def test_a_modern_gpt_computes_the_same_on_the_masked_softmax_path_within_its_window():
+    torch.manual_seed(0)
+    model = ModernGPT(ModernConfig(vocab_size=11, window=8, n_embd=16, n_head=2, n_layer=2)).eval()
+    idx = torch.randint(11, (3, 8), generator=torch.Generator().manual_seed(1))
+    longer = torch.randint(11, (2, 13), generator=torch.Generator().manual_seed(2))
+    expected, expected_longer = model(idx)[0], model(longer)[0]
+    parameters = list(model.parameters())
+    expect.equal(
+        "use_path(modern, 'masked_softmax')", attention_paths.use_path(model, "masked_softmax"), 2
+    )
+    assert all(a is b for a, b in zip(model.parameters(), parameters, strict=True))
+    expect.close(
+        "modern(idx) on the masked_softmax path",
+        model(idx)[0],
+        expected,
+        atol=1e-5,
+        why="within the window the band is the causal triangle: the same function",
+    )
+    expect.close(
+        "modern(13 ids, window 8) on the masked_softmax path",
+        model(longer)[0],
+        expected_longer,
+        atol=1e-6,
+        why="past the window the kata's own banded forward runs",
+    )
+
+
 def test_masked_softmax_never_looks_into_the_future_and_drops_weights_while_training():
     q, k, v = (torch.randn(1, 2, 6, 4) for _ in range(3))
     mask = torch.ones(6, 6, dtype=torch.bool).triu(1)
@@ -148,7 +176,7 @@ def test_an_unknown_path_or_a_model_without_fused_attention_is_a_value_error():
         attention_paths.use_path,
         torch.nn.Linear(2, 2),
         "sdpa",
-        mentions=("FusedGPT",),
+        mentions=("FusedGPT", "ModernGPT"),
     )
 
 

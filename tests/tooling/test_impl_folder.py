@@ -46,6 +46,11 @@ def test_a_wrong_answer_in_the_folder_is_reported_at_its_own_file_and_line(tmp_p
     assert "Traceback" not in run.stdout + run.stderr
     assert "INTERNALERROR" not in run.stdout
     assert line_of(mine, "# bug") > 0
+    # the next step sends the reader to the folder's file and reruns against the folder
+    edit = next(line for line in run.stdout.splitlines() if line.startswith("  edit:"))
+    assert edit.startswith(f"  edit:    {mine}, function build_vocab"), edit
+    assert f"make test KATA=tokenizer IMPL={mine.parent}" in run.stdout
+    assert "exercises/" not in run.stdout
 
 
 def test_gptkata_impl_selects_a_folder_for_plain_pytest_too(tmp_path):
