@@ -124,7 +124,8 @@ class PathRopeAttention(RopeAttention):
         q, k = torch.cat([x1 * c - x2 * s, x1 * s + x2 * c], dim=-1).unbind(0)
         future = getattr(self, "future", None)
         if future is None or len(future) < T or future.device != x.device:
-            self.future = torch.ones(T, T, dtype=torch.bool, device=x.device).triu(1)
+            with torch.inference_mode(False):  # made in an estimate, kept for training too
+                self.future = torch.ones(T, T, dtype=torch.bool, device=x.device).triu(1)
         p = self.dropout if self.training else 0.0
         y = masked_softmax(q, k, v, self.future, p)
         return self.resid_dropout(self.c_proj(y.transpose(1, 2).contiguous().view(B, T, C)))

@@ -46,7 +46,9 @@ class RunFailed(Exception):
 
 
 def train_command(preset: str, out: Path, flags: list[str], data_dir: Path | None) -> list[str]:
+    # a run of this benchmark before is moved into previous-<n>/ (the trainer's --overwrite)
     command = [sys.executable, "-m", "gptkata.lab.train", "--preset", preset, "--out", str(out)]
+    command.append("--overwrite")
     command += ["--data-dir", str(data_dir)] if data_dir else []
     return command + flags
 

@@ -36,7 +36,9 @@ FIGURES = ("val_loss", "train_loss", "steps", "tokens_per_second", "wall_seconds
 
 def run_preset(preset: str, out: Path, extra: list[str]) -> dict:
     """`make train PRESET=<preset>` into `out` in a fresh process; its log.json."""
+    # a run of this benchmark before is moved into previous-<n>/ (the trainer's --overwrite)
     command = [sys.executable, "-m", "gptkata.lab.train", "--preset", preset, "--out", str(out)]
+    command.append("--overwrite")
     done = subprocess.run([*command, *extra], cwd=paths.ROOT)
     if done.returncode != 0:
         raise SystemExit(f"make train PRESET={preset} failed (exit {done.returncode})")

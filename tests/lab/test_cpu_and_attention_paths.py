@@ -128,6 +128,11 @@ def test_a_modern_gpt_computes_the_same_on_the_masked_softmax_path_within_its_wi
         "use_path(modern, 'masked_softmax')", attention_paths.use_path(model, "masked_softmax"), 2
     )
     assert all(a is b for a, b in zip(model.parameters(), parameters, strict=True))
+    with torch.inference_mode():  # the first call in an estimate: training must follow
+        model(idx)
+    model.train()
+    model(idx, idx)[1].backward()
+    model.eval()
     expect.close(
         "modern(idx) on the masked_softmax path",
         model(idx)[0],
