@@ -43,6 +43,10 @@ Pitfalls:
   contain its pair: subtract their pairs, merge, add their new pairs (keep, for every
   pair, the chunks it occurs in, and a heap of counts to find the largest). Encoding
   is fast the same way: remember the ids of every chunk already encoded.
+  The tests check what train_bpe returns, not how fast: a plain recount of the pairs
+  of the distinct chunks for each merge also passes them (slower, minutes for a large
+  vocabulary on the corpus). The incremental algorithm is what the benchmark
+  (`make bench`, its BPE case) needs to train in seconds.
 """
 
 # %%
@@ -112,7 +116,16 @@ class BPETokenizer:
     """
 
     def __init__(self, merges: list[tuple[int, int]]):
-        """Keep the merges, their ranks and `self.vocab`: every id -> its bytes."""
+        """Set four attributes, which the other methods read by these names:
+
+        - `self.merges`: the merges, each a tuple (a, b), in order;
+        - `self.ranks`: a dict pair -> its merge number i (lower merges first);
+        - `self.vocab`: a dict id -> its bytes (0-255 the bytes themselves, then
+          vocab[256 + i] = vocab[a] + vocab[b] for merges[i] = (a, b));
+        - `self.cache`: an empty dict chunk (str) -> its ids, which `encode` fills. It
+          holds at most CACHE_LIMIT chunks: once full, a new chunk is encoded but not
+          added, so the memory stays bounded on text with ever new chunks.
+        """
         _check_merges(merges)
         # -- your code below --
         raise NotImplementedError("not implemented yet: bpe.BPETokenizer.__init__")
@@ -133,7 +146,9 @@ class BPETokenizer:
     def encode(self, text: str) -> list[int]:
         """The ids of `text`: each chunk of `split_text` encoded on its own, in order.
 
-        A chunk seen before is looked up in `self.cache` instead of merged again.
+        A chunk seen before is looked up in `self.cache` instead of merged again; a
+        new chunk is encoded with `encode_chunk` and stored there while the cache has
+        fewer than CACHE_LIMIT entries.
         """
         _check_text(text)
         # -- your code below --

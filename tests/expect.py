@@ -102,6 +102,21 @@ def fail(call: str, got, expected, why: str = "") -> None:
     raise Mismatch("\n".join(lines))
 
 
+def returns(call: str, function, *args, why="", **kwargs):
+    """What `function(*args, **kwargs)` returns; when it raises instead, a Mismatch that
+    shows `call` (as the learner would write it) with the exception and the learner's
+    line, so a crash reads like any other failure. `why` is the text, or a function of
+    the exception that gives the text, saying what that exception means here. A stub
+    and a broken kata file report themselves."""
+    try:
+        return function(*args, **kwargs)
+    except (NotImplementedError, KataBroken):
+        raise
+    except Exception as error:
+        reason = why(error) if callable(why) else why
+        fail(call, Raised(error), _Plain("a result, not an exception"), reason)
+
+
 def tensor_like(call: str, got, shape: tuple[int, ...], dtype: torch.dtype, why: str = "") -> None:
     """`got` is a tensor of exactly this shape and dtype."""
     if not isinstance(got, torch.Tensor):

@@ -37,6 +37,22 @@ def drawn(ids: torch.Tensor) -> set[int]:
     return set(ids.flatten().tolist())
 
 
+def no_id_left(error: Exception) -> str:
+    """The why of an exception raised by sample_next with a filter on."""
+    if "probability tensor contains" in str(error):
+        return (
+            "torch.multinomial found a row with no finite logit after the filters: every id "
+            "of some row was set to -inf (probabilities 0/0 = nan). top_k_filter and "
+            "top_p_filter must always keep at least the likeliest id of each row"
+        )
+    return "the filters only set logits to -inf; then one draw per row from their softmax"
+
+
+def sample(call: str, logits: torch.Tensor, **kwargs) -> torch.Tensor:
+    """sample_next(logits, **kwargs); a raise is shown with `call` and what it means."""
+    return expect.returns(call, sampling.sample_next, logits, why=no_id_left, **kwargs)
+
+
 @given(strategies.logit_batches(), strategies.seeds)
 def test_one_long_id_per_row(logits, seed):
     B, V = logits.shape
@@ -85,9 +101,10 @@ def test_temperature_zero_is_the_argmax(logits):
 
 @given(strategies.logit_batches(), strategies.seeds)
 def test_top_k_of_one_is_the_argmax(logits, seed):
+    call = f"sample_next(logits of shape {tuple(logits.shape)}, top_k=1, generator=g)"
     expect.equal(
-        f"sample_next(logits of shape {tuple(logits.shape)}, top_k=1, generator=g)",
-        sampling.sample_next(logits, top_k=1, generator=generator(seed)),
+        call,
+        sample(call, logits, top_k=1, generator=generator(seed)),
         logits.argmax(dim=-1, keepdim=True),
         "only the likeliest id keeps a chance",
     )
@@ -110,9 +127,10 @@ def test_top_k_filter_keeps_exactly_the_k_largest(logits, k):
 def test_nothing_outside_the_top_k_is_ever_drawn(logits, k, seed):
     V = logits.shape[-1]
     allowed = set(torch.topk(logits[0], min(k, V)).indices.tolist())
-    ids = sampling.sample_next(logits.expand(DRAWS, V), top_k=k, generator=generator(seed))
+    call = f"sample_next(logits.expand({DRAWS}, {V}), top_k={k}, generator=g)"
+    ids = sample(call, logits.expand(DRAWS, V), top_k=k, generator=generator(seed))
     expect.equal(
-        f"ids drawn by sample_next(logits, top_k={k}) {DRAWS} times, outside the top {k}",
+        f"ids drawn by {call} (the example's row {DRAWS} times), outside the top {k}",
         sorted(drawn(ids) - allowed),
         [],
         "ids outside the k likeliest must have probability 0",
@@ -139,9 +157,10 @@ def test_top_p_draws_only_from_the_nucleus(logits, p, seed):
     before = sorted_probs.cumsum(0) - sorted_probs
     assume(not bool(((before - p).abs() < SLACK).any()))  # no id on the edge of the nucleus
     nucleus = set(order[before < p].tolist())
-    ids = sampling.sample_next(logits.expand(DRAWS, V), top_p=p, generator=generator(seed))
+    call = f"sample_next(logits.expand({DRAWS}, {V}), top_p={p!r}, generator=g)"
+    ids = sample(call, logits.expand(DRAWS, V), top_p=p, generator=generator(seed))
     expect.equal(
-        f"ids drawn by sample_next(logits, top_p={p:.4f}) {DRAWS} times, outside the nucleus",
+        f"ids drawn by {call} (the example's row {DRAWS} times), outside the nucleus",
         sorted(drawn(ids) - nucleus),
         [],
         "only the smallest set of likeliest ids whose probabilities add up to p",
@@ -149,9 +168,10 @@ def test_top_p_draws_only_from_the_nucleus(logits, p, seed):
 
 
 def test_every_id_of_the_nucleus_can_be_drawn():
-    ids = sampling.sample_next(FOUR.expand(2000, 4), top_p=0.9, generator=generator())
+    call = "sample_next(log([0.3, 0.05, 0.5, 0.15]).expand(2000, 4), top_p=0.9, generator=g)"
+    ids = sample(call, FOUR.expand(2000, 4), top_p=0.9, generator=generator())
     expect.equal(
-        "set(sample_next(log([0.3, 0.05, 0.5, 0.15]), top_p=0.9)) over 2000 draws",
+        f"set({call})",
         drawn(ids),
         {0, 2, 3},
         "the nucleus is renormalised and sampled from: its three ids (0.5, 0.3, 0.15) all appear",
@@ -159,9 +179,12 @@ def test_every_id_of_the_nucleus_can_be_drawn():
 
 
 def test_top_p_applies_to_what_top_k_kept():
-    ids = sampling.sample_next(FOUR.expand(2000, 4), top_k=2, top_p=0.6, generator=generator())
+    call = (
+        "sample_next(log([0.3, 0.05, 0.5, 0.15]).expand(2000, 4), top_k=2, top_p=0.6, generator=g)"
+    )
+    ids = sample(call, FOUR.expand(2000, 4), top_k=2, top_p=0.6, generator=generator())
     expect.equal(
-        "set(sample_next(log([0.3, 0.05, 0.5, 0.15]), top_k=2, top_p=0.6)) over 2000 draws",
+        f"set({call})",
         drawn(ids),
         {2},
         "top-k first: 0.5 and 0.3 remain, renormalised 0.625 and 0.375; then top-p of what "

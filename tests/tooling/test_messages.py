@@ -109,3 +109,22 @@ def test_the_scale_slip_why_names_only_the_slip_that_was_made(tmp_path):
     scale = out[out.index("test_scores_are_scaled_by_head_size_not_by_n_embd") :]
     assert "unscaled scores make the softmax nearly one-hot" in scale
     assert "n_embd ** -0.5" not in scale
+
+
+def test_a_crash_in_sample_next_after_an_empty_filter_blames_the_filter(tmp_path):
+    root = scratch(tmp_path, "sampling")
+    solve(root, "sampling")
+    path = exercise(root, "sampling")
+    text = path.read_text()
+    assert "drop_sorted = mass_before >= p\n" in text
+    path.write_text(text.replace("drop_sorted = mass_before >= p\n", "drop_sorted = probs >= 0\n"))
+
+    out = gptkata(root, "test", "--kata", "sampling").stdout
+
+    nucleus = out[out.index("test_top_p_draws_only_from_the_nucleus") :]
+    assert "sample_next(logits.expand(400, " in nucleus  # the shape actually passed
+    assert "raised:   RuntimeError: probability tensor" in nucleus
+    assert "top_k_filter and top_p_filter must always keep at least the likeliest id" in nucleus
+    assert "what sample_next must do" not in out
+    both = out[out.index("test_top_p_applies_to_what_top_k_kept") :]
+    assert "top_k=2, top_p=0.6, generator=g)" in both.splitlines()[1]  # the call, for a raise too
