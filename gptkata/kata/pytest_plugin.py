@@ -86,15 +86,21 @@ def _at(frame) -> str:
 
 def _named_function(kata_name: str | None, call: str) -> str | None:
     """The kata function that `call` (e.g. "encode('Hola', stoi)") is about: the one
-    named earliest in it."""
+    named earliest in it. A method is also named by its class and its name as a word
+    ("w after step 1 of AdamW(...)" is about AdamW.step)."""
     if kata_name not in {k.name for k in manifest.KATAS}:
         return None
     found = []
     for qualified in stubs.stubbed_functions(manifest.get(kata_name)):
-        match = re.search(rf"\b{re.escape(qualified.rsplit('.', 1)[-1])}\(", call)
+        *owner, name = qualified.split(".")[1:]
+        match = re.search(rf"\b{re.escape(name)}\(", call)
         if match:
-            found.append((match.start(), qualified))
-    return min(found)[1] if found else None
+            found.append((match.start(), 0, qualified))
+        elif owner and not name.startswith("_"):
+            of_class = re.search(rf"\b{re.escape(owner[-1])}\b", call)
+            if of_class and re.search(rf"\b{re.escape(name)}\b", call):
+                found.append((of_class.start(), 1, qualified))
+    return min(found)[2] if found else None
 
 
 def _frames_in(error: BaseException, folder: Path) -> list:

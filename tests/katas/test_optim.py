@@ -231,7 +231,8 @@ def test_clip_grad_norm_equals_torchs(grads, max_norm):
         f"{call} = {norm!r} against torch's {expected!r}",
         math.isclose(norm, expected, rel_tol=CLIP_RTOL),
         True,
-        "the norm of all gradients as one vector, before clipping",
+        "the total norm: all gradients taken together as one vector, sqrt of the sum of "
+        "every squared entry of every gradient (not a norm per parameter), before clipping",
     )
     for i, (p, q) in enumerate(zip(mine, theirs, strict=True)):
         expect.close(
@@ -240,7 +241,8 @@ def test_clip_grad_norm_equals_torchs(grads, max_norm):
             q.grad,
             atol=1e-6,
             rtol=CLIP_RTOL,
-            why="scaled by max_norm / (norm + 1e-6) when the norm is larger, else unchanged",
+            why="every gradient scaled by max_norm / (norm + 1e-6) when the total norm (all "
+            "gradients as one vector) is larger, else unchanged",
         )
 
 

@@ -2,6 +2,7 @@
 copies where katas are solved, half solved, broken or untouched."""
 
 from gptkata.kata import manifest, progress
+from gptkata.kata.pytest_plugin import _named_function
 from gptkata.kata.results import BROKEN, TODO, KataState, Result
 from tests.tooling.repo import (
     break_syntax,
@@ -201,3 +202,17 @@ def test_chain_mine_names_an_unfinished_earlier_kata_as_the_cause(tmp_path):
 
     assert "attention waits for averaging: not implemented yet: averaging." in out
     assert "make reset" not in out
+
+
+def test_a_wrong_answer_of_a_method_names_the_class_and_the_method_to_edit():
+    for call in (
+        "w after step 1 of AdamW(two groups, lr=1e-2, betas=(0.9, 0.999))",
+        "p after one AdamW step, gradient [1e-3, -50, 4], lr=0.1",
+        "opt.step(closure)",
+    ):
+        assert _named_function("optim", call) == "optim.AdamW.step", call
+    assert _named_function("optim", "AdamW([p]).defaults") is None
+    wrong = result("failed", "w after step 1 of AdamW(...)", function="optim.AdamW.step")
+    assert progress.what_to_edit(wrong, manifest.get("optim")) == (
+        "exercises/optim.py, function AdamW.step"
+    )
