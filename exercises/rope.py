@@ -156,9 +156,13 @@ class RopeAttention(nn.Module):
         and `resid_dropout = nn.Dropout(dropout)`. Keep n_embd, n_head, `head_size =
         n_embd // n_head`, window and dropout (the probability on the attention
         weights while training). See `_check_attention_sizes` for what is refused.
+        The rotation table `self._cos`, `self._sin` (None until the given
+        `_rope_table` makes it on first use) is set above your code: it is given.
         """
         super().__init__()
         _check_attention_sizes(n_embd, n_head, window)
+        self._cos: torch.Tensor | None = None  # the rotation table, made on first use
+        self._sin: torch.Tensor | None = None
         # -- your code below --
         raise NotImplementedError("not implemented yet: rope.RopeAttention.__init__")
 

@@ -162,9 +162,13 @@ class RopeAttention(nn.Module):
         and `resid_dropout = nn.Dropout(dropout)`. Keep n_embd, n_head, `head_size =
         n_embd // n_head`, window and dropout (the probability on the attention
         weights while training). See `_check_attention_sizes` for what is refused.
+        The rotation table `self._cos`, `self._sin` (None until the given
+        `_rope_table` makes it on first use) is set above your code: it is given.
         """
         super().__init__()
         _check_attention_sizes(n_embd, n_head, window)
+        self._cos: torch.Tensor | None = None  # the rotation table, made on first use
+        self._sin: torch.Tensor | None = None
         # -- your code below --
         self.c_attn = nn.Linear(n_embd, 3 * n_embd, bias=False)
         self.c_proj = nn.Linear(n_embd, n_embd, bias=False)
@@ -172,8 +176,6 @@ class RopeAttention(nn.Module):
         self.n_embd, self.n_head, self.head_size = n_embd, n_head, n_embd // n_head
         self.window = window
         self.dropout = dropout
-        self._cos: torch.Tensor | None = None  # the rotation table, made on first use
-        self._sin: torch.Tensor | None = None
 
     def _rope_table(self, length: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
         """`rope_frequencies(head_size, ...)` with at least `length` rows, on `device`:

@@ -100,6 +100,34 @@ def future_edits(draw, tensors, vocab_size: int | None = None):
     return x, t, edited
 
 
+class FutureEdit(tuple):
+    """(x, t, edited) as `future_edits` draws it, shown by the seed it was made from
+    (one line in a failing example, not two whole tensors)."""
+
+    def __new__(cls, shape: tuple[int, ...], seed: int, t: int):
+        generator = torch.Generator().manual_seed(seed)
+        x = torch.randn(shape, generator=generator) * 3.0
+        edited = x.clone()
+        edited[:, t + 1 :] = torch.randn(edited[:, t + 1 :].shape, generator=generator) * 3.0
+        made = super().__new__(cls, (x, t, edited))
+        made.shown = f"x of shape {shape} from seed {seed}, changed after t={t}"
+        return made
+
+    def __repr__(self) -> str:
+        return self.shown
+
+    def _repr_pretty_(self, printer, cycle) -> None:  # how hypothesis prints an example
+        printer.text(self.shown)
+
+
+@st.composite
+def seeded_future_edits(draw, shape: tuple[int, ...]):
+    """A FutureEdit of a float (standard normal times 3) x of `shape`, made from a drawn
+    seed and position t: the same edit as `future_edits`, reported in one line."""
+    t = draw(st.integers(0, max(shape[1] - 2, 0)))
+    return FutureEdit(shape, draw(seeds), t)
+
+
 @st.composite
 def attention_sizes(draw, max_head: int = 4, max_head_size: int = 8, max_block: int = 12):
     """(n_embd, n_head, block_size, B, T): n_embd = n_head * head_size, 1 <= T <= block_size."""

@@ -111,11 +111,18 @@ def _frames_in(error: BaseException, folder: Path) -> list:
 
 
 def _qualified(frame) -> str | None:
-    """'tokenizer.encode' for a frame in exercises/tokenizer.py, function encode."""
+    """'tokenizer.encode' for a frame in exercises/tokenizer.py, function encode: the
+    function whose line it is, a given helper ('rope.RopeAttention._rope_table') too."""
     try:
         kata = manifest.by_module(Path(frame.filename).stem)
     except ValueError:
         return None
+    try:
+        own = stubs.function_at(Path(frame.filename).read_text(encoding="utf-8"), frame.lineno)
+    except (OSError, UnicodeDecodeError):
+        own = None
+    if own:
+        return f"{kata.name}.{own}"
     for qualified in stubs.stubbed_functions(kata):
         if qualified.rsplit(".", 1)[-1] == frame.name:
             return qualified

@@ -66,6 +66,19 @@ def _functions(tree: ast.AST):
     yield from walk(tree.body, "")
 
 
+def function_at(source: str, line: int) -> str | None:
+    """The qualified name ('RopeAttention._rope_table') of the function or method of
+    `source` whose lines hold `line`, given or stubbed; None outside any function."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    for qualified, node in _functions(tree):
+        if node.lineno <= line <= (node.end_lineno or node.lineno):
+            return qualified
+    return None
+
+
 def _docstring_node(func: ast.FunctionDef):
     first = func.body[0]
     if (

@@ -128,3 +128,34 @@ def test_a_crash_in_sample_next_after_an_empty_filter_blames_the_filter(tmp_path
     assert "what sample_next must do" not in out
     both = out[out.index("test_top_p_applies_to_what_top_k_kept") :]
     assert "top_k=2, top_p=0.6, generator=g)" in both.splitlines()[1]  # the call, for a raise too
+
+
+def test_an_error_in_a_given_helper_is_placed_in_that_helper(tmp_path):
+    root = scratch(tmp_path, "rope")
+    solve(root, "rope")
+    path = exercise(root, "rope")
+    table = "        if self._cos is None or len(self._cos) < length"
+    assert table in path.read_text()
+    path.write_text(path.read_text().replace(table, "        self._cos.shape\n" + table))
+    line = line_of(path, "self._cos.shape")
+
+    out = gptkata(root, "test", "--kata", "rope").stdout
+
+    assert f"raised at exercises/rope.py:{line}, in RopeAttention._rope_table" in out
+    assert "in RopeAttention.forward" not in out
+    assert "what RopeAttention.forward must do" not in out
+
+
+def test_a_causality_example_is_one_line_with_its_seed(tmp_path):
+    root = scratch(tmp_path, "rope")
+    solve(root, "rope")
+    path = exercise(root, "rope")
+    band = "return (distance >= 0) & (distance < window)"
+    assert band in path.read_text()
+    path.write_text(path.read_text().replace(band, "return distance.abs() < window"))
+
+    out = gptkata(root, "test", "--kata", "rope").stdout
+
+    causal = out[out.index("test_rope_attention_is_causal") :].splitlines()
+    example = next(line for line in causal if "smallest failing example" in line)
+    assert "edit=x of shape (2, 12, 8) from seed" in example and "tensor" not in example
