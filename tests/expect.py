@@ -154,8 +154,34 @@ def close(
     if broken:
         fail(call, _Plain(broken), _Plain("finite values everywhere"), why)
     if not torch.allclose(got, expected, atol=atol, rtol=rtol):
-        worst = (got - expected).abs().max().item()
-        fail(call, got, expected, f"{why} (largest difference {worst:.3g}, allowed atol={atol:g})")
+        gap = (got - expected).abs()
+        worst = gap.max().item()
+        where = tuple(int(i) for i in (gap == gap.max()).nonzero()[0])
+        shown_got, shown_expected = shown_apart(got, expected)
+        fail(
+            call,
+            shown_got,
+            shown_expected,
+            f"{why} (largest difference {worst:.3g} at index {where}, allowed atol={atol:g})",
+        )
+
+
+def shown_apart(got: torch.Tensor, expected: torch.Tensor) -> tuple[str, str]:
+    """`got` and `expected` as the message shows them, with as many digits as it takes
+    to tell them apart (torch prints 4 decimals: 1.54101 and 1.54102 both read 1.5410)."""
+    plain = _Plain(_short(got)), _Plain(_short(expected))
+    if plain[0] != plain[1]:
+        return plain
+    saved = torch._tensor_str.PRINT_OPTS.precision
+    try:
+        for digits in (6, 8, 10, 12):
+            torch.set_printoptions(precision=digits)
+            shown = _Plain(_short(got)), _Plain(_short(expected))
+            if shown[0] != shown[1]:
+                return shown
+    finally:
+        torch.set_printoptions(precision=saved)
+    return plain
 
 
 def causal(call: str, function, edit, atol: float, why: str, argument: str = "x") -> None:

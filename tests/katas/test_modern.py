@@ -90,7 +90,8 @@ def test_rms_norm_equals_torch_rms_norm_in_values_and_gradients(z, offset, scale
     a, b = x.clone().requires_grad_(), x.clone().requires_grad_()
     got, want = mine(a), theirs(b)
     expect.close(
-        f"RMSNorm({dim})(x of shape {tuple(x.shape)})",
+        f"RMSNorm({dim})(x), x = offset + scale * z of shape {tuple(x.shape)}, weight "
+        f"drawn from seed",
         got.detach(),
         want.detach(),
         atol=NORM_ATOL,
@@ -336,14 +337,31 @@ def test_generate_sliding_gives_the_ids_of_generate_under_the_same_seed(B, T, n,
 def test_generate_sliding_runs_in_eval_mode_and_restores_the_mode():
     model = model_for(0, dropout=0.5).train()
     prompt = ids(2, 4, 0)
-    got = modern.generate_sliding(model, prompt, 8, generator=torch.Generator().manual_seed(1))
+    modes = []  # the mode of every module of the model each time it runs
+    hooks = [
+        m.register_forward_pre_hook(lambda m, _: modes.append(m.training)) for m in model.modules()
+    ]
+    try:
+        got = modern.generate_sliding(model, prompt, 8, generator=torch.Generator().manual_seed(1))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    call = "generate_sliding(model in training mode, prompt of shape (2, 4), 8)"
+    expect.equal(
+        f"some module of the model ran in training mode during {call}",
+        any(modes),
+        False,
+        "generation is inference: model.eval() before the first forward, so no dropout",
+    )
     expect.equal("model.training after generate_sliding", model.training, True)
     want = model.eval().generate(prompt, 8, generator=torch.Generator().manual_seed(1))
     expect.equal(
-        "generate_sliding(model in training mode, ...)",
+        f"{call} against model.eval().generate(prompt, 8), the same seed",
         got,
         want,
-        "generation is inference: no dropout, as model.eval().generate",
+        "the model ran in eval mode (checked above), so the ids differ for another reason: each new "
+        "id must sit at its position cache.seen, cache.seen + 1, ... and be drawn from the "
+        "last logits with the generator, as generate draws it",
     )
 
 

@@ -159,3 +159,16 @@ def test_a_causality_example_is_one_line_with_its_seed(tmp_path):
     causal = out[out.index("test_rope_attention_is_causal") :].splitlines()
     example = next(line for line in causal if "smallest failing example" in line)
     assert "edit=x of shape (2, 12, 8) from seed" in example and "tensor" not in example
+
+
+def test_a_difference_below_the_printed_precision_is_shown_with_more_digits():
+    got, expected = torch.tensor([[1.54101]]), torch.tensor([[1.54103]])
+    assert str(got) == str(expected)  # torch's 4 decimals cannot tell them apart
+
+    text = mismatch(expect.close, "RMSNorm(1)(x)", got, expected, atol=1e-6)
+
+    returned, wanted = text.splitlines()[1:3]
+    assert returned.split(":", 1)[1] != wanted.split(":", 1)[1]
+    assert "1.54101" in returned and "1.54103" in wanted
+    assert "at index (0, 0)" in text
+    assert str(got) == "tensor([[1.5410]])"  # the print options are restored
