@@ -77,18 +77,37 @@ def corpus_text() -> str:
     return read_corpus()
 
 
+def prepare_corpus(text: str, tokenizer, batching) -> SimpleNamespace:
+    """`text` prepared with the given tokenizer and batching modules: text, vocab,
+    stoi, itos, data (long tensor), train and val (the 90/10 split)."""
+    vocab = tokenizer.build_vocab(text)
+    stoi, itos = tokenizer.build_lookup(vocab)
+    data = batching.text_to_tensor(text, stoi)
+    train, val = batching.train_val_split(data, 0.9)
+    return SimpleNamespace(
+        text=text, vocab=vocab, stoi=stoi, itos=itos, data=data, train=train, val=val
+    )
+
+
+# The corpus prepared with the reference tokenizer and batching, once, by a warm process
+# (gptkata.kata.warm) before it forks its checks: {"text", "tokenizer", "batching",
+# "prepared"}. Used only when a test session would build exactly the same thing.
+WARM: dict = {}
+
+
 @pytest.fixture(scope="session")
 def shakespeare(corpus_text) -> SimpleNamespace:
     """The corpus prepared with the reference pieces (or yours, with CHAIN=mine):
     text, vocab, stoi, itos, data (long tensor), train and val (the 90/10 split)."""
     tokenizer, batching = dependency("tokenizer"), dependency("batching")
-    vocab = tokenizer.build_vocab(corpus_text)
-    stoi, itos = tokenizer.build_lookup(vocab)
-    data = batching.text_to_tensor(corpus_text, stoi)
-    train, val = batching.train_val_split(data, 0.9)
-    return SimpleNamespace(
-        text=corpus_text, vocab=vocab, stoi=stoi, itos=itos, data=data, train=train, val=val
-    )
+    if (
+        WARM
+        and WARM["tokenizer"] is tokenizer
+        and WARM["batching"] is batching
+        and WARM["text"] == corpus_text
+    ):
+        return WARM["prepared"]  # made by the reference modules before this process began
+    return prepare_corpus(corpus_text, tokenizer, batching)
 
 
 @pytest.fixture
