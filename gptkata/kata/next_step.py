@@ -57,7 +57,7 @@ def summary_lines(results: list[Result]) -> list[str]:
     if later > 0:
         lines.append(f"  ({later} more katas to go after this one: make progress lists them)")
     lines.append("")
-    lines += progress.next_step_lines(now, select.chain_name())
+    lines += progress.next_step_lines(now, select.chain_name(), select.impl_name())
     return lines
 
 

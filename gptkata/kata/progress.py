@@ -142,14 +142,15 @@ def view_lines(states: list[KataState], chain: str = "reference") -> list[str]:
     return lines
 
 
-def next_step_lines(state: KataState, chain: str = "reference") -> list[str]:
+def next_step_lines(
+    state: KataState, chain: str = "reference", impl: str = "exercises"
+) -> list[str]:
     """What to do now in the kata of `state`: at most seven lines. Against anything but
     exercises/ the files and commands name the implementation under test."""
     kata, problem = state.kata, state.first_problem
-    impl = select.impl_name()
     also = " CHAIN=mine" if chain == "mine" else ""
     if impl != "exercises":
-        also = f" IMPL={select.impl_file('x').rsplit('/', 1)[0]}{also}"
+        also = f" IMPL={select.impl_file('x', impl).rsplit('/', 1)[0]}{also}"
     lines = [
         f"Next: kata {kata.number}, {kata.name} ({state.passed} of {state.total} tests pass)"
         f" - {kata.title}"
@@ -159,11 +160,11 @@ def next_step_lines(state: KataState, chain: str = "reference") -> list[str]:
         first = manifest.get(waiting[1])
         lines += [
             f"  waits:   {problem.message}",
-            f"  fix:     kata {first.number}, {first.name}, first ({select.impl_file(first.module)}):"
+            f"  fix:     kata {first.number}, {first.name}, first ({select.impl_file(first.module, impl)}):"
             f" make test KATA={first.name}{also}",
         ]
     elif state.state == KATA_BROKEN:
-        file = select.impl_file(kata.module)
+        file = select.impl_file(kata.module, impl)
         start_over = (
             f", or start the kata over (your version is backed up first): make reset KATA={kata.name}"
             if impl == "exercises"
@@ -173,7 +174,7 @@ def next_step_lines(state: KataState, chain: str = "reference") -> list[str]:
     else:
         label = "start:  " if state.state == NOT_STARTED else "failing:"
         lines.append(f"  {label} {as_sentence(problem.test_name)}: {problem.message}")
-        lines.append(f"  edit:    {what_to_edit(problem, kata)}")
+        lines.append(f"  edit:    {what_to_edit(problem, kata, impl)}")
     lines += [
         f"  read:    make show KATA={kata.name}    what to build, the shapes, what the tests check",
         f"  run:     make test KATA={kata.name}{also}    or rerun on every save: make watch{also}",
@@ -197,13 +198,13 @@ def _hints_left(kata: manifest.Kata) -> str:
     )
 
 
-def what_to_edit(problem: Result, kata: manifest.Kata) -> str:
+def what_to_edit(problem: Result, kata: manifest.Kata, impl: str = "exercises") -> str:
     """'exercises/tokenizer.py, function build_vocab (line 33)', as far as it is known
     (the file of the implementation under test)."""
     if not problem.function:
-        return select.impl_file(kata.module)
+        return select.impl_file(kata.module, impl)
     owner, name = problem.function.split(".", 1)
-    file = select.impl_file(manifest.get(owner).module)
+    file = select.impl_file(manifest.get(owner).module, impl)
     line = ""
     if problem.where and problem.where.startswith(file + ":"):
         line = f" (line {problem.where.rsplit(':', 1)[1]})"
