@@ -149,8 +149,9 @@ def next_step_lines(
     exercises/ the files and commands name the implementation under test."""
     kata, problem = state.kata, state.first_problem
     also = " CHAIN=mine" if chain == "mine" else ""
+    rerun = f"    or rerun on every save: make watch{also}"  # watch follows exercises/ only
     if impl != "exercises":
-        also = f" IMPL={select.impl_file('x', impl).rsplit('/', 1)[0]}{also}"
+        also, rerun = f" IMPL={select.impl_shown(impl)}{also}", ""
     lines = [
         f"Next: kata {kata.number}, {kata.name} ({state.passed} of {state.total} tests pass)"
         f" - {kata.title}"
@@ -177,11 +178,9 @@ def next_step_lines(
         lines.append(f"  edit:    {what_to_edit(problem, kata, impl)}")
     lines += [
         f"  read:    make show KATA={kata.name}    what to build, the shapes, what the tests check",
-        f"  run:     make test KATA={kata.name}{also}    or rerun on every save: make watch{also}",
+        f"  run:     make test KATA={kata.name}{also}{rerun}",
         f"  stuck:   make hint KATA={kata.name}    {_hints_left(kata)}",
     ]
-    if impl != "exercises":  # watch follows exercises/ only
-        lines[-2] = f"  run:     make test KATA={kata.name}{also}"
     return lines
 
 

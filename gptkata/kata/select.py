@@ -90,15 +90,20 @@ def impl_folder(impl: str | None = None) -> Path:
     return paths.ROOT / (impl or impl_name())  # an absolute folder stays itself
 
 
+def impl_shown(impl: str | None = None) -> str:
+    """'exercises', 'solutions' or a folder's path (relative to the repository when it
+    lies inside): the implementation as messages and commands name it."""
+    folder = impl_folder(impl)
+    try:
+        return str(folder.relative_to(paths.ROOT))
+    except ValueError:
+        return str(folder)
+
+
 def impl_file(module: str, impl: str | None = None) -> str:
     """'exercises/tokenizer.py' (or 'solutions/...', or the file in a folder under test):
     the file a message should send the reader to."""
-    folder = impl_folder(impl)
-    try:
-        folder = folder.relative_to(paths.ROOT)
-    except ValueError:
-        pass
-    return f"{folder}/{module}.py"
+    return f"{impl_shown(impl)}/{module}.py"
 
 
 def provided(kata_name: str, impl: str | None = None) -> bool:

@@ -35,7 +35,7 @@ import torch.nn as nn
 from torch.nn import functional as F
 
 from solutions.fast_attention import CausalSelfAttention
-from solutions.rope import RopeAttention
+from solutions.rope import RopeAttention, apply_rope
 
 PATHS = ("sdpa", "masked_softmax")
 
@@ -116,12 +116,8 @@ class PathRopeAttention(RopeAttention):
         q, k, v = self.c_attn(x).split(self.n_embd, dim=2)
         q, k, v = self.split_heads(q), self.split_heads(k), self.split_heads(v)
         cos, sin = self._rope_table(T, x.device)
-        h = self.head_size // 2
-        c, s = cos[:T].to(q.dtype), sin[:T].to(q.dtype)  # positions 0 .. T - 1
-        # q and k turned together, as apply_rope turns each (pairs (i, i + h), see kata 15)
-        qk = torch.stack((q, k))
-        x1, x2 = qk[..., :h], qk[..., h:]
-        q, k = torch.cat([x1 * c - x2 * s, x1 * s + x2 * c], dim=-1).unbind(0)
+        positions = torch.arange(T, device=x.device)
+        q, k = apply_rope(torch.stack((q, k)), cos, sin, positions).unbind(0)  # in one call
         future = getattr(self, "future", None)
         if future is None or len(future) < T or future.device != x.device:
             with torch.inference_mode(False):  # made in an estimate, kept for training too

@@ -24,41 +24,12 @@ from torch.nn import functional as F
 
 from gptkata.kata.select import Lazy, implementation
 from tests import expect, strategies
+from tests.katas.modern_models import VOCAB, caches_for, ids, model_for, parameter_count
 
 modern = Lazy(implementation, "modern")
 
 ATOL = 1e-4
 NORM_ATOL = 1e-5
-VOCAB = 11
-
-
-def model_for(seed: int, window: int = 3, n_layer: int = 2, dropout: float = 0.0, std=0.5):
-    """A small ModernGPT in eval mode; std 0.5 weights (see the module docstring)."""
-    torch.default_generator.manual_seed(seed)
-    config = modern.ModernConfig(
-        vocab_size=VOCAB, window=window, n_embd=8, n_head=2, n_layer=n_layer, dropout=dropout
-    )
-    model = modern.ModernGPT(config).eval()
-    if std is not None:
-        with torch.no_grad():
-            for w in model.parameters():
-                w.normal_(0.0, std)
-    return model
-
-
-def ids(B: int, T: int, seed: int) -> torch.Tensor:
-    return torch.randint(VOCAB, (B, T), generator=torch.Generator().manual_seed(seed))
-
-
-def caches_for(model):
-    return [modern.RollingKVCache(model.config.window) for _ in model.blocks]
-
-
-def parameter_count(vocab_size, n_embd, n_layer, **_):
-    """The size of a ModernGPT, counted from its parts (n = n_embd, V = vocab_size)."""
-    n, V, hidden = n_embd, vocab_size, 8 * n_embd // 3
-    block = 4 * n * n + 3 * n * hidden + 2 * n  # attention, SwiGLU, two RMSNorm weights
-    return V * n + n_layer * block + n + n * V  # embedding, blocks, final RMSNorm, head
 
 
 def test_rms_norm_starts_as_a_plain_rescaling_without_a_bias():

@@ -55,6 +55,17 @@ def solve_all_but(root: Path, kata_name: str, function: str) -> None:
     exercise(root, kata_name).write_text(kata.solution_file.read_text(encoding="utf-8") + stub)
 
 
+def with_mistake(root: Path, kata_name: str, right: str, wrong: str) -> Path:
+    """The kata solved, with the reference's `right` (which must be there) replaced by
+    `wrong`: a learner's typical mistake. Returns the exercise file."""
+    solve(root, kata_name)
+    path = exercise(root, kata_name)
+    text = path.read_text(encoding="utf-8")
+    assert right in text, f"{right!r} is not in the reference of {kata_name}"
+    path.write_text(text.replace(right, wrong), encoding="utf-8")
+    return path
+
+
 def into_function(root: Path, kata_name: str, function: str, code: str) -> int:
     """The kata solved, with `code` (one line) as the first statement of `function`;
     returns that line's number."""

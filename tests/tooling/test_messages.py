@@ -10,7 +10,7 @@ from gptkata import paths
 from gptkata.kata import manifest
 from gptkata.kata.pytest_plugin import Mismatch
 from tests import expect
-from tests.tooling.repo import exercise, gptkata, line_of, scratch, solve
+from tests.tooling.repo import exercise, gptkata, line_of, scratch, solve, with_mistake
 
 
 def learner_function(source: str, name: str):
@@ -97,12 +97,8 @@ UNSCALED = "scores = q @ k.transpose(-2, -1)\n"
 
 def test_the_scale_slip_why_names_only_the_slip_that_was_made(tmp_path):
     root = scratch(tmp_path, "averaging", "attention")
-    solve(root, "attention")
-    path = exercise(root, "attention")
-    text = path.read_text()
     scaled = "scores = q @ k.transpose(-2, -1) * self.head_size**-0.5\n"
-    assert scaled in text
-    path.write_text(text.replace(scaled, UNSCALED))
+    with_mistake(root, "attention", scaled, UNSCALED)
 
     out = gptkata(root, "test", "--kata", "attention").stdout
 
@@ -113,11 +109,7 @@ def test_the_scale_slip_why_names_only_the_slip_that_was_made(tmp_path):
 
 def test_a_crash_in_sample_next_after_an_empty_filter_blames_the_filter(tmp_path):
     root = scratch(tmp_path, "sampling")
-    solve(root, "sampling")
-    path = exercise(root, "sampling")
-    text = path.read_text()
-    assert "drop_sorted = mass_before >= p\n" in text
-    path.write_text(text.replace("drop_sorted = mass_before >= p\n", "drop_sorted = probs >= 0\n"))
+    with_mistake(root, "sampling", "drop_sorted = mass_before >= p\n", "drop_sorted = probs >= 0\n")
 
     out = gptkata(root, "test", "--kata", "sampling").stdout
 
@@ -132,11 +124,8 @@ def test_a_crash_in_sample_next_after_an_empty_filter_blames_the_filter(tmp_path
 
 def test_an_error_in_a_given_helper_is_placed_in_that_helper(tmp_path):
     root = scratch(tmp_path, "rope")
-    solve(root, "rope")
-    path = exercise(root, "rope")
     table = "        if self._cos is None or len(self._cos) < length"
-    assert table in path.read_text()
-    path.write_text(path.read_text().replace(table, "        self._cos.shape\n" + table))
+    path = with_mistake(root, "rope", table, "        self._cos.shape\n" + table)
     line = line_of(path, "self._cos.shape")
 
     out = gptkata(root, "test", "--kata", "rope").stdout
@@ -148,11 +137,8 @@ def test_an_error_in_a_given_helper_is_placed_in_that_helper(tmp_path):
 
 def test_a_causality_example_is_one_line_with_its_seed(tmp_path):
     root = scratch(tmp_path, "rope")
-    solve(root, "rope")
-    path = exercise(root, "rope")
     band = "return (distance >= 0) & (distance < window)"
-    assert band in path.read_text()
-    path.write_text(path.read_text().replace(band, "return distance.abs() < window"))
+    with_mistake(root, "rope", band, "return distance.abs() < window")
 
     out = gptkata(root, "test", "--kata", "rope").stdout
 
