@@ -286,6 +286,7 @@ class _Collector:
             described.setdefault("outcome", report.outcome)
             described.setdefault("bad_input", "bad_input" in report.keywords)
             described.setdefault("message", "")
+            described.setdefault("seconds", round(report.duration, 4))
             self.results.append(Result(report.nodeid, kata_of(report.nodeid), **described))
             if self.recorder:
                 self.recorder.result(self.results[-1])

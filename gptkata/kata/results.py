@@ -46,6 +46,7 @@ class Result:
     function: str | None = None  # 'kata.function' to edit, when it is known
     details: str = ""  # the whole report, a few plain lines; empty when passed
     bad_input: bool = False  # a test of the given validation (marked `bad_input`)
+    seconds: float = 0.0  # how long the test itself ran (its call phase)
 
     @property
     def test_name(self) -> str:

@@ -26,6 +26,8 @@ start a new Python instead.
 from __future__ import annotations
 
 import faulthandler
+import gc
+import importlib
 import json
 import os
 import re
@@ -67,11 +69,12 @@ def warm_up() -> None:
     import torch
 
     torch.set_num_threads(1)  # as the tests run; no thread pool to lose in a fork
-    import _pytest.config  # noqa: F401
-    import _pytest.python  # noqa: F401
-    import _pytest.runner  # noqa: F401
-    import _pytest.terminal  # noqa: F401
+    import _pytest.config
     import hypothesis.extra.pytestplugin  # noqa: F401
+    import pytest_timeout  # noqa: F401
+
+    for plugin in _pytest.config.default_plugins:  # what pytest.main would import
+        importlib.import_module(f"_pytest.{plugin}")
 
     from gptkata.kata import select
 
@@ -89,6 +92,11 @@ def warm_up() -> None:
     _prepare_corpus()
     # the first optimizer makes torch import torch._dynamo (0.75 s): once, here
     torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))])
+    # Everything imported so far lives as long as the watcher: gc.freeze keeps the
+    # collector from walking it again in every child (pytest collects twice at its
+    # end, 50 ms over torch's objects), and keeps the pages shared after the fork.
+    gc.collect()
+    gc.freeze()
 
 
 def _prepare_corpus() -> None:
@@ -177,46 +185,120 @@ def check(
     seconds: float | None = None,
     interrupted: Callable[[], bool] | None = None,
 ) -> list[Result]:
-    """Run the tests of `katas` in a fresh child of this process and return their
-    results. Raises CheckFailed if the child does not finish with a report, and
-    Interrupted when `interrupted()` turns true while it runs."""
+    """Run the tests of `katas` in fresh children of this process and return their
+    results, in the order of the test files. Raises CheckFailed if a child does not
+    finish with a report, and Interrupted when `interrupted()` turns true while they
+    run.
+
+    Once a check has timed the tests, a kata whose tests take long is split between
+    two children (`split`), one per core: the kata with a short training run in its
+    tests gets its verdict in the time of the longest part instead of the sum."""
     seconds = limit() if seconds is None else seconds
     files = [str(k.test_file.relative_to(paths.ROOT)) for k in katas if k.test_file.is_file()]
     names = ", ".join(k.name for k in katas)
     if not files:
         return []
     with tempfile.TemporaryDirectory(prefix="gptkata-check-") as scratch:
-        folder = Path(scratch)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:
-            _child(files, folder, chain, impl, seconds)
-        deadline = time.monotonic() + seconds + 2.0  # faulthandler ends it first
+        runs = []  # (pid, folder) of each child
         try:
-            while True:
-                done, status = os.waitpid(pid, os.WNOHANG)
-                if done:
-                    break
-                if time.monotonic() > deadline:
-                    _stop(pid)
-                    status = -1
-                    break
-                if interrupted is not None and interrupted():
-                    _stop(pid)
-                    raise Interrupted(names)
-                time.sleep(0.005)
+            for part, args in enumerate(split(files)):
+                folder = Path(scratch) / str(part)
+                folder.mkdir()
+                sys.stdout.flush()
+                sys.stderr.flush()
+                pid = os.fork()
+                if pid == 0:
+                    _child(args, folder, chain, impl, seconds)
+                runs.append((pid, folder))
+            statuses = _wait([pid for pid, _ in runs], seconds, names, interrupted)
         except BaseException:
-            _stop(pid)
+            for pid, _ in runs:
+                _stop(pid)
             raise
-        report = folder / "report.json"
-        code = os.waitstatus_to_exitcode(status) if status != -1 else None
-        if code in (0, 1, 5) and report.is_file():
+        results = []
+        for (_, folder), status in zip(runs, statuses, strict=True):
+            report = folder / "report.json"
+            code = os.waitstatus_to_exitcode(status) if status != -1 else None
             try:
-                return [Result(**r) for r in json.loads(report.read_text())]
+                if code in (0, 1, 5) and report.is_file():
+                    results += [Result(**r) for r in json.loads(report.read_text())]
+                    continue
             except (ValueError, TypeError):
                 pass
-        raise CheckFailed(_failure(names, folder, code, seconds))
+            raise CheckFailed(_failure(names, folder, code, seconds))
+    return _merged(results)
+
+
+# Each test's last duration and place in its file, from the checks so far (nodeid ->).
+_TIMES: dict[str, float] = {}
+_ORDER: dict[str, int] = {}
+SPLIT_SECONDS = 0.25  # tests that take longer than this together are split in two
+
+
+def split(files: list[str]) -> list[list[str]]:
+    """pytest's arguments for each child: all of `files` in one child, or, once every
+    test of them has been timed and they take more than SPLIT_SECONDS together, two
+    children of about equal time (the longest test first, each to the lighter one)."""
+    prefixes = tuple(f"{f}::" for f in files)
+    timed = sorted(
+        ((t, nodeid) for nodeid, t in _TIMES.items() if nodeid.startswith(prefixes)),
+        reverse=True,
+    )
+    if len(timed) < 2 or sum(t for t, _ in timed) <= SPLIT_SECONDS:
+        return [files]
+    parts: list[list[str]] = [[], []]
+    load = [0.0, 0.0]
+    for t, nodeid in timed:
+        lighter = load.index(min(load))
+        parts[lighter].append(nodeid)
+        load[lighter] += t
+    # each child runs the files without the other child's tests; a test not timed yet
+    # runs in both, and `_merged` keeps one of its results
+    return [[*files, *(f"--deselect={n}" for n in parts[1 - i])] for i in range(2)]
+
+
+def remember(results: list[Result]) -> None:
+    """Note the durations and the order of `results`, one run of each test in file
+    order (a single child's, or a cached run's), for the next `split`."""
+    for result in results:
+        _ORDER.setdefault(result.nodeid, len(_ORDER))
+        _TIMES[result.nodeid] = result.seconds
+
+
+def _merged(results: list[Result]) -> list[Result]:
+    """The children's results as one run in file order, each test once."""
+    seen: dict[str, Result] = {}
+    for result in results:
+        seen.setdefault(result.nodeid, result)
+    # a test not seen before keeps its place among the others (a stable sort)
+    ordered = sorted(seen.values(), key=lambda r: _ORDER.get(r.nodeid, len(_ORDER)))
+    remember(ordered)
+    return ordered
+
+
+def _wait(pids: list[int], seconds: float, names: str, interrupted) -> list[int]:
+    """Wait for every child; their wait statuses (-1 for one stopped at the deadline)."""
+    deadline = time.monotonic() + seconds + 2.0  # faulthandler ends them first
+    statuses: dict[int, int] = {}
+    while len(statuses) < len(pids):
+        for pid in pids:
+            if pid in statuses:
+                continue
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                statuses[pid] = status
+        if len(statuses) == len(pids):
+            break
+        if time.monotonic() > deadline:
+            for pid in pids:
+                if pid not in statuses:
+                    _stop(pid)
+                    statuses[pid] = -1
+            break
+        if interrupted is not None and interrupted():
+            raise Interrupted(names)
+        time.sleep(0.005)
+    return [statuses[pid] for pid in pids]
 
 
 def _failure(names: str, folder: Path, code: int | None, seconds: float) -> str:
