@@ -33,6 +33,10 @@ processes use the cores are not comparable, so run it on a quiet machine.
 Then kata 12's BPE tokenizer on the whole corpus (gptkata.lab.bench_bpe): training a
 1,024-id vocabulary and encoding the corpus, each with a goal of 5 seconds.
 
+Last, the modern preset against the cpu preset, 85 s of training each, side by side
+(gptkata.lab.versus): with `--versus` measured now (about 4 minutes, written to
+runs/bench.json as `modern_preset`), otherwise the last comparison it wrote.
+
 Prints a table and writes everything to runs/bench.json, including the ratios
 `train_speedup_fused` and `generate_speedup_kv_cache`, and `bpe_train_seconds` and
 `bpe_encode_seconds`.
@@ -179,6 +183,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--lecture-steps", type=int, default=2, help="steps per timed repeat at the lecture's sizes"
     )
+    parser.add_argument(
+        "--versus",
+        action="store_true",
+        help="also train the modern and the cpu preset for 85 s each, side by side "
+        "(gptkata.lab.versus, about 4 minutes)",
+    )
     parser.add_argument("--out", type=Path, default=paths.RUNS / "bench.json")
     parser.add_argument("--case", choices=ALL_CASES, help=argparse.SUPPRESS)  # a child's one case
     return parser
@@ -228,9 +238,17 @@ def run_all(args: argparse.Namespace, cases: tuple[str, ...] = ALL_CASES) -> int
     busy_after, total_after = machine_cpu_seconds()
     others = busy_after - busy - (children_cpu_seconds() - ours)
     settings["others_cpu_percent"] = max(0.0, 100 * others / max(total_after - total, 1e-9))
+    from gptkata.lab import versus  # it imports this module's CPU counters
+
     report = bench_modern.combined_report(results, settings, summarise)
+    modern_preset = None
+    if getattr(args, "versus", False):
+        print("running the cpu and the modern preset, 85 s each ...", flush=True)
+        modern_preset = versus.compare(paths.RUNS / "versus", [])
+        report["modern_preset"] = modern_preset
     print()
     print("\n".join(bench_modern.combined_lines(report, report_lines)))
+    print("\n".join(versus.bench_lines(modern_preset, paths.RUNS / "versus.json")))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     outputs.write_json(args.out, report)
     print(f"\nwritten to {args.out}")

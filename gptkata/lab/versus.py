@@ -2,16 +2,20 @@
 train PRESET=modern` on this machine, one after the other, each in its own process.
 
 Both presets train for the same 85 seconds with the same recipe (batch, learning
-rate and schedule, sizes: 4 layers x 2 heads x 128 channels, 64 characters); the
-modern one swaps the position table for rotary positions and a sliding window, the
-LayerNorms for RMSNorm and the ReLU feed-forward for SwiGLU, and its attention is one
-fused call instead of a Python list of heads. Each run writes its own
+rate and schedule, 96 channels, 64 characters); the modern one swaps the position
+table for rotary positions and a sliding window, the LayerNorms for RMSNorm and the
+ReLU feed-forward for SwiGLU, and has 3 layers of 3 heads where the cpu preset has 4
+of 2 (its step costs more, so it takes fewer layers to train as many steps). Each run writes its own
 runs/versus/<preset>/ (log.json, checkpoint, samples) and the comparison goes to
 runs/versus.json: the final val loss (200 batches), steps, tokens/s and wall time of
 each, and how much of the CPUs other processes used meanwhile.
 
     .venv/bin/python -m gptkata.lab.versus                        # about 4 minutes
     .venv/bin/python -m gptkata.lab.versus --args "--max-seconds 30"
+    make bench ARGS=--versus                 # the same, as the last rows of make bench
+
+Without `--versus`, `make bench` shows the comparison last written to
+runs/versus.json, saying when it was measured, or how to measure it.
 
 A time budget buys fewer steps on a busy machine, so compare figures from one run
 of this command, and only on a quiet machine with figures from elsewhere.
@@ -24,6 +28,7 @@ import json
 import shlex
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from gptkata import paths
@@ -76,22 +81,53 @@ def report_lines(report: dict) -> list[str]:
     return out
 
 
+def compare(out: Path, extra: list[str]) -> dict:
+    """Both presets, one after the other, into `out`/<preset>; the comparison, also
+    written to `out`.json."""
+    busy, total = machine_cpu_seconds()
+    ours = children_cpu_seconds()
+    logs = {name: run_preset(name, out / name, extra) for name in PRESETS}
+    busy_after, total_after = machine_cpu_seconds()
+    others = busy_after - busy - (children_cpu_seconds() - ours)
+    report = summary(logs, max(0.0, 100 * others / max(total_after - total, 1e-9)), extra)
+    report["measured_at"] = time.strftime("%Y-%m-%d %H:%M")
+    out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    return report
+
+
+def bench_lines(report: dict | None, path: Path) -> list[str]:
+    """make bench's rows: the comparison it ran, or the last one in `path`, or how to
+    measure one."""
+    title = "The modern preset against cpu, 85 s each, side by side (goal: a lower val loss)"
+    if report is not None:
+        return ["", title, *report_lines(report)]
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        lines = report_lines(stored)
+    except (OSError, ValueError, KeyError, TypeError):
+        return [
+            "",
+            f"{title}: not measured on this machine yet; make bench ARGS=--versus adds it "
+            "(about 4 minutes)",
+        ]
+    when = stored.get("measured_at") or time.strftime(
+        "%Y-%m-%d %H:%M", time.localtime(path.stat().st_mtime)
+    )
+    return [
+        "",
+        f"{title}: from {path} ({when}; make bench ARGS=--versus measures it again)",
+        *lines,
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gptkata.lab.versus", description=__doc__)
     parser.add_argument("--args", default="", help="more flags for both runs, e.g. '--seed 7'")
     parser.add_argument("--out", type=Path, default=paths.RUNS / "versus")
     args = parser.parse_args(argv)
-    extra = shlex.split(args.args)
-    busy, total = machine_cpu_seconds()
-    ours = children_cpu_seconds()
-    logs = {name: run_preset(name, args.out / name, extra) for name in PRESETS}
-    busy_after, total_after = machine_cpu_seconds()
-    others = busy_after - busy - (children_cpu_seconds() - ours)
-    report = summary(logs, max(0.0, 100 * others / max(total_after - total, 1e-9)), extra)
+    report = compare(args.out, shlex.split(args.args))
     print("\n".join(report_lines(report)))
-    path = args.out.with_suffix(".json")
-    path.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
-    print(f"written to {path}")
+    print(f"written to {args.out.with_suffix('.json')}")
     return 0
 
 

@@ -1,6 +1,8 @@
 """The sliding cache's bench row: its ratios, its place in the report, on made-up
 figures (no timing)."""
 
+import json
+
 from gptkata.lab import bench, bench_modern, bench_report
 from tests.lab.test_bench import SETTINGS, fake_results
 
@@ -69,3 +71,24 @@ def test_versus_reports_both_presets_and_which_is_lower():
     assert "12% of the CPUs" in text
     logs["modern"]["val_loss"] = 1.75
     assert "NOT lower" in "\n".join(versus.report_lines(versus.summary(logs, 0.0, [])))
+
+
+def test_make_bench_shows_the_last_versus_comparison_or_how_to_measure_it(tmp_path):
+    from gptkata.lab import versus
+
+    logs = {
+        name: dict(val_loss=v, train_loss=1.4, steps=3000, tokens_per_second=7e4, wall_seconds=85.0)
+        for name, v in (("cpu", 1.61), ("modern", 1.59))
+    }
+    path = tmp_path / "versus.json"
+    missing = "\n".join(versus.bench_lines(None, path))
+    assert "not measured on this machine yet; make bench ARGS=--versus adds it" in missing
+
+    report = {**versus.summary(logs, 0.0, []), "measured_at": "2026-12-01 02:30"}
+    path.write_text(json.dumps(report))
+    stored = "\n".join(versus.bench_lines(None, path))
+    assert f"from {path} (2026-12-01 02:30; make bench ARGS=--versus measures" in stored
+    assert "val loss is 0.020 lower than cpu's" in stored
+
+    fresh = "\n".join(versus.bench_lines(report, path))
+    assert "from " not in fresh and "0.020 lower" in fresh

@@ -11,10 +11,11 @@ from gptkata.lab import checkpoint, models, presets, sample
 from tests.lab.training_run import run_train, write_corpus
 
 
-def test_the_modern_preset_is_the_cpu_preset_with_the_modern_model():
+def test_the_modern_preset_is_the_cpu_preset_with_the_modern_model_and_its_own_sizes():
     modern, cpu = presets.get("modern"), presets.get("cpu")
     assert (modern.model, modern.window) == ("modern", cpu.block_size)
-    assert dataclasses.replace(modern, model="gpt", window=0) == cpu  # the same recipe
+    sizes = dict(n_layer=cpu.n_layer, n_head=cpu.n_head)
+    assert dataclasses.replace(modern, model="gpt", window=0, **sizes) == cpu  # the same recipe
 
 
 def test_a_modern_run_saves_a_checkpoint_that_samples(tmp_path, capsys):
