@@ -101,7 +101,9 @@ def train_case(
     before = rss_mib()
     run_steps(min(3, steps))  # warm up: first calls allocate and pick kernels
     seconds = best_seconds(lambda: run_steps(steps), repeats)[0] / steps
+    attention = attention_seconds(model, batch_size, p.block_size, bf16, repeats)
     return {
+        "attention_ms_per_step": attention * 1e3,
         "tokens_per_s": batch_size * p.block_size / seconds,
         "ms_per_step": seconds * 1e3,
         "parameters": sum(w.numel() for w in model.parameters()),
@@ -112,6 +114,26 @@ def train_case(
         "attention_kernel": kernel,
         "attention_timings_ms": timings,
     }
+
+
+def attention_seconds(model, batch_size: int, block_size: int, bf16: bool, repeats: int) -> float:
+    """The attention layers' share of a training step: one block's attention (the
+    teaching heads, or the fused layer on its chosen kernel), forward and backward
+    on random activations, timed alone (best of `repeats`), times the blocks."""
+    import torch
+
+    from gptkata.lab import machine
+
+    layer = model.blocks[0].sa
+    x = torch.randn(batch_size, block_size, model.config.n_embd, requires_grad=True)
+
+    def once() -> None:
+        with machine.autocast(torch.device("cpu"), bf16):
+            out = layer(x)
+        out.float().sum().backward()
+
+    once()  # warm up
+    return best_seconds(once, repeats)[0] * len(model.blocks)
 
 
 def generate_case(

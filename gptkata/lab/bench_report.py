@@ -88,7 +88,7 @@ def report_lines(report: dict) -> list[str]:
     out += bench_lecture.kernel_lines(fused)
     speedup = report["train_speedup_fused"]
     out += [f"  train_speedup_fused = {speedup:.2f}x   {verdict(speedup, TRAIN_GOAL)}"]
-    out += bench_lecture.why_slower(speedup, fused)
+    out += bench_lecture.why_slower(speedup, fused, teaching)
     out += bench_lecture.report_lines(cases, report, s) + [""]
     inside = naive["inside_block_new_tokens"]
     out.append(

@@ -162,6 +162,17 @@ def test_a_fused_model_slower_than_the_teaching_one_is_explained():
     assert "with dropout on, a CPU has no flash kernel" in text
 
 
+def test_a_speed_up_short_of_the_goal_says_how_much_of_the_step_attention_is():
+    settings = {**SETTINGS, "cpu": AVX2_CPU, "precision": "fp32", "lecture_steps": 2}
+    results = lecture_results(1_000.0, 1_300.0, "masked softmax (heads batched)")
+    results["train-lecture:teaching"].update(ms_per_step=2_000.0, attention_ms_per_step=600.0)
+    results["train-lecture:fused"].update(attention_ms_per_step=250.0)
+    text = "\n".join(bench_report.report_lines(bench_report.summarise(results, settings)))
+    assert "train_speedup_fused_lecture = 1.30x   goal >= 2x: missed" in text
+    assert "Attention is 30% of the teaching model's step here (600 of 2000 ms" in text
+    assert "at most 1.43x faster (the fused layers took 250 ms)" in text
+
+
 def test_a_bench_without_the_lecture_cases_still_reports():
     report = bench_report.summarise(fake_results(), SETTINGS)
     assert "train_speedup_fused_lecture" not in report
