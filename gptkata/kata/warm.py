@@ -5,7 +5,8 @@ kata tests do. `warm_up` imports them once (with the test helpers, the reference
 solutions, and the part of torch that the first optimizer pulls in); `check` then
 runs a kata's tests in a child made with os.fork. The child starts with all of that
 already in memory, but never with the learner's module: the parent does not import
-exercises/, so each check imports the file as it is on disk now.
+exercises/, so each check imports the file as it is on disk now. A kata whose tests
+took long last time is split between two children, one per core (`split`).
 
 The child is the only process that runs learner code, so nothing it does reaches the
 watcher:
@@ -236,9 +237,9 @@ SPLIT_SECONDS = 0.25  # tests that take longer than this together are split in t
 
 
 def split(files: list[str]) -> list[list[str]]:
-    """pytest's arguments for each child: all of `files` in one child, or, once every
-    test of them has been timed and they take more than SPLIT_SECONDS together, two
-    children of about equal time (the longest test first, each to the lighter one)."""
+    """pytest's arguments for each child: all of `files` in one child, or, once their
+    tests have been timed and take more than SPLIT_SECONDS together, two children of
+    about equal time (the longest test first, each to the lighter one)."""
     prefixes = tuple(f"{f}::" for f in files)
     timed = sorted(
         ((t, nodeid) for nodeid, t in _TIMES.items() if nodeid.startswith(prefixes)),
