@@ -189,6 +189,13 @@ def test_forward_gives_logits_and_the_cross_entropy_loss(idx, seed):
         atol=ATOL,
         why="cross-entropy over all B*T positions, as in the bigram kata",
     )
+    expect.close(
+        call[:-1] + ", targets)[0]",
+        logits_too,
+        expected,
+        atol=ATOL,
+        why="the same logits with targets as without: targets only add the loss",
+    )
 
 
 @given(strategies.future_edits(strategies.id_batches(65, max_t=8), vocab_size=65))
