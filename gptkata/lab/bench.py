@@ -244,8 +244,11 @@ def run_all(args: argparse.Namespace, cases: tuple[str, ...] = ALL_CASES) -> int
     modern_preset = None
     if getattr(args, "versus", False):
         print("running the cpu and the modern preset, 85 s each ...", flush=True)
-        modern_preset = versus.compare(paths.RUNS / "versus", [])
-        report["modern_preset"] = modern_preset
+        try:
+            modern_preset = versus.compare(paths.RUNS / "versus", [])
+            report["modern_preset"] = modern_preset
+        except SystemExit as failed:  # one preset's run failed: the rest is still reported
+            print(failed, flush=True)
     print()
     print("\n".join(bench_modern.combined_lines(report, report_lines)))
     print("\n".join(versus.bench_lines(modern_preset, paths.RUNS / "versus.json")))

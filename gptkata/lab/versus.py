@@ -5,10 +5,11 @@ Both presets train for the same 85 seconds with the same recipe (batch, learning
 rate and schedule, 96 channels, 64 characters); the modern one swaps the position
 table for rotary positions and a sliding window, the LayerNorms for RMSNorm and the
 ReLU feed-forward for SwiGLU, and has 3 layers of 3 heads where the cpu preset has 4
-of 2 (its step costs more, so it takes fewer layers to train as many steps). Each run writes its own
-runs/versus/<preset>/ (log.json, checkpoint, samples) and the comparison goes to
-runs/versus.json: the final val loss (200 batches), steps, tokens/s and wall time of
-each, and how much of the CPUs other processes used meanwhile.
+of 2 (its step costs more, so it takes fewer layers to train as many steps). Each
+run writes its own runs/versus/<preset>/ (log.json, checkpoint, samples) and the
+comparison goes to runs/versus.json: the final val loss (the trainer's final
+estimate), steps, tokens/s and wall time of each, and how much of the CPUs other
+processes used meanwhile.
 
     .venv/bin/python -m gptkata.lab.versus                        # about 4 minutes
     .venv/bin/python -m gptkata.lab.versus --args "--max-seconds 30"
