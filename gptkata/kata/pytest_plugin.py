@@ -206,6 +206,25 @@ def _reference_frame(error: BaseException):
     return None
 
 
+def _given_check(mine: list, kata_name: str | None) -> tuple[str, str | None] | None:
+    """For a ValueError whose innermost learner's frame is given code (a helper such
+    as `_check_ids`, or the validation above `# -- your code below --`): the name of
+    the public function whose check it is, and that function qualified; else None."""
+    if not mine or kata_name is None:
+        return None
+    try:
+        source = Path(mine[-1].filename).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    if not stubs.in_given_code(source, mine[-1].lineno, kata_name):
+        return None
+    callers = [f for f in mine if not stubs.is_given(f.name) and f.name != "<module>"]
+    if not callers:
+        return None
+    function = _qualified(callers[-1])
+    return (function.split(".", 1)[1] if function else callers[-1].name), function
+
+
 def _describe_exception(item, error, kata_name, example_line, checked_at) -> dict | None:
     """Any other exception: the learner's line that raised it, or else the test's line
     that got something it could not use; never the frames of torch or of pytest. A
@@ -232,13 +251,25 @@ def _describe_exception(item, error, kata_name, example_line, checked_at) -> dic
             f"({_at(reference)}), called by your {name}: {error}"
         )
     place = f"in {name}" if mine else "in the test"
+    advice = f"  what {name} must do: its docstring, or make show KATA={kata_name}"
+    given = _given_check(mine, kata_name) if isinstance(error, ValueError) else None
+    if given is not None:  # the exercise's own input check refused what it was passed
+        caller, function = given
+        headline = one_line(f"{type(error).__name__}: {error}")
+        headline += f" (the given input check of {caller} refused what it was passed)"
+        place = f"in given code, called by {caller}"
+        test = (_frames_in(error, Path(item.path).parent) or [None])[-1]
+        line = (test.line or "").strip().rstrip(",") if test else ""
+        source = f" at {_at(test)}:  {line}" if test else ""
+        advice = (
+            f"  the check is given and correct: look at what the test passed to {caller}"
+            f"{source} (one of your functions may have made it)"
+        )
     lines = [
         headline,
         f"  raised at {where}, {place}:  {code}",
         example_line,
-        f"  what {name} must do: its docstring, or make show KATA={kata_name}"
-        if function and kata_name
-        else "",
+        advice if function and kata_name else "",
         checked_at,
     ]
     return dict(

@@ -79,6 +79,21 @@ def function_at(source: str, line: int) -> str | None:
     return None
 
 
+def in_given_code(source: str, line: int, kata_name: str) -> bool:
+    """True when `line` of a learner's file is given code: a private helper, or the
+    lines of a public function above its `# -- your code below --` (its validation)."""
+    qualified = function_at(source, line)
+    if qualified is None:
+        return False
+    if is_given(qualified.rsplit(".", 1)[-1]):
+        return True
+    try:
+        spans = {cut.qualname: cut for cut in cuts(source, kata_name)}
+    except (ValueError, SyntaxError):
+        return False
+    return qualified in spans and line < spans[qualified].start
+
+
 def _docstring_node(func: ast.FunctionDef):
     first = func.body[0]
     if (

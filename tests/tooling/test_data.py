@@ -182,6 +182,8 @@ def test_ensure_offline_stops_with_the_one_line_that_says_make_data_source(
     error = capsys.readouterr().err.strip()
     assert status == 1
     assert "\n" not in error and "make data SOURCE=path/to/input.txt" in error
+    assert error.startswith("The corpus is needed first: could not download the corpus")
+    assert error.endswith("; then run this command again.")  # what they ran was not make data
     assert not (tmp_path / "data" / data.FILENAME).exists()
 
 

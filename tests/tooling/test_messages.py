@@ -135,6 +135,24 @@ def test_an_error_in_a_given_helper_is_placed_in_that_helper(tmp_path):
     assert "what RopeAttention.forward must do" not in out
 
 
+def test_a_given_input_check_that_refuses_is_not_blamed_but_what_fed_it(tmp_path):
+    root = scratch(tmp_path, "tokenizer")
+    with_mistake(
+        root,
+        "tokenizer",
+        "return [stoi[ch] for ch in text]",
+        "return [stoi[ch] + 1 for ch in text]",
+    )
+
+    out = gptkata(root, "test", "--kata", "tokenizer").stdout
+
+    refused = out[out.index("test_decode_inverts_encode") :]
+    assert "(the given input check of decode refused what it was passed)" in refused
+    assert "in given code, called by decode" in refused
+    assert "the check is given and correct: look at what the test passed to decode" in refused
+    assert "what _check_ids must do" not in out and "what decode must do" not in refused
+
+
 def test_a_causality_example_is_one_line_with_its_seed(tmp_path):
     root = scratch(tmp_path, "rope")
     band = "return (distance >= 0) & (distance < window)"
