@@ -21,7 +21,7 @@ import os
 import sys
 
 from gptkata.data import CorpusError
-from gptkata.kata import hints, manifest, progress, reset, runner, select, show
+from gptkata.kata import cache, hints, manifest, progress, reset, runner, select, show
 
 
 def one_kata(name: str) -> manifest.Kata:
@@ -46,7 +46,14 @@ def cmd_test(args: argparse.Namespace) -> int:
     problem = runner.corpus_problem()
     if problem:
         raise CorpusError(problem)
+    # a run of whole katas of exercises/ is what progress and watch would run: kept for them
+    kept = {}
+    if impl == "exercises" and not args.pytest_args:
+        keys = cache.Keys()
+        kept = {k.name: keys.key(k, args.chain) for k in katas if k.test_file.is_file()}
     outcome = runner.run(targets, args.pytest_args, impl=impl, chain=args.chain)
+    if kept and outcome.complete:
+        cache.keep(katas, kept, outcome.results, args.chain)
     for line in runner.report_lines(outcome):
         print(line, flush=True)
     if outcome.passed:

@@ -67,3 +67,17 @@ def test_progress_reuses_stored_results_and_shows_the_same_view(tmp_path):
 
     assert stored == ["batching-reference.json", "tokenizer-reference.json"]
     assert first == second
+
+
+def test_make_test_keeps_its_results_for_progress(tmp_path):
+    root = scratch(tmp_path, "tokenizer", "batching")
+    solve(root, "tokenizer")
+
+    gptkata(root, "test", "--kata", "tokenizer")
+    stored = sorted(p.name for p in (root / ".gptkata" / "results").iterdir())
+    gptkata(root, "test", "--kata", "batching", "-k", "batch")  # a part of a kata: not kept
+    still = sorted(p.name for p in (root / ".gptkata" / "results").iterdir())
+
+    assert stored == still == ["tokenizer-reference.json"]
+    view = gptkata(root, "progress").stdout
+    assert "tokenizer" in view and "done" in view
