@@ -322,10 +322,15 @@ class _Collector:
             if self.recorder:
                 self.recorder.result(self.results[-1])
 
-    @pytest.hookimpl
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_terminal_summary(self, terminalreporter, exitstatus, config):
-        for line in summary_lines(self.results) + note_lines(config):
-            terminalreporter.write_line(line)
+        # around pytest's own summary, so the next step comes after its list of
+        # failures: the last thing said before the counts
+        try:
+            return (yield)
+        finally:
+            for line in summary_lines(self.results) + note_lines(config):
+                terminalreporter.write_line(line)
 
     @pytest.hookimpl
     def pytest_sessionfinish(self, session, exitstatus):
