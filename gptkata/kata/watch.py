@@ -48,7 +48,7 @@ from watchdog.observers.polling import PollingObserver
 
 from gptkata import paths
 from gptkata.kata import cache, manifest, progress, warm
-from gptkata.kata.results import DONE, NO_TESTS, KataState, Result, tally
+from gptkata.kata.results import DONE, NO_TESTS, KataState, Result, as_sentence, tally
 
 QUIET_SECONDS = 0.15  # how long saves must be quiet before the tests run (an editor's burst)
 POLL_SECONDS = 1.0
@@ -146,7 +146,7 @@ def screen_lines(
     if state.state == DONE:
         lines.append(f"Kata {kata.name} is done: all {state.total} tests pass.")
     elif problem is not None:
-        lines.append(f"First failure: {problem.test_name}")
+        lines.append(f"First failure: {as_sentence(problem.test_name)}")
         lines += [f"  {line}" for line in problem.details.strip().splitlines()]
         lines += ["", f"edit: {progress.what_to_edit(problem, kata)}"]
     also = " CHAIN=mine" if chain == "mine" else ""
