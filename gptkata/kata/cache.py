@@ -40,6 +40,8 @@ def _harness() -> list[Path]:
     """The files every kata's result depends on: test helpers, harness, settings."""
     tests = paths.ROOT / "tests"
     files = [paths.ROOT / "pyproject.toml", *sorted(tests.glob("*.py"))]
+    # the kata tests' own helper modules (gpt_models.py, ...): any kata's tests may use them
+    files += sorted(p for p in (tests / "katas").glob("*.py") if not p.name.startswith("test_"))
     files += sorted((paths.ROOT / "gptkata").glob("*.py"))
     kata_wing = paths.ROOT / "gptkata" / "kata"
     files += sorted(kata_wing.glob("*.py")) + sorted(kata_wing.glob("*.toml"))

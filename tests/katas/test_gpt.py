@@ -6,7 +6,6 @@ the two, below 1e-6 for values of size about 1. ATOL = 1e-5 accepts that; a leak
 from the future, a missing layer or a wrong loss moves the numbers by far more.
 """
 
-import functools
 import math
 
 import pytest
@@ -16,44 +15,20 @@ from hypothesis import given
 from hypothesis import strategies as st
 from torch.nn import functional as F
 
-from gptkata.kata.select import Lazy, dependency, implementation
+from gptkata.kata.select import Lazy, dependency
 from tests import expect, strategies
+from tests.katas.gpt_models import (
+    LECTURE_PARAMETERS,
+    lecture_model,
+    make_model,
+    parameter_count,
+    small_model,
+)
 
-gpt = Lazy(implementation, "gpt")
 block = Lazy(dependency, "block")
 batching = Lazy(dependency, "batching")
 training = Lazy(dependency, "training")
 ATOL = 1e-5
-LECTURE_PARAMETERS = 10_788_929  # the lecture prints "10.788929 M parameters"
-SMALL = dict(vocab_size=65, block_size=8, n_embd=16, n_head=2, n_layer=2, dropout=0.0)
-
-
-def parameter_count(vocab_size, block_size, n_embd, n_layer, **_):
-    """The size of a GPT, counted from its parts (n = n_embd, V = vocab_size)."""
-    n, V = n_embd, vocab_size
-    embeddings = V * n + block_size * n
-    blocks = n_layer * (12 * n * n + 10 * n)  # attention 4n^2 + n, MLP 8n^2 + 5n, 2 LayerNorms
-    return embeddings + blocks + 2 * n + (n * V + V)  # + final LayerNorm + head
-
-
-# Seeds the CPU generator that initialises layers: torch.manual_seed would also queue
-# seeds for every accelerator, which costs milliseconds per call inside a test.
-def make_model(seed=0, **changes):
-    torch.default_generator.manual_seed(seed)
-    return gpt.GPTLanguageModel(gpt.GPTConfig(**{**SMALL, **changes}))
-
-
-@functools.cache
-def lecture_model():
-    """The lecture's model, GPTConfig() with its defaults, in eval mode: built once,
-    as building 10.8M parameters takes a moment. Tests only read it."""
-    torch.default_generator.manual_seed(1337)
-    return gpt.GPTLanguageModel(gpt.GPTConfig()).eval()
-
-
-def small_model():
-    """A small model (SMALL) in eval mode."""
-    return make_model().eval()
 
 
 def test_the_lecture_model_has_10_788_929_parameters():

@@ -55,6 +55,8 @@ def test_a_changed_test_file_reruns_its_kata_and_a_changed_harness_or_solution_e
     assert rerun() == ["tokenizer", "batching", "bigram"]
     edit(copy / "tests" / "expect.py")
     assert rerun() == ["tokenizer", "batching", "bigram"]
+    edit(copy / "tests" / "katas" / "gpt_models.py")  # a helper module of the kata tests
+    assert rerun() == ["tokenizer", "batching", "bigram"]
 
 
 def test_progress_reuses_stored_results_and_shows_the_same_view(tmp_path):
