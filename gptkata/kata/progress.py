@@ -113,6 +113,8 @@ def kata_line(state: KataState, is_current: bool = False) -> str:
         return f"{head}  {state.first_problem.message}"
     if state.state == NO_TESTS:
         return f"{head}  (its tests are not written yet)"
+    if state.state == NOT_STARTED and state.passed:  # only the given input checks pass
+        return f"{head}  {bar(0.0, 12)} {state.passed:>3}/{state.total} (the given input checks)"
     return f"{head}  {bar(state.passed / state.total, 12)} {state.passed:>3}/{state.total}"
 
 

@@ -102,6 +102,17 @@ def test_passing_bad_input_tests_alone_do_not_start_a_kata():
     assert state(("passed", False), ("passed", True)) == "done"
 
 
+def test_a_not_started_katas_bar_is_empty_and_says_what_passes():
+    results = [Result("tests/katas/test_tokenizer.py::t0", "tokenizer", TODO, "")]
+    results.append(
+        Result("tests/katas/test_tokenizer.py::t1", "tokenizer", "passed", "", bad_input=True)
+    )
+
+    line = progress.kata_line(KataState(manifest.get("tokenizer"), results))
+
+    assert "not started  [------------]   1/2 (the given input checks)" in line
+
+
 def test_the_current_kata_is_the_first_that_is_not_done():
     states = [
         outcomes("tokenizer", "passed"),
