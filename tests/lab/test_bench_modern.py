@@ -92,3 +92,14 @@ def test_make_bench_shows_the_last_versus_comparison_or_how_to_measure_it(tmp_pa
 
     fresh = "\n".join(versus.bench_lines(report, path))
     assert "from " not in fresh and "0.020 lower" in fresh
+
+
+def test_versus_trains_both_presets_for_the_same_85_seconds_and_lets_args_override(tmp_path):
+    from gptkata.lab import train_cli, versus
+
+    for preset in versus.PRESETS:
+        command = versus.train_command(preset, tmp_path / preset, [])
+        settings = train_cli.parse(command[3:]).settings  # after python -m gptkata.lab.train
+        assert (settings.max_seconds, settings.max_steps) == (85, 1_000_000), preset
+    command = versus.train_command("cpu", tmp_path, ["--max-seconds", "30"])
+    assert train_cli.parse(command[3:]).settings.max_seconds == 30

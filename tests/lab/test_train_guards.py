@@ -236,9 +236,9 @@ def test_a_block_size_that_cannot_fit_into_memory_is_refused_up_front_with_the_e
 
 
 def test_no_time_limit_is_explicit():
-    for preset in ("bigram", "nanogpt", "lecture"):
+    for preset in ("bigram", "cpu", "nanogpt", "lecture"):
         assert presets.get(preset).max_seconds == math.inf
-    assert presets.get("cpu").max_seconds == 85
+    assert presets.get("modern").max_seconds == 85
 
 
 def test_a_run_without_a_time_limit_writes_null_in_its_log(corpus, tmp_path):

@@ -7,15 +7,18 @@ import dataclasses
 
 import torch
 
-from gptkata.lab import checkpoint, models, presets, sample
+from gptkata.lab import checkpoint, models, presets, sample, versus
 from tests.lab.training_run import run_train, write_corpus
 
 
-def test_the_modern_preset_is_the_cpu_preset_with_the_modern_model_and_its_own_sizes():
+def test_the_modern_preset_is_the_cpu_preset_with_the_modern_model_its_sizes_and_85_s():
     modern, cpu = presets.get("modern"), presets.get("cpu")
     assert (modern.model, modern.window) == ("modern", cpu.block_size)
     sizes = dict(n_layer=cpu.n_layer, n_head=cpu.n_head)
-    assert dataclasses.replace(modern, model="gpt", window=0, **sizes) == cpu  # the same recipe
+    budget = dict(max_steps=cpu.max_steps, max_seconds=cpu.max_seconds)
+    as_cpu = dataclasses.replace(modern, model="gpt", window=0, **sizes, **budget)
+    assert as_cpu == cpu  # the same recipe
+    assert (modern.max_seconds, modern.max_steps) == tuple(map(float, versus.SAME_TIME[1::2]))
 
 
 def test_a_modern_run_saves_a_checkpoint_that_samples(tmp_path, capsys):
