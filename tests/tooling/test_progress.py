@@ -3,7 +3,7 @@ copies where katas are solved, half solved, broken or untouched."""
 
 from gptkata.kata import manifest, progress
 from gptkata.kata.pytest_plugin import _named_function
-from gptkata.kata.results import BROKEN, TODO, KataState, Result
+from gptkata.kata.results import BROKEN, TODO, KataState, Result, as_sentence
 from tests.tooling.repo import (
     break_syntax,
     exercise,
@@ -226,4 +226,13 @@ def test_a_wrong_answer_of_a_method_names_the_class_and_the_method_to_edit():
     wrong = result("failed", "w after step 1 of AdamW(...)", function="optim.AdamW.step")
     assert progress.what_to_edit(wrong, manifest.get("optim")) == (
         "exercises/optim.py, function AdamW.step"
+    )
+
+
+def test_a_test_name_reads_as_a_sentence_with_its_possessives_given_back():
+    assert as_sentence("test_y_is_x_shifted_by_one") == "y is x shifted by one"
+    assert as_sentence("test_encode_hola_gives_the_seeds_ids") == "encode hola gives the seed's ids"
+    assert (
+        as_sentence("test_cross_entropy_has_torchs_gradient")
+        == "cross entropy has torch's gradient"
     )

@@ -5,6 +5,7 @@ import ast
 import re
 
 from gptkata.kata import manifest, show
+from gptkata.kata.results import as_sentence
 from tests.tooling.repo import solve_all_but
 
 TOKENIZER = manifest.get("tokenizer")
@@ -25,7 +26,7 @@ def test_instructions_come_from_the_docstring_the_manifest_the_stubs_and_the_tes
     ]
     assert len(tests) > 5
     for name in tests:
-        assert f"  - {name.removeprefix('test_').replace('_', ' ')}\n" in text + "\n"
+        assert f"  - {as_sentence(name)}\n" in text + "\n"
     assert "make test KATA=tokenizer" in text and "make hint KATA=tokenizer" in text
 
 
