@@ -129,7 +129,8 @@ def claim(folder: Path, resume: bool = False, overwrite: bool = False) -> Claim:
                 raise outputs.OutputError(
                     f"{folder} already holds a checkpoint of another run: continue it with "
                     "--resume, choose another --out, or start over with --overwrite (which "
-                    f"first moves it to {folder}/previous-<n>/)"
+                    f"first moves it to {folder}/previous-<n>/); with make, a flag goes in "
+                    'ARGS: make train ARGS="--overwrite"'
                 )
             tqdm.write(f"note: moved the earlier run's files to {move_aside(folder)}/")
     except OSError as error:
