@@ -122,9 +122,10 @@ PRESETS: dict[str, Preset] = {
     # kata 10's fused GPT (its attention kernel timed per machine), 4 layers of 2 heads
     # of 48 channels (n_embd 96), nanoGPT's CPU model made narrower: it sees about 3.1M
     # characters, and a smaller model learns more from that little text than a wider
-    # one. A step budget, like nanoGPT's recipe, so that the run takes less time than
-    # the recipe on any CPU where it does (a fixed time would buy too few steps on a
-    # slow CPU, and overrun the recipe on a fast one). A batch of 32 at a higher learning
+    # one. A step budget, as nanoGPT's recipe has: 1,500 steps and the final estimate
+    # took 0.56-0.78 of the recipe's 2,000 on the CPUs measured, so the run ends first on
+    # a slow CPU and a fast one alike (a fixed time buys a slow CPU too few steps, and
+    # outlasts the recipe on a fast one). A batch of 32 at a higher learning
     # rate with a short warmup (more updates than a larger batch for the same text, at
     # almost the same tokens/s), the residual projections initialised smaller, and loss
     # estimates in few, large batches.

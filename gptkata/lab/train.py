@@ -1,6 +1,6 @@
 """`make train`: train the reference GPT (or the bigram model) for real.
 
-    make train                                 the cpu preset: 1,500 steps, a minute or two on 2 cores
+    make train                                 the cpu preset: 1,500 steps, 1-2 minutes
     make train PRESET=bigram                   the seed notebook's bigram model, seconds
     make train PRESET=lecture                  the lecture's 10.8M-parameter GPT, for a GPU
     make train ARGS="--max-seconds 30"         any setting of a preset, as a flag
