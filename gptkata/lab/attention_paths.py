@@ -15,7 +15,8 @@ The lab has a third way, `masked_softmax`: the attention kata's recipe with the
 heads as a batch dimension - one batched q @ k^T, the causal mask made once and
 kept, softmax, dropout, one batched product with v. It computes the same function
 (the tests compare it to SDPA) with fewer passes over the (T, T) matrix than the
-math kernel, but it stores that matrix, which flash does not.
+math kernel, and a cheaper dropout (`dropout_16_bits`), but it stores that matrix,
+which flash does not.
 
 Which is fastest depends on the CPU (AVX2 or AVX-512, its caches), on the sizes
 and on dropout, so the trainer and `make bench` time both paths at the run's sizes,
@@ -73,9 +74,31 @@ def masked_softmax(
     scores = (q * q.shape[-1] ** -0.5) @ k.transpose(-2, -1)  # (B, nh, T, T)
     scores = scores.masked_fill(mask[:T, :T], float("-inf"))
     weights = torch.softmax(scores, dim=-1)
-    if dropout_p > 0:
-        weights = F.dropout(weights, dropout_p)
-    return weights @ v  # (B, nh, T, head_size)
+    return dropout_16_bits(weights, dropout_p) @ v  # (B, nh, T, head_size)
+
+
+def dropout_16_bits(x: torch.Tensor, p: float) -> torch.Tensor:
+    """Dropout (while training: p > 0) from 16 random bits per number of `x`.
+
+    F.dropout draws one random number per number; on a CPU, at the lecture's sizes,
+    drawing them for the (B, nh, T, T) attention weights costs more than the softmax
+    (dropout was a third of the fused GPT's training step). Here one 64-bit draw serves
+    four numbers: a number is kept where its 16 bits clear a threshold, so it is
+    dropped with probability round(p * 65536) / 65536 (0.2 becomes 0.19999695), and the
+    kept ones are scaled by 1 / (1 - that probability), which keeps every number's
+    expectation exact. GPU attention kernels do the same with 8 bits. The draws come
+    from PyTorch's generator, so a seed repeats them.
+    """
+    if p <= 0:
+        return x
+    threshold = round(p * 2**16)
+    if threshold >= 2**16:  # p of 1 (or within 1 / 131072 of it): everything is dropped
+        return torch.zeros_like(x)
+    n = x.numel()
+    draws = torch.randint(-(2**63), 2**63 - 1, ((n + 3) // 4,), dtype=torch.int64, device=x.device)
+    bits = draws.view(torch.int16)[:n].view(x.shape)  # uniform over -2**15 .. 2**15 - 1
+    keep = bits >= threshold - 2**15
+    return x * keep * (2**16 / (2**16 - threshold))
 
 
 class PathAttention(CausalSelfAttention):
@@ -99,7 +122,7 @@ class PathAttention(CausalSelfAttention):
         p = self.dropout if self.training else 0.0
         y = masked_softmax(q, k, v, self.future, p)
         y = y.transpose(1, 2).contiguous().view(B, T, C)
-        return self.resid_dropout(self.c_proj(y))
+        return dropout_16_bits(self.c_proj(y), p)  # resid_dropout's, from fewer draws
 
 
 class PathRopeAttention(RopeAttention):
@@ -124,7 +147,8 @@ class PathRopeAttention(RopeAttention):
                 self.future = torch.ones(T, T, dtype=torch.bool, device=x.device).triu(1)
         p = self.dropout if self.training else 0.0
         y = masked_softmax(q, k, v, self.future, p)
-        return self.resid_dropout(self.c_proj(y.transpose(1, 2).contiguous().view(B, T, C)))
+        y = self.c_proj(y.transpose(1, 2).contiguous().view(B, T, C))
+        return dropout_16_bits(y, p)  # resid_dropout's, from fewer draws
 
 
 def use_path(model: nn.Module, path: str) -> int:

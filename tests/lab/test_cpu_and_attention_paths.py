@@ -168,6 +168,29 @@ def test_masked_softmax_never_looks_into_the_future_and_drops_weights_while_trai
     assert not torch.allclose(dropped, out), "dropout 0.5 changed nothing"
 
 
+def test_dropout_from_16_bits_drops_p_of_the_numbers_and_keeps_the_expectation():
+    x = torch.ones(1000, 1000)
+    torch.manual_seed(0)
+    out = attention_paths.dropout_16_bits(x, 0.2)
+    dropped = (out == 0).float().mean().item()
+    assert abs(dropped - 0.2) < 0.002, f"dropped {dropped:.4f} of the numbers, not about 0.2"
+    kept = 65536 / (65536 - round(0.2 * 65536))  # 1 / (1 - p as 16 bits hold it)
+    assert out.unique().tolist() == [0.0, pytest.approx(kept)]
+    assert abs(out.mean().item() - 1.0) < 0.003, "the expectation of each number is kept"
+    torch.manual_seed(0)
+    assert torch.equal(attention_paths.dropout_16_bits(x, 0.2), out), "a seed repeats it"
+    assert attention_paths.dropout_16_bits(x, 0.0) is x
+    assert not attention_paths.dropout_16_bits(x, 1.0).any()
+
+
+def test_every_number_is_dropped_independently_of_its_neighbours():
+    torch.manual_seed(1)
+    kept = attention_paths.dropout_16_bits(torch.ones(400_000), 0.5) > 0
+    pairs = kept.view(-1, 4).float()  # four numbers share one 64-bit draw
+    both = (pairs[:, :-1] * pairs[:, 1:]).mean().item()
+    assert abs(both - 0.25) < 0.005, f"neighbours both kept {both:.4f} of the time, not 0.25"
+
+
 def test_an_unknown_path_or_a_model_without_fused_attention_is_a_value_error():
     expect.value_error(
         "use_path(model, 'fast')",
