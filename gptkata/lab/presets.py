@@ -123,7 +123,7 @@ PRESETS: dict[str, Preset] = {
     # of 48 channels (n_embd 96), nanoGPT's CPU model made narrower: it sees about 3.1M
     # characters, and a smaller model learns more from that little text than a wider
     # one. A step budget, as nanoGPT's recipe has: 1,500 steps and the final estimate
-    # took 0.56-0.78 of the recipe's 2,000 on the CPUs measured, so the run ends first on
+    # took 0.56-0.85 of the recipe's 2,000 on the CPUs measured, so the run ends first on
     # a slow CPU and a fast one alike (a fixed time buys a slow CPU too few steps, and
     # outlasts the recipe on a fast one). A batch of 32 at a higher learning
     # rate with a short warmup (more updates than a larger batch for the same text, at
