@@ -74,16 +74,19 @@ hint: $(VENV)/.installed
 reset: $(VENV)/.installed
 	@$(PY) -m gptkata reset $(if $(KATA),--kata "$(KATA)")
 
-train: $(VENV)/.installed
+# the lab's commands need the corpus too, unless ARGS names another folder (--data-dir)
+NEEDS_CORPUS = $(if $(findstring --data-dir,$(ARGS)),,corpus)
+
+train: $(VENV)/.installed $(NEEDS_CORPUS)
 	@$(PY) -m gptkata.lab.train --preset $(PRESET) $(ARGS)
 
 sample: $(VENV)/.installed
 	@$(PY) -m gptkata.lab.sample $(ARGS)
 
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed $(NEEDS_CORPUS)
 	@$(PY) -m gptkata.lab.bench $(ARGS)
 
-bench-nanogpt: $(VENV)/.installed
+bench-nanogpt: $(VENV)/.installed $(NEEDS_CORPUS)
 	@$(PY) -m gptkata.lab.bench_nanogpt $(ARGS)
 
 speed: $(VENV)/.installed

@@ -154,6 +154,7 @@ PRESETS: dict[str, Preset] = {
         block_size=64,
         batch_size=12,
         max_steps=2000,
+        precision="fp32",  # as nanoGPT's train.py runs on a CPU
         learning_rate=1e-3,
         min_lr=1e-4,
         warmup_steps=100,

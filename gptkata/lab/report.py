@@ -50,6 +50,18 @@ def announce(setup: Setup, model: nn.Module, resumed_from: int | None) -> None:
         f"{', compiled' if s.compile else ''}; batch {s.batch_size}, up to {limit}; "
         f"writing to {setup.out}/"
         + (f"\nresuming at step {resumed_from}" if resumed_from is not None else "")
+        + (finished_note(resumed_from, s.max_steps) if resumed_from is not None else "")
+    )
+
+
+def finished_note(step: int, max_steps: int) -> str:
+    """For a resumed run that has already reached --max-steps: how to train further."""
+    if step < max_steps:
+        return ""
+    return (
+        f" - the run already reached --max-steps {max_steps}, so only the final estimate and "
+        f'the sample run again; to train further: make train ARGS="--resume --max-steps '
+        f'{2 * max_steps}"'
     )
 
 
@@ -71,8 +83,8 @@ def write_results(setup: Setup, model: nn.Module, log: dict) -> None:
     outputs.write_json(out / "log.json", log)
     print(f"\n{text}\n")
     print(
-        f"val loss {log['val_loss']:.4f}, train loss {log['train_loss']:.4f} per token "
-        f"(estimated on {log['final_eval_batches']} batches per split, "
+        f"val loss {log['val_loss']:.4f}, train loss {log['train_loss']:.4f} (nats per token, "
+        f"estimated on {log['final_eval_batches']} batches per split, "
         f"{log['final_eval_seconds']:.1f} s)\n"
         f"val {log['val_bits_per_character']:.3f} bits per character "
         f"({log['tokenizer']} tokenizer, {log['vocab_size']} ids, "

@@ -127,7 +127,7 @@ def claim(folder: Path, resume: bool = False, overwrite: bool = False) -> Claim:
         if (folder / FILENAME).exists() and not resume:
             if not overwrite:
                 raise outputs.OutputError(
-                    f"{folder} already holds a checkpoint of another run: continue it with "
+                    f"{folder} already holds a checkpoint of an earlier run: continue it with "
                     "--resume, choose another --out, or start over with --overwrite (which "
                     f"first moves it to {folder}/previous-<n>/); with make, a flag goes in "
                     'ARGS: make train ARGS="--overwrite"'

@@ -45,7 +45,7 @@ from gptkata.lab.plots import attention_heatmap
 from solutions.sampling import sample_next
 
 DEFAULT_CHECKPOINT = paths.RUNS / "cpu" / checkpoint.FILENAME
-TRAIN_FIRST = "train one first with `make train PRESET=cpu` (about 90 seconds on 2 CPU cores)"
+TRAIN_FIRST = "train one first with `make train PRESET=cpu` (about a minute on 2 CPU cores)"
 
 
 @torch.no_grad()
@@ -169,8 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--top-p",
         type=float,
         default=None,
+        # "%(default).0s" prints nothing; it keeps the formatter from adding "(default: None)"
         help="sample among the smallest set of likeliest characters whose probabilities "
-        "add up to p, in (0, 1] (default: off)",
+        "add up to p, in (0, 1] (default: off)%(default).0s",
     )
     parser.add_argument("--seed", type=int, default=1337, help="the same seed gives the same text")
     parser.add_argument(

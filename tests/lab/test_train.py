@@ -68,6 +68,7 @@ def test_the_nanogpt_preset_is_nanogpts_cpu_recipe():
     recipe = presets.get("nanogpt")
     assert (recipe.n_layer, recipe.n_head, recipe.n_embd, recipe.block_size) == (4, 4, 128, 64)
     assert (recipe.batch_size, recipe.max_steps, recipe.dropout) == (12, 2000, 0.0)
+    assert recipe.precision == "fp32", "nanoGPT trains in float32 on a CPU"
 
 
 def test_the_cpu_preset_stops_on_fewer_steps_than_nanogpt_and_estimates_on_as_much_text():
@@ -172,6 +173,17 @@ def test_an_output_directory_that_cannot_be_written_is_a_clear_error(corpus, tmp
 def test_resume_without_a_checkpoint_says_so(corpus, tmp_path, capsys):
     assert run_train(corpus, tmp_path / "run", "--resume") == 1
     assert "there is no checkpoint at" in capsys.readouterr().err
+
+
+def test_resuming_a_finished_run_says_how_to_train_further(corpus, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert run_train(corpus, out, "--max-steps", "2") == 0
+    capsys.readouterr()
+    assert run_train(corpus, out, "--max-steps", "2", "--resume") == 0
+    printed = capsys.readouterr().out
+    assert "the run already reached --max-steps 2" in printed
+    assert 'make train ARGS="--resume --max-steps 4"' in printed
+    assert "nats per token" in printed, "the loss names its unit"
 
 
 def test_resume_refuses_a_checkpoint_of_another_model_naming_the_fields(corpus, tmp_path, capsys):

@@ -60,7 +60,7 @@ def test_a_new_run_into_a_folder_with_a_checkpoint_stops_and_changes_nothing(
     before = run_files(out)
     assert run_train(corpus, out, "--max-steps", "3") == 1  # no --resume
     error = error_line(capsys)
-    assert "already holds a checkpoint" in error
+    assert "already holds a checkpoint of an earlier run" in error
     assert "--resume" in error and "--out" in error and "--overwrite" in error
     assert 'with make, a flag goes in ARGS: make train ARGS="--overwrite"' in error
     assert run_files(out) == before
