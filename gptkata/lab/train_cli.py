@@ -29,7 +29,10 @@ def build_parser() -> argparse.ArgumentParser:
         "its flag; [brackets] show each preset's value.",
     )
     parser.add_argument(
-        "--preset", default="cpu", choices=presets.PRESETS, help="the preset to start from"
+        "--preset",
+        default="cpu",
+        choices=presets.PRESETS,
+        help="the preset to start from (default: cpu; with make: make train PRESET=<name>)",
     )
     parser.add_argument("--out", type=Path, help="the output directory (default: runs/<preset>/)")
     parser.add_argument(
