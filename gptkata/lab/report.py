@@ -50,17 +50,18 @@ def announce(setup: Setup, model: nn.Module, resumed_from: int | None) -> None:
         f"{', compiled' if s.compile else ''}; batch {s.batch_size}, up to {limit}; "
         f"writing to {setup.out}/"
         + (f"\nresuming at step {resumed_from}" if resumed_from is not None else "")
-        + (finished_note(resumed_from, s.max_steps) if resumed_from is not None else "")
+        + (finished_note(setup.name, resumed_from, s.max_steps) if resumed_from is not None else "")
     )
 
 
-def finished_note(step: int, max_steps: int) -> str:
+def finished_note(preset: str, step: int, max_steps: int) -> str:
     """For a resumed run that has already reached --max-steps: how to train further."""
     if step < max_steps:
         return ""
+    command = "make train" + (f" PRESET={preset}" if preset != "cpu" else "")
     return (
         f" - the run already reached --max-steps {max_steps}, so only the final estimate and "
-        f'the sample run again; to train further: make train ARGS="--resume --max-steps '
+        f'the sample run again; to train further: {command} ARGS="--resume --max-steps '
         f'{2 * max_steps}"'
     )
 

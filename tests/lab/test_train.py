@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from gptkata.lab import checkpoint, machine, optim, presets, rundir, train_cli
+from gptkata.lab import checkpoint, machine, optim, presets, report, rundir, train_cli
 from gptkata.lab.models import build_model, model_spec
 from tests.lab.training_run import TINY, is_png, read_log, run_train, write_corpus
 
@@ -184,6 +184,8 @@ def test_resuming_a_finished_run_says_how_to_train_further(corpus, tmp_path, cap
     assert "the run already reached --max-steps 2" in printed
     assert 'make train ARGS="--resume --max-steps 4"' in printed
     assert "nats per token" in printed, "the loss names its unit"
+    assert 'make train PRESET=nanogpt ARGS="--resume' in report.finished_note("nanogpt", 9, 9)
+    assert report.finished_note("cpu", 8, 9) == "", "a run with steps left says nothing"
 
 
 def test_resume_refuses_a_checkpoint_of_another_model_naming_the_fields(corpus, tmp_path, capsys):
