@@ -14,6 +14,7 @@ Rank 0 is the main process: only it shows progress and writes checkpoints and lo
 
 from __future__ import annotations
 
+import datetime
 import os
 from dataclasses import dataclass
 
@@ -65,9 +66,21 @@ def join(device: torch.device) -> Cluster:
     )
 
 
+LEAVE_TIMEOUT = datetime.timedelta(seconds=60)
+
+
 def leave(cluster: Cluster) -> None:
-    if cluster.distributed and dist.is_initialized():
-        dist.destroy_process_group()
+    """Leave the process group, all ranks together: a rank that tears its connections
+    down while another still holds them can abort in gloo's threads. The wait is
+    bounded (a rank that died is not waited for longer than LEAVE_TIMEOUT)."""
+    if not (cluster.distributed and dist.is_initialized()):
+        return
+    if dist.get_backend() == "gloo":
+        try:
+            dist.monitored_barrier(timeout=LEAVE_TIMEOUT)
+        except RuntimeError:
+            pass  # a rank did not arrive: leave anyway; its own error says why
+    dist.destroy_process_group()
 
 
 def all_true(cluster: Cluster, ok: bool) -> bool:
