@@ -87,6 +87,21 @@ def children_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def cpu_mark() -> tuple[float, float, float]:
+    """Now, for `others_share`: the machine's busy and total CPU seconds, and this
+    process's finished children's."""
+    return (*machine_cpu_seconds(), children_cpu_seconds())
+
+
+def others_share(since: tuple[float, float, float]) -> float:
+    """The fraction (0 .. 1) of the machine's CPU time since `since` (a `cpu_mark`)
+    that other processes used: not this one's children, which are the measurement."""
+    busy, total, ours = since
+    busy_after, total_after, ours_after = cpu_mark()
+    others = busy_after - busy - (ours_after - ours)
+    return max(0.0, others / max(total_after - total, 1e-9))
+
+
 class CaseFailed(Exception):
     """A case's process failed; the last line of what it printed says why."""
 
@@ -230,14 +245,11 @@ def run_all(args: argparse.Namespace, cases: tuple[str, ...] = ALL_CASES) -> int
         "cpu": cpu.report(),
     }
     results = {}
-    busy, total = machine_cpu_seconds()
-    ours = children_cpu_seconds()
+    mark = cpu_mark()
     for name in cases:
         print(f"running {name} ...", flush=True)
         results[name] = run_in_child(name, args)
-    busy_after, total_after = machine_cpu_seconds()
-    others = busy_after - busy - (children_cpu_seconds() - ours)
-    settings["others_cpu_percent"] = max(0.0, 100 * others / max(total_after - total, 1e-9))
+    settings["others_cpu_percent"] = 100 * others_share(mark)
     from gptkata.lab import versus  # it imports this module's CPU counters
 
     report = bench_modern.combined_report(results, settings, summarise)

@@ -35,7 +35,7 @@ from pathlib import Path
 from gptkata import outputs, paths
 from gptkata.data import CorpusError, read_corpus
 from gptkata.lab import cpu
-from gptkata.lab.bench import children_cpu_seconds, machine_cpu_seconds
+from gptkata.lab.bench import cpu_mark, others_share
 from gptkata.lab.bench_report import table
 
 PUBLISHED = {"val_loss": 1.88, "source": "nanoGPT's README, 2,000 steps on a CPU"}
@@ -57,18 +57,16 @@ def train_command(preset: str, out: Path, flags: list[str], data_dir: Path | Non
 def run_training(name: str, command: list[str], out: Path) -> dict:
     """One training run in its own process: its log.json, how long the process took,
     and how much of the CPUs other processes used meanwhile."""
-    busy, total = machine_cpu_seconds()
-    ours = children_cpu_seconds()
+    mark = cpu_mark()
     started = time.perf_counter()
     done = subprocess.run(command, cwd=paths.ROOT, capture_output=True, text=True)
     process_seconds = time.perf_counter() - started
-    busy_after, total_after = machine_cpu_seconds()
+    share = others_share(mark)
     if done.returncode != 0:
         lines = done.stderr.strip().splitlines() or [f"exit status {done.returncode}"]
         raise RunFailed(f"the {name} run failed: {lines[-1]}")
     log = json.loads((out / "log.json").read_text(encoding="utf-8"))
-    others = busy_after - busy - (children_cpu_seconds() - ours)
-    return summarise_run(log, process_seconds, others / max(total_after - total, 1e-9))
+    return summarise_run(log, process_seconds, share)
 
 
 def summarise_run(log: dict, process_seconds: float, others_share: float) -> dict:

@@ -34,7 +34,8 @@ import time
 from pathlib import Path
 
 from gptkata import paths
-from gptkata.lab.bench import children_cpu_seconds, machine_cpu_seconds
+from gptkata.lab import bench_nanogpt
+from gptkata.lab.bench import cpu_mark, others_share
 from gptkata.lab.bench_report import table
 
 PRESETS = ("cpu", "modern")
@@ -44,9 +45,7 @@ FIGURES = ("val_loss", "train_loss", "steps", "tokens_per_second", "wall_seconds
 
 def train_command(preset: str, out: Path, extra: list[str]) -> list[str]:
     """`make train PRESET=<preset>` into `out` for 85 s, then `extra`'s flags."""
-    # a run of this benchmark before is moved into previous-<n>/ (the trainer's --overwrite)
-    command = [sys.executable, "-m", "gptkata.lab.train", "--preset", preset, "--out", str(out)]
-    return [*command, "--overwrite", *SAME_TIME, *extra]
+    return bench_nanogpt.train_command(preset, out, [*SAME_TIME, *extra], data_dir=None)
 
 
 def run_preset(preset: str, out: Path, extra: list[str]) -> dict:
@@ -91,12 +90,9 @@ def report_lines(report: dict) -> list[str]:
 def compare(out: Path, extra: list[str]) -> dict:
     """Both presets, one after the other, into `out`/<preset>; the comparison, also
     written to `out`.json."""
-    busy, total = machine_cpu_seconds()
-    ours = children_cpu_seconds()
+    mark = cpu_mark()
     logs = {name: run_preset(name, out / name, extra) for name in PRESETS}
-    busy_after, total_after = machine_cpu_seconds()
-    others = busy_after - busy - (children_cpu_seconds() - ours)
-    report = summary(logs, max(0.0, 100 * others / max(total_after - total, 1e-9)), extra)
+    report = summary(logs, 100 * others_share(mark), extra)
     report["measured_at"] = time.strftime("%Y-%m-%d %H:%M")
     out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     return report
