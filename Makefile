@@ -16,8 +16,9 @@
 #   make bench                 speed benchmarks, printed side by side
 #   make bench-nanogpt         make train's cpu preset against nanoGPT's CPU recipe, side by side
 #   make speed                 how long the tests take, against python -c 'import torch'
-#   make grade SUBMISSIONS=<dir> [OUT=grades/] [JOBS=n] [TIMEOUT=s]
-#                              grade a class: one subfolder per student (their exercises/)
+#   make grade SUBMISSIONS=<dir> [OUT=grades/] [JOBS=n] [TIMEOUT=cpu s] [SOLUTIONS=kata,kata]
+#              [ROSTER=roster.csv] [CHAIN=reference] [ISOLATION=none]
+#                              grade a class in sandboxes: one subfolder per student
 #   make release OUT=<dir> [SOLUTIONS=kata,kata]   a student edition, without solutions/
 #   make new-kata NAME=<name> TITLE="..."          start a new kata (every file it needs)
 #   make check                 what CI runs: the suite against the solutions, the stub and
@@ -92,9 +93,12 @@ bench-nanogpt: $(VENV)/.installed $(NEEDS_CORPUS)
 speed: $(VENV)/.installed
 	@$(PY) -m gptkata.kata.speed
 
-grade: $(VENV)/.installed
+grade: $(VENV)/.installed corpus
 	@$(PY) -m gptkata grade --submissions "$(SUBMISSIONS)" $(if $(OUT),--out "$(OUT)") \
-		$(if $(JOBS),--jobs $(JOBS)) $(if $(TIMEOUT),--timeout $(TIMEOUT))
+		$(if $(JOBS),--jobs $(JOBS)) $(if $(TIMEOUT),--timeout $(TIMEOUT)) \
+		$(if $(filter command line,$(origin CHAIN)),--chain $(CHAIN)) \
+		$(if $(SOLUTIONS),--solutions "$(SOLUTIONS)") $(if $(ROSTER),--roster "$(ROSTER)") \
+		$(if $(ISOLATION),--isolation $(ISOLATION))
 
 release: $(VENV)/.installed
 	@$(PY) -m gptkata release --out "$(OUT)" $(if $(SOLUTIONS),--solutions "$(SOLUTIONS)")

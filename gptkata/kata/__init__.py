@@ -22,9 +22,10 @@
     checks.py       the maintainer checks of `make check` (mirror, stubs)
     authoring.py    `make new-kata`, and the authoring check that runs first in make check
     speed.py        `make speed`: how long the tests take
-    grade.py, grade_report.py, sandbox.py, grade_bench.py
+    grade.py, grade_report.py, grade_html.py, roster.py, sandbox.py, grade_bench.py
                     `make grade`: a class graded in forked, guarded children; the CSV,
-                    JSON and JUnit reports; the guards; the 60-submission benchmark
+                    JSON and JUnit reports and the HTML class report; the roster that
+                    names the students; the guards; the 60-submission benchmark
     release.py      `make release`: a student edition without the solutions
 
 A newcomer starts with manifest.py and select.py. May import: the shared modules in

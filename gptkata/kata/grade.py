@@ -1,42 +1,48 @@
-"""`make grade SUBMISSIONS=<dir> [OUT=grades/] [JOBS=n] [TIMEOUT=s]`: grade a class.
+"""`make grade SUBMISSIONS=<dir>`: grade a class, each submission in a sandbox.
 
 Every subfolder of SUBMISSIONS is one student's copy: a whole clone, or just its
-exercises/. Only the student's exercises/*.py are used; each is graded inside its own
-scratch copy of the pristine harness, tests and solutions (copied once from this
-repository), so nothing of a student's tests, Makefile or harness ever runs, and the
-submissions themselves are only read.
+exercises/. Only the student's exercises/*.py are used, and the submissions are only
+read. Each submission is graded exactly as its student edition runs it: its scratch
+copy is the edition (`make release`'s layout, with the references named in
+SOLUTIONS= and no others) with the student's exercises/ dropped in, so a student's own
+`make test` in the edition gives the same state, kata for kata. With CHAIN=reference
+each kata is graded on its own, built on the references of the katas before it (never
+its own): partial credit that does not depend on the earlier katas.
 
-How it runs: this process imports torch, pytest and hypothesis once, then forks one
-child per submission (JOBS at a time). The child limits itself, installs the guards of
-gptkata.kata.sandbox, and runs the kata suite with pytest; each test's result goes to a
-results file line by line. The parent watches the clock: a kata whose tests run past
-TIMEOUT seconds is killed and graded `timed out`, and a fresh child grades the katas
-after it. The same happens after a kata that tampered with the harness, or a process
-that ended on its own (os._exit, a crash): the kata is graded, the rest go on.
+The tests run through the one runner (gptkata.kata.runner), inside a bubblewrap
+sandbox (gptkata.kata.isolation): no other student's folder, no submissions folder,
+no solutions beyond the edition's, no output folder, no network, a process namespace
+and process-count limit, a memory limit. Every limit that decides a state is
+processor time: per test (the kata's own limit), per kata (TIMEOUT=, processor
+seconds), with wall-clock backstops many times longer. A kata whose tests end the
+process (os._exit, a crash), run past its limit, or tamper with the harness is graded
+broken, timed out or tampered, and a fresh sandbox grades the katas after it.
 
-Per kata: done, in progress (k of n), not started, broken (the import error and its
-file:line), timed out, tampered. The outputs (gptkata.kata.grade_report) land in OUT.
+ISOLATION=none grades without the sandbox, with the in-process guards only; the
+outputs say "not isolated". Per kata: done, in progress (k of n), not started,
+broken (the error and its file:line), timed out, tampered. The outputs
+(gptkata.kata.grade_report) land in OUT (default grades/).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
-import signal
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from gptkata import paths
-from gptkata.kata import grade_report, manifest, sandbox
+from gptkata.kata import grade_report, isolation, manifest, release, roster, runner, scan
 from gptkata.kata.results import kata_of
 
-HARNESS = ("gptkata", "tests", "solutions", "pyproject.toml")  # the parts of a scratch copy
-KEPT_OUT = ("lab", "tooling", "__pycache__", "pristine")  # never needed to grade
+BIGGEST_FILE = 1 << 20  # bytes: a student's file larger than this is left out
+CHAINS = ("edition", "reference")
 
 
 @dataclass
@@ -45,317 +51,306 @@ class Submission:
 
     name: str
     exercises: Path
-    left: list[str]  # the katas still to grade, in order
     tests: dict[str, list[dict]] = field(default_factory=dict)  # kata -> its test results
     verdicts: dict[str, tuple[str, str]] = field(default_factory=dict)  # kata -> (state, why)
+    flags: list[dict] = field(default_factory=list)
     starts: int = 0
+    cpu_seconds: float = 0.0
+    wall_seconds: float = 0.0
 
 
 @dataclass
-class Child:
-    submission: Submission
-    pid: int
-    results: Path
-    kata: str
-    since: float
-    offset: int = 0
-    started: bool = False  # its first test has begun (until then: starting up, collecting)
-    ended: bool = False
-    tampered: str = ""
+class Course:
+    """What every submission is graded with: the edition, the limits, the sandbox."""
+
+    edition: Path
+    work: Path
+    katas: list[str]
+    chain: str = "edition"
+    isolated: bool = True
+    kata_cpu: float = 60.0
+    memory_mb: int = 2048
 
 
-def submissions(folder: Path, katas: list[str]) -> list[Submission]:
+def submissions(folder: Path) -> list[Submission]:
     """Every subfolder of `folder`: its exercises/ if it has one, else itself."""
-    if not folder.is_dir():
-        raise ValueError(f"SUBMISSIONS={folder} is not a folder of students' copies")
+    if not str(folder) or not folder.is_dir():
+        raise ValueError(
+            f"SUBMISSIONS={folder or ''} is not a folder of students' copies:"
+            " make grade SUBMISSIONS=<folder with one subfolder per student>"
+        )
     found = []
     for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
         exercises = sub / "exercises" if (sub / "exercises").is_dir() else sub
-        found.append(Submission(sub.name, exercises, list(katas)))
+        found.append(Submission(sub.name, exercises, flags=scan.flags(exercises)))
     if not found:
         raise ValueError(f"SUBMISSIONS={folder} has no subfolders: one folder per student")
     return found
 
 
-def pristine_harness(target: Path) -> Path:
-    """A copy of this repository's harness, tests and solutions, with pristine stubs."""
-    ignore = shutil.ignore_patterns(*KEPT_OUT)
-    for name in HARNESS:
-        source = paths.ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, target / name, ignore=ignore)
-        else:
-            shutil.copy2(source, target / name)
-    (target / "exercises").mkdir()
-    shutil.copy2(paths.EXERCISES / "__init__.py", target / "exercises" / "__init__.py")
-    from gptkata.kata import stubs
-
-    for kata in manifest.KATAS:
-        (target / "exercises" / f"{kata.module}.py").write_text(stubs.stub_source(kata))
+def build_edition(target: Path, solutions: list[str]) -> Path:
+    """The student edition every submission is graded in, its bytecode compiled once
+    (the sandbox reads it and writes none)."""
+    release.release(target, solutions)
+    (target / "data" / "tinyshakespeare.txt").symlink_to(paths.DATA / "tinyshakespeare.txt")
+    subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "tests/katas"],
+        cwd=target,
+        env=dict(os.environ, GPTKATA_IMPL="exercises", PYTHONDONTWRITEBYTECODE=""),
+        capture_output=True,
+        check=False,
+        timeout=600,
+    )
     return target
 
 
-def scratch_for(submission: Submission, harness: Path, under: Path) -> Path:
-    """A fresh scratch copy of the harness with the student's exercises/*.py in it."""
-    submission.starts += 1
-    scratch = under / f"{submission.name}-{submission.starts}"
-    shutil.copytree(harness, scratch, symlinks=True)
-    (scratch / "data").symlink_to(paths.DATA.resolve(), target_is_directory=True)
-    for kata in manifest.KATAS:
-        theirs = submission.exercises / f"{kata.module}.py"
-        if theirs.is_file() and not theirs.is_symlink():
-            shutil.copyfile(theirs, scratch / "exercises" / theirs.name)
-    for other in submission.exercises.glob("*.py"):  # helpers a student's kata imports
-        target = scratch / "exercises" / other.name
-        if not target.exists() and not other.is_symlink() and other.is_file():
-            shutil.copyfile(other, target)
-    (scratch / "tmp").mkdir()
+def test_counts(edition: Path, katas: list[str]) -> dict[str, int]:
+    """How many tests each kata has, as pytest collects them in the edition."""
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"]
+        + [f"tests/katas/test_{k}.py" for k in katas],
+        cwd=edition,
+        env=dict(os.environ, GPTKATA_IMPL="exercises"),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    counts = dict.fromkeys(katas, 0)
+    for line in done.stdout.splitlines():  # "tests/katas/test_x.py: 13" under -qq
+        kata = kata_of(line.strip())
+        if kata in counts and line.rpartition(": ")[2].isdigit():
+            counts[kata] = int(line.rpartition(": ")[2])
+    return counts
+
+
+def _scratch(sub: Submission, course: Course) -> Path:
+    """A fresh writable folder for one run, with the student's files beside it."""
+    sub.starts += 1
+    scratch = course.work / f"{sub.name}-{sub.starts}"
+    mine = course.work / f"{sub.name}-{sub.starts}-exercises"
+    shutil.copytree(course.edition / "exercises", mine)
+    for theirs in sub.exercises.glob("*.py"):
+        if theirs.is_file() and not theirs.is_symlink() and theirs.stat().st_size <= BIGGEST_FILE:
+            shutil.copyfile(theirs, mine / theirs.name)
+    scratch.mkdir()
     return scratch
 
 
-class _Reporter:
-    """The grader's pytest plugin inside the child: one JSON line per event."""
-
-    def __init__(self, out, katas: list[str]):
-        self.out, self.katas, self.kata, self.before = out, katas, None, None
-
-    def _write(self, **event) -> None:
-        self.out.write(json.dumps(event) + "\n")
-        self.out.flush()
-
-    def _check(self) -> bool:
-        changed = sandbox.changes(self.before, (self,))
-        if changed and self.kata:
-            self._write(event="tampered", kata=self.kata, what=", ".join(changed[:3]))
-        return bool(changed)
-
-    def pytest_collection_finish(self, session):
-        select = sys.modules["gptkata.kata.select"]  # the scratch copy's, as the tests use it
-        for name in self.katas:  # the references, loaded before any student code runs
-            if select.provided(name, "solutions"):
-                select.load("solutions", name)
-        self.before = sandbox.fingerprint((self,))
-        self.session = session
-
-    def pytest_runtest_logstart(self, nodeid, location):
-        kata = kata_of(nodeid)
-        if kata != self.kata:
-            if self.kata and self._check():
-                os._exit(3)  # nothing after a tampering kata runs in this process
-            self.kata = kata
-            self._write(event="kata", kata=kata)
-
-    def pytest_runtest_logreport(self, report):
-        if report.when == "call" or (report.when == "setup" and not report.passed):
-            described = getattr(report, "gptkata", {})
-            text = str(report.longrepr or "") if not report.passed else ""
-            message = described.get("message") or (text.strip().splitlines() or [""])[0]
-            outcome = described.get("outcome", report.outcome)
-            test = report.nodeid.rsplit("::", 1)[-1]
-            self._write(
-                event="test",
-                kata=kata_of(report.nodeid),
-                test=test,
-                status=outcome,
-                message=message,
-                bad_input="bad_input" in report.keywords,
-            )
-
-    def pytest_sessionfinish(self, session, exitstatus):
-        if not self._check():
-            self._write(event="end")
+def _sandbox(scratch: Path, course: Course, solutions: Path) -> isolation.Sandbox:
+    edition = course.edition
+    binds = {
+        edition / "gptkata": "gptkata",
+        edition / "tests": "tests",
+        edition / "pyproject.toml": "pyproject.toml",
+        solutions: "solutions",
+        scratch.with_name(scratch.name + "-exercises"): "exercises",
+        (paths.DATA / "tinyshakespeare.txt").resolve(): "data/tinyshakespeare.txt",
+    }
+    return isolation.Sandbox(scratch, binds, course.memory_mb)
 
 
-def _child(scratch: Path, katas: list[str], results: Path, memory_mb: int) -> None:
-    """Inside the forked child: never returns."""
-    code = 1
-    try:
-        out = results.open("a", encoding="utf-8")
-        log = os.open(scratch / "output.txt", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
-        os.dup2(log, 1)
-        os.dup2(log, 2)
-        os.chdir(scratch)
-        for name in list(sys.modules):  # the scratch copy's harness, not this repository's
-            if name.split(".")[0] in ("gptkata", "tests", "solutions", "exercises", "gptkata_impl"):
-                del sys.modules[name]
-        sys.path.insert(0, str(scratch))
-        sys.dont_write_bytecode = True
-        os.environ.update(
-            GPTKATA_IMPL="exercises",
-            GPTKATA_CHAIN="reference",
-            HYPOTHESIS_PROFILE="fast",
-            TMPDIR=str(scratch / "tmp"),
-            HOME=str(scratch / "tmp"),
+def _run(sub: Submission, course: Course, katas: list[str], solutions: Path) -> list[str]:
+    """Run the tests of `katas` once; returns the katas still to grade (those after a
+    kata that ended the process)."""
+    scratch = _scratch(sub, course)
+    targets = [f"tests/katas/test_{k}.py" for k in katas]
+    args = ["-p", "no:cacheprovider", "-q"]
+    if course.isolated:
+        outcome = runner.run(
+            targets,
+            args,
+            capture=True,
+            sandbox=_sandbox(scratch, course, solutions),
+            kata_cpu=course.kata_cpu,
         )
-        os.environ.pop("GPTKATA_REPORT", None)
-        tempfile.tempdir = str(scratch / "tmp")
-        import pytest
-
-        files = [f"tests/katas/test_{name}.py" for name in katas]
-        protected = tuple(scratch / part for part in (*HARNESS, "data", "exercises/__init__.py"))
-        sandbox.limit_resources(memory_mb)
-        sandbox.install_guards(scratch, protected)
-        pytest.main([*files, "-p", "no:cacheprovider", "-q"], plugins=[_Reporter(out, katas)])
-        code = 0
-    finally:
-        os._exit(code)
-
-
-def _start(sub: Submission, harness: Path, work: Path, memory_mb: int) -> Child:
-    scratch = scratch_for(sub, harness, work)
-    results = work / f"{sub.name}-{sub.starts}.jsonl"
-    results.touch()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    pid = os.fork()
-    if pid == 0:
-        _child(scratch, sub.left, results, memory_mb)
-    return Child(sub, pid, results, sub.left[0], time.monotonic())
-
-
-def _read(child: Child) -> None:
-    """Take in the events the child wrote since the last look."""
-    with child.results.open(encoding="utf-8") as f:
-        f.seek(child.offset)
-        chunk = f.read()
-    complete = chunk[: chunk.rfind("\n") + 1]
-    child.offset += len(complete.encode("utf-8"))
-    sub = child.submission
-    for line in complete.splitlines():
-        event = json.loads(line)
-        if event["event"] == "kata":
-            if event["kata"] != child.kata and child.kata in sub.left:
-                sub.left.remove(child.kata)  # the kata before is complete
-            child.kata, child.since, child.started = event["kata"], time.monotonic(), True
-        elif event["event"] == "test" and event.get("kata"):
-            sub.tests.setdefault(event["kata"], []).append(
-                {k: event.get(k, False) for k in ("test", "status", "message", "bad_input")}
-            )
-        elif event["event"] == "tampered":
-            child.tampered = event["what"]
-        elif event["event"] == "end":
-            child.ended = True
-
-
-def _finish(child: Child, why: str) -> None:
-    """After the child is gone: the kata it was in gets its verdict, unless it ended well."""
-    sub = child.submission
-    _read(child)
-    if child.ended:
-        sub.left.clear()
-        return
-    kata = child.kata
-    if child.tampered:
-        verdict = ("tampered", f"the harness was changed while its tests ran: {child.tampered}")
-    elif why == "timeout":
-        verdict = ("timed out", "its tests ran past the time limit and were stopped")
     else:
-        verdict = ("broken", f"the process ended during its tests ({why})")
-    sub.verdicts[kata] = verdict
+        outcome = _run_unisolated(targets, args, scratch, course, solutions)
+    sub.cpu_seconds += outcome.cpu_seconds
+    sub.wall_seconds += outcome.wall_seconds
+    for result in outcome.results:
+        entry = dict(
+            test=result.nodeid.rsplit("::", 1)[-1],
+            status=result.outcome,
+            message=result.message,
+            bad_input=result.bad_input,
+        )
+        sub.tests.setdefault(result.kata, []).append(entry)
+    if outcome.complete and not outcome.stopped:
+        return []
+    kata = kata_of(outcome.stopped_in or "") or katas[0]
+    sub.verdicts[kata] = _verdict(outcome, sub, kata)
     sub.tests.pop(kata, None)  # what its tests said before cannot be trusted
-    if kata in sub.left:
-        sub.left.remove(kata)
+    return katas[katas.index(kata) + 1 :]
+
+
+def _verdict(outcome: runner.Run, sub: Submission, kata: str) -> tuple[str, str]:
+    """The state of the kata that ended the run, and why, with the flagged lines of its
+    file (an exit that skips the recorder leaves no other trace of its line)."""
+    if outcome.tampered:
+        return "tampered", outcome.tampered
+    if outcome.timed_out:
+        return "timed out", outcome.stopped or "its tests ran past the kata's limit"
+    module = manifest.get(kata).module
+    seen = [
+        f"{f['file']}:{f['line']} {f['what']}"
+        for f in sub.flags
+        if f["file"].endswith(f"/{module}.py")
+    ]
+    look = f"; look at {', '.join(seen[:2])}" if seen else ""
+    return "broken", f"{outcome.stopped or 'the test process ended early'}{look}"
+
+
+def _run_unisolated(targets, args, scratch, course, solutions) -> runner.Run:
+    """ISOLATION=none: the edition copied into the scratch folder, run by the runner
+    with the in-process guards of gptkata.kata.sandbox only."""
+    for name in ("gptkata", "tests"):
+        shutil.copytree(course.edition / name, scratch / name, symlinks=True)
+    shutil.copy2(course.edition / "pyproject.toml", scratch / "pyproject.toml")
+    shutil.copytree(solutions, scratch / "solutions")
+    shutil.copytree(scratch.with_name(scratch.name + "-exercises"), scratch / "exercises")
+    (scratch / "data").mkdir()
+    (scratch / "data" / "tinyshakespeare.txt").symlink_to(paths.DATA / "tinyshakespeare.txt")
+    return runner.run(
+        targets, args, capture=True, kata_cpu=course.kata_cpu, root=scratch, guarded=True
+    )
+
+
+def grade_one(sub: Submission, course: Course) -> None:
+    """Every kata of one submission: in one run and its restarts (the edition), or a
+    run per kata, each with the references of the katas before it (CHAIN=reference)."""
+    if course.chain == "reference":
+        for number, kata in enumerate(course.katas):
+            _run(sub, course, [kata], _references(course, number))
+        return
+    left = list(course.katas)
+    while left:
+        left = _run(sub, course, left, course.edition / "solutions")
+
+
+def _references(course: Course, number: int) -> Path:
+    """A solutions folder with the references of the katas before the `number`th."""
+    folder = course.work / f"references-{number}"
+    if not folder.is_dir():
+        folder.mkdir()
+        shutil.copy2(paths.SOLUTIONS / "__init__.py", folder / "__init__.py")
+        for kata in manifest.KATAS[: manifest.get(course.katas[number]).number - 1]:
+            shutil.copy2(kata.solution_file, folder / f"{kata.module}.py")
+    return folder
 
 
 def grade(
     folder: Path,
     out: Path,
     jobs: int = 2,
-    timeout: float = 60.0,
-    memory_mb: int = 2048,
-    katas: list[str] | None = None,
+    course: dict | None = None,
+    solutions: list[str] = (),
+    names: list[str] | None = None,
     bar: grade_report.ProgressBar | None = None,
-) -> list[Submission]:
-    """Grade every submission in `folder`, write the outputs to `out`; returns them."""
+) -> tuple[list[Submission], dict[str, int]]:
+    """Grade every submission in `folder`; returns them and each kata's test count.
+    `course` holds Course's settings (chain, isolated, kata_cpu, memory_mb)."""
     if not paths.DATA.joinpath("tinyshakespeare.txt").is_file():
         raise ValueError("the corpus is not installed: run make data first")
-    names = katas or [k.name for k in manifest.KATAS if k.test_file.is_file()]
-    for name in names:
+    katas = names or [k.name for k in manifest.KATAS if k.test_file.is_file()]
+    for name in katas:
         manifest.get(name)
-    todo = submissions(folder, names)
-    queue, running = list(todo), []
-    if bar:
-        bar.start(len(todo))
-    startup = max(timeout, 60.0)  # a child's start: the copy, pytest, collecting the tests
-    # imported once here and shared by every child; torch._dynamo too, which the first
-    # optimizer imports and which wraps torch.manual_seed (a change the fingerprint sees)
-    import hypothesis  # noqa: F401
-    import pytest  # noqa: F401
-    import torch._dynamo  # noqa: F401
-    import torch.optim  # noqa: F401
-
+    todo = submissions(folder)
+    settings = dict(course or {})
+    if settings.get("isolated", True):
+        isolation.check_outside(SUBMISSIONS=folder, OUT=out)
     with tempfile.TemporaryDirectory(prefix="gptkata-grade-") as scratch:
         work = Path(scratch)
-        harness = pristine_harness(work / "harness")
-        while queue or running:
-            while queue and len(running) < jobs:
+        os.chmod(work, 0o755)  # the sandbox's user passes through it
+        if settings.get("isolated", True):
+            probe = work / "probe"
+            probe.mkdir()
+            isolation.probe(probe)
+        edition = build_edition(work / "edition", list(solutions))
+        totals = test_counts(edition, katas)
+        setup = Course(edition, work, katas, **settings)
+        _grade_all(todo, setup, jobs, bar)
+    return todo, totals
+
+
+def _grade_all(todo: list[Submission], course: Course, jobs: int, bar) -> None:
+    """JOBS threads, each grading one submission at a time (the work is in the children)."""
+    queue, lock = list(todo), threading.Lock()
+    if bar:
+        bar.start(len(todo))
+
+    def worker() -> None:
+        while True:
+            with lock:
+                if not queue:
+                    return
                 sub = queue.pop(0)
-                running.append(_start(sub, harness, work, memory_mb))
-            time.sleep(0.05)
-            for child in list(running):
-                _read(child)
-                waited, status = os.waitpid(child.pid, os.WNOHANG)
-                why = ""
-                if waited:
-                    why = _exit_words(status)
-                elif time.monotonic() - child.since > (timeout if child.started else startup):
-                    os.kill(child.pid, signal.SIGKILL)
-                    os.waitpid(child.pid, 0)
-                    why = "timeout"
-                if why:
-                    running.remove(child)
-                    _finish(child, why)
-                    if child.submission.left:
-                        queue.insert(0, child.submission)
-                    elif bar:
-                        bar.step()
-    out.mkdir(parents=True, exist_ok=True)
-    grade_report.write(todo, names, out)
-    return todo
+            grade_one(sub, course)
+            if bar:
+                with lock:
+                    bar.step()
 
-
-def _exit_words(status: int) -> str:
-    if os.WIFSIGNALED(status):
-        return f"killed by signal {os.WTERMSIG(status)}"
-    return f"exit status {os.WEXITSTATUS(status)}"
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(max(1, jobs))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m gptkata grade", description=__doc__.splitlines()[0]
     )
-    parser.add_argument("--submissions", required=True, type=Path, help="one subfolder per student")
+    parser.add_argument("--submissions", default="", help="one subfolder per student")
     parser.add_argument("--out", default=Path("grades"), type=Path, help="where the grades go")
-    parser.add_argument(
-        "--jobs", default=os.cpu_count() or 1, type=int, help="submissions at a time"
-    )
-    parser.add_argument(
-        "--timeout", default=60.0, type=float, help="seconds one kata's tests may take"
-    )
+    parser.add_argument("--jobs", default=os.cpu_count() or 1, type=int)
+    parser.add_argument("--timeout", default=60.0, type=float, help="CPU seconds per kata")
     parser.add_argument("--memory-mb", default=2048, type=int, help="memory of one submission")
     parser.add_argument("--kata", action="append", help="grade only this kata (repeatable)")
+    parser.add_argument("--chain", default="edition", choices=CHAINS)
+    parser.add_argument("--solutions", default="", help="the references the edition has")
+    parser.add_argument("--roster", type=Path, help="CSV: folder, student id, name, email")
+    parser.add_argument("--isolation", default="bubblewrap", choices=("bubblewrap", "none"))
     args = parser.parse_args(argv)
     started = time.monotonic()
     bar = grade_report.ProgressBar(sys.stderr)
+    course = dict(
+        chain=args.chain,
+        isolated=args.isolation != "none",
+        kata_cpu=args.timeout,
+        memory_mb=args.memory_mb,
+    )
     try:
-        graded = grade(
-            args.submissions,
+        listed = roster.load(args.roster) if args.roster else None
+        folder = Path(args.submissions) if args.submissions else Path("")
+        graded, totals = grade(
+            folder,
             args.out,
             max(1, args.jobs),
-            args.timeout,
-            args.memory_mb,
+            course,
+            [n for n in args.solutions.split(",") if n],
             args.kata,
             bar,
         )
-    except ValueError as error:
+    except (ValueError, isolation.Unavailable) as error:
         print(f"make grade: {error}", file=sys.stderr)
         return 2
     bar.close()
-    print("\n".join(grade_report.table(graded, args.kata or [k.name for k in manifest.KATAS])))
-    seconds = time.monotonic() - started
+    return _finish(graded, totals, args, listed, time.monotonic() - started)
+
+
+def _finish(graded, totals, args, listed, seconds: float) -> int:
+    """Write the outputs and say what was graded."""
+    katas = args.kata or [k.name for k in manifest.KATAS if k.test_file.is_file()]
+    args.out.mkdir(parents=True, exist_ok=True)
+    grade_report.write(
+        graded, katas, args.out, totals=totals, isolation=args.isolation, roster=listed
+    )
+    for problem in listed.problems([s.name for s in graded]) if listed else []:
+        print(f"roster: {problem}")
+    print("\n".join(grade_report.table(graded, katas, totals=totals, isolation=args.isolation)))
     print(
         f"\n{len(graded)} submissions graded in {seconds:.0f} s; see {args.out}/ "
-        "(grades.csv, grades.json, junit/<student>.xml)"
+        "(report.html, grades.csv, grades.json, junit/<student>.xml)"
     )
     return 0
 

@@ -1,4 +1,5 @@
-"""How long `make grade` takes for a class: 60 made-up submissions, graded and timed.
+"""How long `make grade` takes for a class: 60 made-up submissions, graded and timed,
+each in its own sandbox (bubblewrap must be installed).
 
     python -m gptkata.kata.grade_bench [--students 60] [--jobs 2]
 
@@ -13,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import resource
 import sys
 import tempfile
 import time
@@ -71,15 +71,14 @@ def main(argv: list[str] | None = None) -> int:
         make_class(Path(folder) / "class", args.students)
         load_before = os.getloadavg()[0]
         started = time.perf_counter()
-        graded = grade.grade(Path(folder) / "class", Path(folder) / "grades", jobs=args.jobs)
+        graded, _ = grade.grade(Path(folder) / "class", Path(folder) / "grades", jobs=args.jobs)
         seconds = time.perf_counter() - started
     states = [verdict for sub in graded for verdict in sub.verdicts.values()]
     print(f"{len(graded)} submissions x {len(manifest.KATAS)} katas, JOBS={args.jobs}")
     print(f"wall time {seconds:.1f} s, {seconds / len(graded):.2f} s per submission")
-    used = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = used.ru_utime + used.ru_stime
+    cpu = sum(sub.cpu_seconds for sub in graded)
     print(
-        f"CPU time of the children {cpu:.1f} s, {cpu / len(graded):.2f} s per submission:"
+        f"CPU time of the sandboxes {cpu:.1f} s, {cpu / len(graded):.2f} s per submission:"
         f" on {args.jobs} free cores about {cpu / args.jobs:.0f} s for the class"
     )
     print(

@@ -25,6 +25,7 @@ class Kata:
     seed: str
     hints: tuple[str, ...]
     time_limit: float | None = None  # seconds of processor time per test; None: the default
+    points: float | None = None  # its weight in `make grade`; None: an equal share of the rest
 
     @property
     def exercise_file(self) -> Path:
@@ -51,6 +52,7 @@ def load(path: Path = MANIFEST) -> tuple[Kata, ...]:
             seed=e.get("seed", ""),
             hints=tuple(e.get("hints", ())),
             time_limit=e.get("time_limit"),
+            points=e.get("points"),
         )
         for i, e in enumerate(entries, start=1)
     )

@@ -19,7 +19,7 @@ Loaded for every run (pyproject's addopts). It changes only how results are show
   gptkata.kata.results), for the progress view, watch and the maintainer checks.
 * A test past its time limit is one line saying where it was stopped
   (gptkata.kata.limits); `sys.exit` in the code under test is its kata broken. With
-  GPTKATA_LOG (set by gptkata.kata.runner) each test is logged as it starts and ends.
+  the runner's record pipe (gptkata.kata.recorder) each test is logged as it starts and ends.
 """
 
 from __future__ import annotations
@@ -35,8 +35,9 @@ import pytest
 
 from gptkata import paths
 from gptkata.data import CorpusError
-from gptkata.kata import limits, manifest, runner, select, stubs
+from gptkata.kata import limits, manifest, select, stubs
 from gptkata.kata.next_step import summary_lines
+from gptkata.kata.recorder import Recorder, from_environment
 from gptkata.kata.results import (
     BROKEN,
     TODO,
@@ -302,7 +303,7 @@ def pytest_report_teststatus(report, config):
 
 
 class _Collector:
-    def __init__(self, recorder: runner.Recorder | None = None):
+    def __init__(self, recorder: Recorder | None = None):
         self.results: list[Result] = []
         self.recorder = recorder
 
@@ -340,8 +341,7 @@ class _Collector:
 
 
 def pytest_configure(config):
-    log = os.environ.get("GPTKATA_LOG")  # set by gptkata.kata.runner
-    recorder = runner.Recorder(log) if log else None
+    recorder = from_environment()  # when gptkata.kata.runner started this run
     if recorder:
         config.pluginmanager.register(recorder, "gptkata-recorder")
     config.pluginmanager.register(limits.Guard(), "gptkata-limits")

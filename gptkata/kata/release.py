@@ -37,7 +37,9 @@ MAINTAINER_MODULES = (
     "grade_bench.py",
     "release.py",
     "authoring.py",
-    "sandbox.py",
+    "scan.py",
+    "roster.py",
+    "grade_html.py",
 )
 TOP_ALIASES = ("train.py", "sample.py", "bench.py", "checks.py", "speed.py")
 MAINTAINER_TARGETS = ("train", "sample", "bench", "speed", "check", "grade", "release", "new-kata")

@@ -1,114 +1,60 @@
-"""The kata tests run in a child process that learner code cannot fake or hang.
+"""The one way the tools run kata tests: a supervised child that learner code cannot
+fake, hang or outlive.
 
-`make test` and `make progress` never run pytest in their own process. `run` starts
-`python -m pytest` as a child and, through GPTKATA_LOG, has the child keep a log
-(one JSON object a line, each written the moment it happens):
-
-  {"tests": [nodeid, ...]}               the tests that will run, in order
-  {"running": nodeid, "wall": seconds}   a test is about to start, and its limit
-  {"result": {...}}                      how it ended (gptkata.kata.results.Result)
-  {"exit": code, "where": "file:line"}   someone called os._exit
-  {"complete": exitstatus, "collected": n}   the session ended normally: the last line
+`make test`, `make progress` and `make grade` never run pytest in their own process.
+`run` starts `python -m pytest` as a child in a process group of its own (for
+`make grade`, inside a bubblewrap sandbox: gptkata.kata.isolation) and reads the
+child's record (gptkata.kata.recorder) from a pipe: each line signed with a key that
+only the recorder was given, in sequence. A line that is not - written by kata code
+that found the descriptor - ends the run as *tampered*.
 
 A run counts only with its completion record. A child that ends without one was
 killed from inside: `sys.exit` at the wrong moment, `os._exit`, a segfault (the
-Python frames at the crash are written to <log>.crash by faulthandler). It is
+Python frames at the crash are written to a crash file by faulthandler). It is
 reported as the test that was running - its kata is broken, with the cause - and
-never as a pass. While a test runs, the child must finish it within its wall-clock
-limit plus `GRACE`; outside a test (start-up, collection, the summary) within
-`QUIET_LIMIT` of the last log line. A child that does not is killed and reported the
-same way. The child stays in the terminal's process group, so a Ctrl-C reaches it
-as it does pytest run by hand; a SIGTERM or SIGHUP to the parent is passed on. `Run.passed` is true only when the
-session completed with exit status 0 and every collected test ran and passed (a
-skipped test does not count).
+never as a pass.
+
+Limits are processor time of the child and everything it started, measured from
+/proc, so a busy machine never changes a verdict: a test may use its own limit plus
+`CPU_GRACE` (the child's own timer stops it at its limit: gptkata.kata.limits), the
+time outside tests `QUIET_CPU`, and, when the caller sets `kata_cpu`, a kata's tests
+together that many seconds. Wall-clock limits, many times longer, only catch a child
+that waits forever. Whenever the run ends - passed, failed, stopped, or interrupted
+with Ctrl-C - the child's whole process group is killed: nothing it started lives on.
+`Run.passed` is true only when the session completed with exit status 0 and every
+collected test ran and passed (a skipped test does not count).
 
 The child's output goes to the terminal as it comes (`make test`) or into a file that
-`Run.output` returns (`make progress`). The parent imports neither torch nor pytest:
-the extra cost of the child is one Python start-up.
+`Run.output` returns (`make progress`, grading). The parent imports neither torch nor
+pytest: the extra cost of the child is one Python start-up.
 """
 
 from __future__ import annotations
 
-import faulthandler
 import json
 import os
 import re
+import secrets
+import select as selectors
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from gptkata import paths
+from gptkata.kata import isolation, recorder
 from gptkata.kata.results import BROKEN, PASSED, Result, as_sentence, kata_of
 
-QUIET_LIMIT = 120.0  # seconds without a log line outside a test (start-up on a busy machine)
-GRACE = 10.0  # seconds past a test's own wall-clock limit before the child is killed
+CPU_GRACE = 10.0  # processor seconds past a test's own limit before the child is killed
+QUIET_CPU = 60.0  # processor seconds outside a test (start-up, collection, the summary)
+WALL_FACTOR = 10  # a wall-clock backstop: this many times each processor-time limit
 FINISH_LIMIT = 15.0  # seconds from the completion record to the child's exit
 POLL = 0.02  # seconds between looks at the child
-
-
-# ---- in the child: the log -------------------------------------------------------------
-
-
-class Recorder:
-    """Writes the log of a test session (the pytest plugin registers it when
-    GPTKATA_LOG is set). Every line is flushed at once, so it survives os._exit."""
-
-    def __init__(self, path: str):
-        self.path = path
-        self.file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - open for the session
-        self._watch_exit()
-
-    def write(self, **record) -> None:
-        self.file.write(json.dumps(record) + "\n")
-        self.file.flush()
-
-    def result(self, result: Result) -> None:
-        self.write(result=asdict(result))
-
-    def _watch_exit(self) -> None:
-        """Log who calls os._exit, and where, before the process goes."""
-        real_exit = os._exit
-
-        def logged_exit(code=0):
-            try:
-                caller = sys._getframe(1)  # none when called from C (an atexit handler)
-                where = f"{_shown(caller.f_code.co_filename)}:{caller.f_lineno}"
-            except ValueError:
-                where = "an exit handler"
-            try:
-                self.write(exit=code, where=where)
-            finally:
-                real_exit(code)
-
-        os._exit = logged_exit
-
-    def pytest_sessionstart(self, session):
-        # after pytest's own faulthandler set-up, which writes to the terminal
-        self.crash = open(self.path + ".crash", "w", encoding="utf-8")  # noqa: SIM115
-        faulthandler.enable(file=self.crash)
-
-    def pytest_collection_finish(self, session):
-        self.write(tests=[item.nodeid for item in session.items])
-
-    def pytest_runtest_protocol(self, item, nextitem):
-        from gptkata.kata import limits
-
-        self.write(running=item.nodeid, wall=limits.wall_limit(item))
-
-    def pytest_sessionfinish(self, session, exitstatus):
-        self.write(complete=int(exitstatus), collected=session.testscollected)
-
-
-def _shown(filename: str) -> str:
-    try:
-        return Path(filename).resolve().relative_to(paths.ROOT).as_posix()
-    except ValueError:
-        return filename
+CPU_EVERY = 0.25  # seconds between measurements of the child's processor time
 
 
 # ---- in the parent: running and judging ------------------------------------------------
@@ -125,6 +71,11 @@ class Run:
     returncode: int | None = None  # the child's own exit code
     stopped: str | None = None  # one line: why the child stopped early (crash, exit, hang)
     stopped_in: str | None = None  # the nodeid of the test that was running then, if any
+    tampered: str | None = None  # what kata code changed or forged, when it did
+    timed_out: bool = False  # a kata's tests together ran past `kata_cpu`
+    collected_tests: list[str] = field(default_factory=list)
+    cpu_seconds: float = 0.0  # the child's and its descendants' processor time
+    wall_seconds: float = 0.0
     output: str = ""  # the child's output, when it was captured
 
     @property
@@ -147,32 +98,68 @@ def _pytest_command(targets: list[str], args: list[str]) -> list[str]:
     return [sys.executable, "-m", "pytest", *targets, *args]
 
 
-def _read_log(path: Path) -> list[dict]:
-    records = []
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError:
-        return records
-    for line in text.splitlines():
+class _Records:
+    """The parent's end of the record pipe: complete lines, each checked against the
+    key and the sequence; `forged` says what was wrong with the first bad one."""
+
+    def __init__(self, fd: int, key: bytes):
+        self.fd, self.key, self.buffer = fd, key, b""
+        self.records: list[dict] = []
+        self.forged: str | None = None
+        self.closed = False
+
+    def read(self, timeout: float) -> list[dict]:
+        """The records that arrived within `timeout` seconds."""
+        if self.closed or not selectors.select([self.fd], [], [], timeout)[0]:
+            return []
+        chunk = os.read(self.fd, 1 << 16)
+        if not chunk:
+            self.closed = True
+        self.buffer += chunk
+        *lines, self.buffer = self.buffer.split(b"\n")
+        new = []
+        for line in lines:
+            record = self._checked(line)
+            if record is None:
+                break
+            self.records.append(record)
+            new.append(record)
+        return new
+
+    def _checked(self, line: bytes) -> dict | None:
+        if self.forged:
+            return None
         try:
-            records.append(json.loads(line))
-        except ValueError:  # a line cut short by a crash
-            break
-    return records
+            signed = json.loads(line)
+            body = signed["body"]
+            genuine = recorder.sign(self.key, body) == signed["mac"]
+            record = json.loads(body)
+        except (ValueError, TypeError, KeyError):
+            genuine, record = False, {}
+        if not genuine or record.pop("seq", None) != len(self.records) + 1:
+            self.forged = "a record that the test recorder did not write reached the runner"
+            return None
+        return record
 
 
 def _kill(child: subprocess.Popen) -> None:
-    child.kill()
+    """End the child and everything in its process group."""
+    try:
+        os.killpg(child.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        child.kill()
     child.wait()
 
 
 def _interrupt(child: subprocess.Popen, patience: float = 5.0) -> None:
-    """The parent is stopped (Ctrl-C, which the child gets from the terminal too, or a
-    SIGTERM, passed on): give the child a moment to print what it has, then kill it."""
+    """The parent is stopped (Ctrl-C or a SIGTERM): pass it on to the child's group,
+    give it a moment to print what it has, then kill the group."""
     try:
+        os.killpg(child.pid, signal.SIGINT)
         child.wait(timeout=patience)
-    except subprocess.TimeoutExpired:
-        _kill(child)
+    except (subprocess.TimeoutExpired, ProcessLookupError, PermissionError):
+        pass
+    _kill(child)
 
 
 class _Terminated(KeyboardInterrupt):
@@ -186,7 +173,6 @@ def _pass_on_termination(child: subprocess.Popen) -> dict:
         return {}
 
     def stop(signum, frame):
-        child.send_signal(signum)
         raise _Terminated()
 
     return {number: signal.signal(number, stop) for number in (signal.SIGTERM, signal.SIGHUP)}
@@ -227,37 +213,93 @@ def report_lines(outcome: Run) -> list[str]:
     return []
 
 
-def _watch(child: subprocess.Popen, log: Path) -> str | None:
-    """Wait for `child`, killing it when it stops making progress; returns why it was
-    killed, or None when it ended by itself."""
-    size, seen, deadline, running = -1, 0, time.monotonic() + QUIET_LIMIT, None
-    while True:
-        try:
-            child.wait(timeout=POLL)
-            return None
-        except subprocess.TimeoutExpired:
-            pass
-        now = time.monotonic()
-        current = log.stat().st_size if log.exists() else 0
-        if current != size:
-            size = current
-            records = _read_log(log)
-            for record in records[seen:]:
-                if "running" in record:
-                    running = record
-                elif "result" in record or "complete" in record:
-                    running = None
-            seen = len(records)
-            wall = (running or {}).get("wall")
-            if records and "complete" in records[-1]:
-                deadline = now + FINISH_LIMIT
-            else:
-                deadline = now + (wall + GRACE if wall else QUIET_LIMIT)
-        if now > deadline:
-            _kill(child)
-            if running:
-                return f"was still running after {(running.get('wall') or 0) + GRACE:g} s (it did not stop at its time limit)"
+@dataclass
+class _Clock:
+    """The limits of what the child is doing now, in processor and wall seconds."""
+
+    cpu: float
+    wall: float
+    cpu_since: float = 0.0
+    wall_since: float = field(default_factory=time.monotonic)
+
+    def restart(self, cpu: float, wall: float, used: float) -> None:
+        self.cpu, self.wall, self.cpu_since, self.wall_since = cpu, wall, used, time.monotonic()
+
+    def over(self, used: float) -> bool:
+        return used - self.cpu_since > self.cpu or time.monotonic() - self.wall_since > self.wall
+
+
+class _Watch:
+    """The supervision of one child: its records, its processor time, its limits."""
+
+    def __init__(self, child: subprocess.Popen, records: _Records, kata_cpu: float | None):
+        self.child, self.records, self.kata_cpu = child, records, kata_cpu
+        self.used, self.measured = 0.0, 0.0
+        self.step = _Clock(QUIET_CPU, QUIET_CPU * WALL_FACTOR)
+        self.kata: tuple[str | None, _Clock | None] = (None, None)
+        self.timed_out, self.in_test = False, False
+        self.started = time.monotonic()
+
+    def wall(self) -> float:
+        return time.monotonic() - self.started
+
+    def measure(self) -> float:
+        if time.monotonic() - self.measured >= CPU_EVERY:
+            self.used = isolation.tree_cpu_seconds(self.child.pid)
+            self.measured = time.monotonic()
+        return self.used
+
+    def take(self, record: dict) -> None:
+        """Move the limits along with what the child reports."""
+        used = self.measure()
+        self.in_test = "running" in record
+        if "running" in record:
+            cpu = (record.get("cpu") or QUIET_CPU) + CPU_GRACE
+            self.step.restart(cpu, (record.get("wall") or cpu) * WALL_FACTOR, used)
+            kata = kata_of(record["running"])
+            if self.kata_cpu and kata != self.kata[0]:
+                wall = self.kata_cpu * WALL_FACTOR
+                self.kata = (kata, _Clock(self.kata_cpu, wall, used, time.monotonic()))
+        elif "complete" in record:
+            self.step.restart(QUIET_CPU, FINISH_LIMIT, used)
+        else:
+            self.step.restart(QUIET_CPU, QUIET_CPU * WALL_FACTOR, used)
+
+    def why_killed(self) -> str | None:
+        """Why the child must be stopped now, or None."""
+        if self.records.forged:
+            return self.records.forged
+        used = self.measure()
+        kata, clock = self.kata
+        if clock is not None and clock.over(used):
+            self.timed_out = True
+            return (
+                f"the tests of {kata} used more than {self.kata_cpu:g} s of processor time"
+                " together (the kata's limit)"
+            )
+        if self.step.over(used):
+            if self.in_test:
+                return (
+                    f"was still running after {self.step.cpu:g} s of processor time or"
+                    f" {self.step.wall:g} s in all (it did not stop at its time limit)"
+                )
             return "did not end (or made no progress) in time"
+        return None
+
+    def follow(self) -> str | None:
+        """Wait for the child, killing it when it must stop; returns why it was killed,
+        or None when it ended by itself."""
+        while True:
+            for record in self.records.read(POLL):
+                self.take(record)
+            why = self.why_killed()
+            if why:
+                _kill(self.child)
+                return why
+            if self.child.poll() is not None:
+                while not self.records.closed and self.records.read(0.5):
+                    pass  # what is left in the pipe
+                return self.records.forged
 
 
 def _signal_name(number: int) -> str:
@@ -274,7 +316,7 @@ def _crash_site(crash: Path) -> str | None:
     except OSError:
         return None
     for match in re.finditer(r'File "([^"]+)", line (\d+)', text):
-        shown = _shown(match.group(1))
+        shown = recorder.shown(match.group(1))
         if shown.startswith(("exercises/", "solutions/", "tests/")):
             return f"{shown}:{match.group(2)}"  # faulthandler lists the innermost first
     return None
@@ -302,56 +344,128 @@ def run(
     chain: str = "reference",
     capture: bool = False,
     report: Path | None = None,
+    sandbox: isolation.Sandbox | None = None,
+    kata_cpu: float | None = None,
+    root: Path | None = None,
+    guarded: bool = False,
 ) -> Run:
-    """Run pytest on `targets` in a child process (see the module's docstring)."""
+    """Run pytest on `targets` in a supervised child (see the module's docstring), in
+    `root` (default: this repository). With `sandbox`, the child runs inside it, with
+    the verdict's guards on (GPTKATA_GUARD=integrity) and `sandbox.memory_mb` of
+    memory; `guarded` without a sandbox turns on every in-process guard instead
+    (gptkata.kata.sandbox: ISOLATION=none)."""
     with tempfile.TemporaryDirectory(prefix="gptkata-run-") as folder:
-        log, output = Path(folder) / "log.jsonl", Path(folder) / "output.txt"
-        env = dict(os.environ, GPTKATA_IMPL=impl, GPTKATA_CHAIN=chain, GPTKATA_LOG=str(log))
-        if report is not None:
-            env["GPTKATA_REPORT"] = str(report)
+        output = Path(folder) / "output.txt"
+        env = _environment(impl, chain, report, sandbox, Path(folder) / "crash.txt")
+        if guarded and sandbox is None:
+            env.update({recorder.GUARD: "all", recorder.MEMORY: "2048"})
+        key = secrets.token_bytes(recorder.KEY_BYTES)
+        command = _pytest_command(list(targets), list(args))
         with open(output, "w", encoding="utf-8") as sink:
-            streams = dict(stdout=sink, stderr=subprocess.STDOUT) if capture else {}
-            child = subprocess.Popen(
-                _pytest_command(list(targets), list(args)),
-                cwd=paths.ROOT,
-                env=env,
-                **streams,
+            child, records = _start(
+                command, env, key, sink if capture else None, sandbox, root or paths.ROOT
             )
+            watch = _Watch(child, records, kata_cpu)
             previous = _pass_on_termination(child)
             try:
-                killed = _watch(child, log)
+                killed = watch.follow()
             except BaseException:  # Ctrl-C (or anything else) here: the child goes too
                 _interrupt(child)
                 raise
             finally:
                 for number, handler in previous.items():
                     signal.signal(number, handler)
-        records = _read_log(log)
-        outcome = Run(output=output.read_text(encoding="utf-8", errors="replace"))
-        outcome.returncode = child.returncode
-        outcome.results = [Result(**r["result"]) for r in records if "result" in r]
-        completion = next((r for r in reversed(records) if "complete" in r), None)
-        if completion is not None and killed is None:
-            outcome.complete = True
-            outcome.exitstatus = completion["complete"]
-            outcome.collected = completion["collected"]
-        running = _unfinished(records)
-        if outcome.complete and child.returncode != outcome.exitstatus:
-            outcome.stopped = (
-                f"the test process exited with code {child.returncode} after the tests"
-                f" finished (pytest's own status was {outcome.exitstatus})"
-            )
-        if not outcome.complete or running:
-            cause = (
-                _why_stopped(child.returncode, records, Path(str(log) + ".crash"), killed)
-                if not outcome.complete
-                else "the test was interrupted (KeyboardInterrupt)"
-            )
-            outcome.stopped, outcome.stopped_in = cause, running
-            if running:
-                outcome.results.append(broken_result(running, cause))
-                outcome.results += _not_run(records, running, {r.nodeid for r in outcome.results})
+                _kill(child)  # whatever it started goes with it
+                os.close(records.fd)
+        crash = sandbox.scratch / "tmp" / "crash.txt" if sandbox else Path(env[recorder.CRASH])
+        outcome = _judge(records, child.returncode, killed, crash)
+        outcome.timed_out = watch.timed_out
+        outcome.cpu_seconds, outcome.wall_seconds = watch.used, watch.wall()
+        outcome.output = output.read_text(encoding="utf-8", errors="replace")
         return outcome
+
+
+def _environment(impl, chain, report, sandbox, crash: Path) -> dict[str, str]:
+    """The child's environment: the caller's own, or in a sandbox only what it needs."""
+    chosen = dict(GPTKATA_IMPL=impl, GPTKATA_CHAIN=chain)
+    if sandbox is None:
+        env = dict(os.environ, **chosen, **{recorder.CRASH: str(crash)})
+        if report is not None:
+            env["GPTKATA_REPORT"] = str(report)
+        return env
+    return dict(
+        chosen,
+        PATH=f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        HOME="/tmp",
+        TMPDIR="/tmp",
+        LANG="C.UTF-8",
+        PYTHONDONTWRITEBYTECODE="1",
+        HYPOTHESIS_PROFILE=os.environ.get("HYPOTHESIS_PROFILE", "fast"),
+        **{
+            recorder.CRASH: "/tmp/crash.txt",
+            recorder.GUARD: "integrity",
+            recorder.MEMORY: str(sandbox.memory_mb),
+        },
+    )
+
+
+def _start(command, env, key, sink, sandbox, root) -> tuple[subprocess.Popen, _Records]:
+    """Start the child in a process group of its own, with the record pipe and the key."""
+    read_end, write_end = os.pipe()
+    key_read, key_write = os.pipe()
+    os.write(key_write, key)
+    os.close(key_write)
+    env = dict(env, **{recorder.RECORD_FD: str(write_end), recorder.KEY_FD: str(key_read)})
+    streams = dict(stdout=sink, stderr=subprocess.STDOUT) if sink else {}
+    if sandbox is not None:
+        command, env = sandbox.command(command, env), None
+    try:
+        child = subprocess.Popen(
+            command,
+            cwd=root,
+            env=env,
+            pass_fds=(write_end, key_read),
+            stdin=subprocess.DEVNULL if sandbox else None,
+            process_group=0,
+            **streams,
+        )
+    finally:
+        os.close(write_end)
+        os.close(key_read)
+    return child, _Records(read_end, key)
+
+
+def _judge(records: _Records, returncode: int, killed: str | None, crash: Path) -> Run:
+    """What the records say happened, given how the child ended."""
+    log = records.records
+    outcome = Run(returncode=returncode, tampered=records.forged)
+    outcome.results = [Result(**r["result"]) for r in log if "result" in r]
+    outcome.collected_tests = next((r["tests"] for r in log if "tests" in r), [])
+    tampered = next((r for r in log if "tampered" in r), None)
+    if tampered:
+        outcome.tampered = f"the harness was changed while its tests ran: {tampered['tampered']}"
+    completion = next((r for r in reversed(log) if "complete" in r), None)
+    if completion is not None and killed is None and not outcome.tampered:
+        outcome.complete = True
+        outcome.exitstatus = completion["complete"]
+        outcome.collected = completion["collected"]
+    running = _unfinished(log)
+    if outcome.complete and returncode != outcome.exitstatus:
+        outcome.stopped = (
+            f"the test process exited with code {returncode} after the tests"
+            f" finished (pytest's own status was {outcome.exitstatus})"
+        )
+    if not outcome.complete or running:
+        cause = (
+            outcome.tampered or _why_stopped(returncode, log, crash, killed)
+            if not outcome.complete
+            else "the test was interrupted (KeyboardInterrupt)"
+        )
+        outcome.stopped, outcome.stopped_in = cause, running
+        if running:
+            outcome.results.append(broken_result(running, cause))
+            outcome.results += _not_run(log, running, {r.nodeid for r in outcome.results})
+    return outcome
 
 
 def _unfinished(records: list[dict]) -> str | None:

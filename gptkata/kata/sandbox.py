@@ -157,6 +157,49 @@ def install_guards(writable: Path, protected: tuple[Path, ...] = ()) -> None:
     sys.addaudithook(hook)
 
 
+_FRAME_EVENTS = {"sys._getframe", "sys._current_frames", "sys.settrace", "sys.setprofile"}
+_FRAME_ATTRIBUTES = {"tb_frame", "gi_frame", "cr_frame", "ag_frame"}
+_HELPERS = (
+    "inspect.py",
+    "traceback.py",
+    "logging/__init__.py",
+    "ctypes/__init__.py",
+)  # frames on a caller's behalf
+
+
+def guard_integrity(kata_folders: tuple[str, ...]) -> None:
+    """Refuse, for good, kata code's ways into the test process's own machinery: frames
+    (sys._getframe, a traceback's or generator's frame, tracing), the garbage
+    collector's object lists, and ctypes. Only the code that asks is looked at, so a
+    library the kata calls (collections.namedtuple, torch) keeps its own uses."""
+    folders = tuple(f.rstrip(os.sep) + os.sep for f in kata_folders)
+    busy = [False]
+
+    def asked_by_kata() -> bool:
+        frame = sys._getframe(2)  # above this function and the hook: the asker
+        while frame is not None and frame.f_code.co_filename.endswith(_HELPERS):
+            frame = frame.f_back
+        return frame is not None and frame.f_code.co_filename.startswith(folders)
+
+    def hook(event: str, args: tuple) -> None:
+        if busy[0]:
+            return
+        frames = event in _FRAME_EVENTS or (
+            event == "object.__getattr__" and args[1] in _FRAME_ATTRIBUTES
+        )
+        if not (frames or event.startswith(("gc.get_", "ctypes."))):
+            return
+        busy[0] = True
+        try:
+            refused = asked_by_kata()
+        finally:
+            busy[0] = False
+        if refused:
+            raise Refused(f"{event} is not allowed in kata code while grading")
+
+    sys.addaudithook(hook)
+
+
 def _mark(value) -> tuple:
     """What changes when `value` is replaced, or when its code or defaults are. Only
     plain functions are looked into: other objects (torch.ops) make up attributes.
@@ -177,11 +220,12 @@ def _protected_names() -> list[str]:
     return names
 
 
-def fingerprint(extra: tuple = ()) -> dict[str, tuple]:
+def fingerprint(extra: tuple = (), plugins=None) -> dict[str, tuple]:
     """name -> mark of every function, class and module the verdict depends on: the
     protected modules' sys.modules entries, their callables, the methods of the classes
-    they define, the PROTECTED_CLASSES, and the `extra` objects' attributes."""
-    marks: dict[str, tuple] = {}
+    they define, the PROTECTED_CLASSES, the `extra` objects' attributes, and, given
+    pytest's plugin manager `plugins`, every registered plugin and hook implementation."""
+    marks: dict[str, tuple] = _plugin_marks(plugins) if plugins is not None else {}
     for name in _protected_names():
         module = sys.modules[name]
         marks[f"sys.modules[{name!r}]"] = (module,)
@@ -200,16 +244,31 @@ def fingerprint(extra: tuple = ()) -> dict[str, tuple]:
     return marks
 
 
+def _plugin_marks(plugins) -> dict[str, tuple]:
+    """The registered plugins, and each hook's implementations with their functions and
+    wrapper flags: a plugin added, removed or swapped changes a mark."""
+    marks = {"pytest plugins": tuple(plugin for _, plugin in plugins.list_name_plugin())}
+    for name, caller in list(vars(plugins.hook).items()):
+        if hasattr(caller, "get_hookimpls"):
+            implementations = caller.get_hookimpls()
+            marks[f"hook {name}"] = tuple(
+                part
+                for impl in implementations
+                for part in (impl, impl.function, impl.hookwrapper, impl.wrapper)
+            )
+    return marks
+
+
 def _mark_class(marks: dict, prefix: str, cls: type) -> None:
     for attribute, value in list(vars(cls).items()):
         if callable(value) or isinstance(value, (staticmethod, classmethod, property)):
             marks[f"{prefix}.{attribute}"] = _mark(getattr(value, "__func__", value))
 
 
-def changes(before: dict[str, tuple], extra: tuple = ()) -> list[str]:
+def changes(before: dict[str, tuple], extra: tuple = (), plugins=None) -> list[str]:
     """The names in `before` that are now replaced, patched or gone (new names are fine:
     torch and pytest add attributes as they go)."""
-    now = fingerprint(extra)
+    now = fingerprint(extra, plugins)
     return [name for name, mark in before.items() if not _same(now.get(name), mark)]
 
 

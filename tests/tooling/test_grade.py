@@ -1,12 +1,16 @@
-"""`make grade`: a class of submissions graded in scratch copies, each under guards."""
+"""`make grade`: each submission graded in a bubblewrap sandbox, as its student edition
+runs it; the tricks a clever student would try get no credit and change nothing
+outside the sandbox."""
 
 from __future__ import annotations
 
-import csv
 import json
+import os
+import re
+import shutil
 import subprocess
 import sys
-import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 
@@ -14,123 +18,336 @@ from gptkata import paths
 from gptkata.kata import manifest, stubs
 from tests.tooling.repo import digest
 
-TOKENIZER = manifest.get("tokenizer")
+pytestmark = pytest.mark.skipif(
+    shutil.which("bwrap") is None, reason="bubblewrap is not installed: apt-get install bubblewrap"
+)
+
+TOKENIZER, BATCHING = manifest.get("tokenizer"), manifest.get("batching")
 SOLVED = TOKENIZER.solution_file.read_text(encoding="utf-8")
+STUB = stubs.stub_source(TOKENIZER)
+SECRET = "classmate-secret-7f3a"
+FORGE = """
+import json, os, posix
+_line = json.dumps({"body": json.dumps({"complete": 0, "collected": 13, "seq": 1}), "mac": "0" * 64})
+for _fd in os.listdir("/proc/self/fd"):
+    try:
+        os.write(int(_fd), (_line + "\\n").encode())
+    except OSError:
+        pass
+posix._exit(0)
+"""
+PLUGIN = """
+import sys, pytest
+class _Pass:
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        outcome = yield
+        outcome.get_result().outcome = "passed"
+_frame = sys._getframe()
+while _frame is not None:
+    _config = _frame.f_locals.get("config")
+    if hasattr(_config, "pluginmanager"):
+        _config.pluginmanager.register(_Pass(), "always-pass")
+        break
+    _frame = _frame.f_back
+"""
 TAMPER = """
 import tests.expect as _expect
 for _name in dir(_expect):
     if not _name.startswith("_") and callable(getattr(_expect, _name)):
         setattr(_expect, _name, lambda *args, **kwargs: None)
-def build_vocab(text):
-    return []
 """
+# at most 500 processes even if the sandbox's limit were broken; each sleeps, then ends
+FORKS = """
+import os, time
+_forked = 0
+for _ in range(500):
+    try:
+        if os.fork() == 0:
+            time.sleep(20)
+            os._exit(0)
+    except OSError:
+        break
+    _forked += 1
+raise RuntimeError(f"forked {_forked} processes")
+"""
+
+
+def cheats(root: Path) -> dict[str, str]:
+    """name -> the student's tokenizer.py: every trick is appended to a solved file,
+    so a trick that worked would show as credit."""
+    outside, neighbour = root / "outside", root / "submissions" / "solved" / "exercises"
+    return {
+        "solved": SOLVED,
+        "partial": SOLVED.replace("return sorted(set(text))", "return sorted(set(text))[::-1]"),
+        "syntax": SOLVED + "def oops(:\n",
+        "stub": STUB,
+        "tamper": SOLVED + TAMPER,
+        "plugin": STUB + PLUGIN,
+        "forge": STUB + FORGE,
+        "exit": SOLVED + "import os\nos._exit(0)\n",
+        "kill": SOLVED + "import os, signal\nos.kill(0, signal.SIGKILL)\n",
+        "forks": SOLVED + FORKS,
+        "memory": SOLVED + "import torch\n_big = torch.ones(50 * 10**9, dtype=torch.uint8)\n",
+        "save": SOLVED + f"import torch\ntorch.save(1, {str(outside / 'saved.pt')!r})\n",
+        "dirfd": SOLVED
+        + (
+            f"import os\n_fd = os.open({str(root / 'submissions')!r}, os.O_RDONLY)\n"
+            "os.close(os.open('planted', os.O_WRONLY | os.O_CREAT, dir_fd=_fd))\n"
+        ),
+        "peek": SOLVED + f"raise ValueError(open({str(neighbour / 'secret.txt')!r}).read())\n",
+        "reference": STUB + "from solutions.tokenizer import *  # noqa\n",
+        "readfile": STUB + "exec(open('solutions/tokenizer.py').read())\n",
+        "loop": SOLVED + "def build_vocab(text):\n    while True:\n        pass\n",
+    }
+
+
+def grade(subs: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "gptkata", "grade", "--submissions", str(subs)]
+    command += ["--out", str(out), "--timeout", "30", "--jobs", "2", *extra]
+    return subprocess.run(
+        command,
+        cwd=paths.ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    """Six students (one a whole clone), graded on the tokenizer kata."""
+    """The cheats, graded on the tokenizer kata."""
     root = tmp_path_factory.mktemp("grading")
-    subs, elsewhere = root / "submissions", root / "elsewhere.txt"
-    students = {
-        "solved": SOLVED,
-        "partial": SOLVED.replace("return sorted(set(text))", "return sorted(set(text))[::-1]"),
-        "syntax": SOLVED + "def oops(:\n",
-        "tamper": stubs.stub_source(TOKENIZER) + TAMPER,
-        "neighbour": SOLVED + f"open({str(subs / 'solved' / 'exercises' / 'x.py')!r}, 'w')\n",
-        "escape": SOLVED + f"open({str(elsewhere)!r}, 'w').write('x')\n",
-        "loop": SOLVED + "def build_vocab(text):\n    while True:\n        pass\n",
-        "spawn": SOLVED + "import subprocess\nsubprocess.run(['true'])\n",
-        "stub": stubs.stub_source(TOKENIZER),
-    }
-    for name, text in students.items():
-        folder = subs / name / ("exercises" if name == "solved" else "")
+    subs = root / "submissions"
+    (root / "outside").mkdir()
+    for name, text in cheats(root).items():
+        folder = subs / name / "exercises"
         folder.mkdir(parents=True)
         (folder / "tokenizer.py").write_text(text)
+    (subs / "solved" / "exercises" / "secret.txt").write_text(SECRET)
     (subs / "solved" / "Makefile").write_text("test:\n\ttouch hacked\n")  # never run
     before = digest(subs)
-    out = root / "grades"
+    run = grade(subs, root / "grades", "--kata", "tokenizer")
+    left = _sandbox_processes()
+    return dict(
+        run=run, out=root / "grades", root=root, before=before, after=digest(subs), left=left
+    )
+
+
+def _sandbox_processes() -> list[str]:
+    """The processes of the sandbox's user still running (a root grader drops to it)."""
+    if os.geteuid() != 0:
+        return []
+    found = subprocess.run(["pgrep", "-u", "65534", "-a"], capture_output=True, text=True)
+    return found.stdout.splitlines()
+
+
+def document(out: Path) -> dict:
+    return json.loads((out / "grades.json").read_text())
+
+
+def states(out: Path, kata: str = "tokenizer") -> dict[str, dict]:
+    return {s["student"]: s["katas"][kata] for s in document(out)["students"]}
+
+
+def test_every_trick_gets_no_credit_and_honest_work_gets_its_state(graded):
+    assert graded["run"].returncode == 0, graded["run"].stderr
+    got = {name: grade["state"] for name, grade in states(graded["out"]).items()}
+    honest = {"solved": "done", "partial": "in progress", "syntax": "broken", "stub": "not started"}
+    assert {name: got[name] for name in honest} == honest
+    assert got["tamper"] == "tampered" and got["forge"] == "tampered"
+    for name in set(got) - set(honest) - {"tamper", "forge"}:
+        assert got[name] != "done", f"{name} got credit: {states(graded['out'])[name]}"
+
+
+def test_a_plugin_registered_by_walking_frames_is_refused(graded):
+    grade = states(graded["out"])["plugin"]
+    assert grade["state"] != "done" and grade["passed"] < 13
+
+
+def test_the_references_are_not_in_the_sandbox(graded):
+    for name in ("reference", "readfile"):
+        grade = states(graded["out"])[name]
+        assert grade["passed"] < 13 and grade["state"] != "done", grade
+
+
+def test_no_file_appears_outside_the_sandbox_and_submissions_are_unchanged(graded):
+    assert graded["after"] == graded["before"]
+    assert list((graded["root"] / "outside").iterdir()) == []
+    assert not (graded["root"] / "submissions" / "planted").exists()
+
+
+def test_a_classmates_file_cannot_be_read(graded):
+    assert SECRET not in (graded["out"] / "grades.json").read_text()
+    assert "No such file" in states(graded["out"])["peek"]["message"]
+
+
+def test_nothing_the_graded_code_started_is_left_running(graded):
+    assert graded["left"] == []
+
+
+def test_a_process_bomb_stops_at_the_sandboxs_process_limit(graded):
+    forked = re.search(r"forked (\d+) processes", states(graded["out"])["forks"]["message"])
+    assert forked and int(forked[1]) < 64
+
+
+def test_an_exit_or_a_kill_of_the_process_group_breaks_only_that_kata(graded):
+    got = states(graded["out"])
+    assert got["exit"]["state"] == "broken" and "exercises/tokenizer.py:" in got["exit"]["message"]
+    assert got["kill"]["state"] == "broken"
+    assert got["solved"]["state"] == "done"  # graded beside them, unharmed
+
+
+def test_suspicious_code_is_flagged_for_the_instructor_not_failed(graded):
+    flagged = {s["student"]: s["flags"] for s in document(graded["out"])["students"]}
+    assert any("frame" in f["what"] for f in flagged["plugin"])
+    assert any("/proc" in f["what"] for f in flagged["forge"])
+    assert flagged["solved"] == []
+
+
+def test_every_kata_counts_all_its_tests_whatever_its_state(graded):
+    totals = {s["student"]: s["tests_total"] for s in document(graded["out"])["students"]}
+    assert set(totals.values()) == {13}
+
+
+def test_grading_without_submissions_is_one_line():
     run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "gptkata",
-            "grade",
-            "--submissions",
-            str(subs),
-            "--out",
-            str(out),
-            "--timeout",
-            "10",
-            "--jobs",
-            "2",
-            "--kata",
-            "tokenizer",
-        ],
+        [sys.executable, "-m", "gptkata", "grade"], cwd=paths.ROOT, capture_output=True, text=True
+    )
+    assert run.returncode == 2 and run.stderr.count("\n") == 1
+    assert "SUBMISSIONS=" in run.stderr
+
+
+def test_without_bubblewrap_grading_stops_with_one_line_naming_the_package(tmp_path):
+    (tmp_path / "subs" / "a").mkdir(parents=True)
+    env = dict(os.environ, PATH=str(Path(sys.executable).parent))
+    run = subprocess.run(
+        [sys.executable, "-m", "gptkata", "grade", "--submissions", str(tmp_path / "subs")],
         cwd=paths.ROOT,
         capture_output=True,
         text=True,
-        timeout=600,
+        env=env,
+        timeout=300,
     )
-    return dict(run=run, out=out, before=before, after=digest(subs), elsewhere=elsewhere)
+    assert run.returncode == 2 and run.stderr.count("\n") == 1
+    assert "apt-get install bubblewrap" in run.stderr and "ISOLATION=none" in run.stderr
 
 
-def states(graded) -> dict[str, str]:
-    document = json.loads((graded["out"] / "grades.json").read_text())
-    return {s["student"]: s["katas"]["tokenizer"] for s in document["students"]}
+def _two_kata_class(root: Path) -> Path:
+    """Students with a tokenizer and a batching kata each."""
+    solved_batching = BATCHING.solution_file.read_text(encoding="utf-8")
+    subs = root / "subs"
+    for name, (tokenizer, batching) in {
+        "solved": (SOLVED, solved_batching),
+        "exits": (SOLVED + "import os\nos._exit(0)\n", solved_batching),
+        "partial": (
+            SOLVED.replace("sorted(set(text))", "sorted(set(text))[::-1]"),
+            solved_batching,
+        ),
+        "loop": (
+            SOLVED + "def build_vocab(text):\n    while True:\n        pass\n",
+            solved_batching,
+        ),
+    }.items():
+        folder = subs / name / "exercises"
+        folder.mkdir(parents=True)
+        (folder / "tokenizer.py").write_text(tokenizer)
+        (folder / "batching.py").write_text(batching)
+    return subs
 
 
-def test_grading_exits_0_and_gives_each_submission_its_state(graded):
-    assert graded["run"].returncode == 0, graded["run"].stderr
-    got = {name: grade["state"] for name, grade in states(graded).items()}
-    assert got == {
-        "solved": "done",
-        "partial": "in progress",
-        "syntax": "broken",
-        "tamper": "tampered",
-        "neighbour": "broken",
-        "escape": "broken",
-        "loop": "timed out",
-        "spawn": "broken",
-        "stub": "not started",
+def counts(out: Path) -> dict:
+    return {
+        (s["student"], kata): (g["state"], g["passed"], g["total"])
+        for s in document(out)["students"]
+        for kata, g in s["katas"].items()
     }
 
 
-def test_a_broken_file_names_the_error_and_its_line(graded):
-    message = states(graded)["syntax"]["message"]
-    assert "SyntaxError" in message and "exercises/tokenizer.py:" in message
+@pytest.fixture(scope="module")
+def two_katas(tmp_path_factory):
+    root = tmp_path_factory.mktemp("two-katas")
+    subs = _two_kata_class(root)
+    run = grade(subs, root / "quiet", "--kata", "tokenizer", "--kata", "batching")
+    assert run.returncode == 0, run.stderr
+    return dict(root=root, subs=subs, quiet=root / "quiet")
 
 
-def test_writes_outside_the_scratch_folder_and_processes_are_refused(graded):
-    assert "not allowed while grading" in states(graded)["neighbour"]["message"]
-    assert "subprocess.Popen" in states(graded)["spawn"]["message"]
-    assert not graded["elsewhere"].exists()
+def test_the_grade_is_what_the_students_own_edition_shows(two_katas, tmp_path):
+    edition = tmp_path / "edition"
+    subprocess.run(
+        [sys.executable, "-m", "gptkata", "release", "--out", str(edition)],
+        cwd=paths.ROOT,
+        check=True,
+        capture_output=True,
+    )
+    (edition / "data" / "tinyshakespeare.txt").symlink_to(paths.DATA / "tinyshakespeare.txt")
+    graded = counts(two_katas["quiet"])
+    assert graded[("exits", "batching")][0] == "broken"  # it builds on their own tokenizer
+    for student in ("solved", "exits", "partial"):
+        for file in (two_katas["subs"] / student / "exercises").iterdir():
+            shutil.copy(file, edition / "exercises" / file.name)
+        for kata in ("tokenizer", "batching"):
+            run = subprocess.run(
+                [sys.executable, "-m", "gptkata", "test", "--kata", kata],
+                cwd=edition,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+            state, passed, _ = graded[(student, kata)]
+            said = re.search(r"(\d+) passed", run.stdout)
+            assert (run.returncode == 0) == (state == "done"), (student, kata, run.stdout[-500:])
+            assert (int(said[1]) if said else 0) == passed, (student, kata, run.stdout[-500:])
 
 
-def test_the_submissions_are_never_changed(graded):
-    assert graded["after"] == graded["before"]
+def test_states_are_the_same_on_a_machine_busy_with_other_work(two_katas):
+    busy = [
+        subprocess.Popen(["timeout", "600", sys.executable, "-c", "while True: pass"])
+        for _ in range(2)
+    ]
+    try:
+        run = grade(
+            two_katas["subs"],
+            two_katas["root"] / "busy",
+            "--kata",
+            "tokenizer",
+            "--kata",
+            "batching",
+        )
+    finally:
+        for process in busy:
+            process.kill()
+            process.wait()
+    assert run.returncode == 0, run.stderr
+    assert counts(two_katas["root"] / "busy") == counts(two_katas["quiet"])
 
 
-def test_the_csv_has_a_row_per_student_and_a_column_per_kata(graded):
-    rows = list(csv.DictReader((graded["out"] / "grades.csv").open()))
-    assert len(rows) == 9
-    partial = next(r for r in rows if r["student"] == "partial")
-    assert partial["tokenizer"].startswith("in progress (")
-    assert set(rows[0]) == {"student", "tokenizer", "katas_done", "tests_passed", "tests_total"}
+def test_chain_reference_builds_on_the_references_before_the_kata_never_its_own(tmp_path):
+    solved_batching = BATCHING.solution_file.read_text(encoding="utf-8")
+    subs = tmp_path / "subs"
+    for name, batching in {
+        "borrows": stubs.stub_source(BATCHING) + "from solutions.batching import *  # noqa\n",
+        "solved": solved_batching,
+    }.items():
+        folder = subs / name / "exercises"
+        folder.mkdir(parents=True)
+        (folder / "tokenizer.py").write_text(STUB)  # later katas build on the reference
+        (folder / "batching.py").write_text(batching)
+    run = grade(subs, tmp_path / "out", "--kata", "batching", "--chain", "reference")
+    assert run.returncode == 0, run.stderr
+    got = states(tmp_path / "out", "batching")
+    assert got["solved"]["state"] == "done"
+    assert got["borrows"]["state"] != "done" and "solutions.batching" in got["borrows"]["message"]
 
 
-def test_the_json_has_every_test_with_its_status_and_one_line_message(graded):
-    tests = states(graded)["partial"]["tests"]
-    assert len(tests) == 13
-    failed = [t for t in tests if t["status"] == "failed"]
-    assert failed and all("\n" not in t["message"] and t["message"] for t in failed)
-
-
-def test_junit_skips_stubs_and_errors_broken_files(graded):
-    stub = ET.parse(graded["out"] / "junit" / "stub.xml").getroot()
-    # 8 stubs; the 5 tests of the given validation (marked bad_input) pass on them
-    assert len(stub.findall(".//skipped")) == 8 and not stub.findall(".//failure")
-    broken = ET.parse(graded["out"] / "junit" / "syntax.xml").getroot()
-    assert broken.findall(".//error")
-    solved = ET.parse(graded["out"] / "junit" / "solved.xml").getroot()
-    suite = solved.find("testsuite")
-    assert suite.get("tests") == "13" and suite.get("failures") == "0"
+def test_without_isolation_the_outputs_say_not_isolated(tmp_path):
+    folder = tmp_path / "subs" / "solved" / "exercises"
+    folder.mkdir(parents=True)
+    (folder / "tokenizer.py").write_text(SOLVED)
+    run = grade(tmp_path / "subs", tmp_path / "out", "--kata", "tokenizer", "--isolation", "none")
+    assert run.returncode == 0, run.stderr
+    assert states(tmp_path / "out")["solved"]["state"] == "done"
+    assert document(tmp_path / "out")["isolated"] is False
+    assert "not isolated" in run.stdout
