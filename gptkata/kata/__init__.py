@@ -9,8 +9,12 @@
                     that the views below read back
     next_step.py    the end of a run: stubs left in the current kata, the next step,
                     the welcome of a fresh clone
-    runner.py       runs the tests in a child process: an exit, a crash or a hang in
-                    learner code is its kata broken, never a pass
+    runner.py, supervisor.py, recorder.py
+                    the one way tests run: a supervised child in its own process group
+                    (a sandbox when grading), its record over a signed pipe, limits in
+                    processor time; an exit, a crash or a hang in learner code is its
+                    kata broken, never a pass
+    isolation.py    the bubblewrap sandbox that grading runs each submission in
     limits.py       every test's time limit, and the one line that reports it
     progress.py, watch.py, show.py, hints.py, reset.py
                     the learner's commands (`make progress`, `watch`, `show`, `hint`,
@@ -22,10 +26,12 @@
     checks.py       the maintainer checks of `make check` (mirror, stubs)
     authoring.py    `make new-kata`, and the authoring check that runs first in make check
     speed.py        `make speed`: how long the tests take
-    grade.py, grade_report.py, grade_html.py, roster.py, sandbox.py, grade_bench.py
-                    `make grade`: a class graded in forked, guarded children; the CSV,
-                    JSON and JUnit reports and the HTML class report; the roster that
-                    names the students; the guards; the 60-submission benchmark
+    grade.py, grade_report.py, grade_html.py, roster.py, scan.py, grade_bench.py
+                    `make grade`: a class graded in sandboxes; the CSV, JSON and JUnit
+                    reports and the HTML class report; the roster that names the
+                    students; the static scan that flags lines to read; the
+                    60-submission benchmark
+    sandbox.py      the in-process guards: fingerprints of the harness, audit hooks
     release.py      `make release`: a student edition without the solutions
 
 A newcomer starts with manifest.py and select.py. May import: the shared modules in

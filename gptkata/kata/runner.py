@@ -14,12 +14,8 @@ Python frames at the crash are written to a crash file by faulthandler). It is
 reported as the test that was running - its kata is broken, with the cause - and
 never as a pass.
 
-Limits are processor time of the child and everything it started, measured from
-/proc, so a busy machine never changes a verdict: a test may use its own limit plus
-`CPU_GRACE` (the child's own timer stops it at its limit: gptkata.kata.limits), the
-time outside tests `QUIET_CPU`, and, when the caller sets `kata_cpu`, a kata's tests
-together that many seconds. Wall-clock limits, many times longer, only catch a child
-that waits forever. Whenever the run ends - passed, failed, stopped, or interrupted
+Limits are processor time of the child and everything it started, so a busy machine
+never changes a verdict (gptkata.kata.supervisor). Whenever the run ends - passed, failed, stopped, or interrupted
 with Ctrl-C - the child's whole process group is killed: nothing it started lives on.
 `Run.passed` is true only when the session completed with exit status 0 and every
 collected test ran and passed (a skipped test does not count).
@@ -31,31 +27,18 @@ pytest: the extra cost of the child is one Python start-up.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import secrets
-import select as selectors
 import signal
-import subprocess
 import sys
 import tempfile
-import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from gptkata import paths
-from gptkata.kata import isolation, recorder
+from gptkata.kata import isolation, recorder, supervisor
 from gptkata.kata.results import BROKEN, PASSED, Result, as_sentence, kata_of
-
-CPU_GRACE = 10.0  # processor seconds past a test's own limit before the child is killed
-QUIET_CPU = 60.0  # processor seconds outside a test (start-up, collection, the summary)
-WALL_FACTOR = 10  # a wall-clock backstop: this many times each processor-time limit
-FINISH_LIMIT = 15.0  # seconds from the completion record to the child's exit
-POLL = 0.02  # seconds between looks at the child
-CPU_EVERY = 0.25  # seconds between measurements of the child's processor time
-
 
 # ---- in the parent: running and judging ------------------------------------------------
 
@@ -98,86 +81,6 @@ def _pytest_command(targets: list[str], args: list[str]) -> list[str]:
     return [sys.executable, "-m", "pytest", *targets, *args]
 
 
-class _Records:
-    """The parent's end of the record pipe: complete lines, each checked against the
-    key and the sequence; `forged` says what was wrong with the first bad one."""
-
-    def __init__(self, fd: int, key: bytes):
-        self.fd, self.key, self.buffer = fd, key, b""
-        self.records: list[dict] = []
-        self.forged: str | None = None
-        self.closed = False
-
-    def read(self, timeout: float) -> list[dict]:
-        """The records that arrived within `timeout` seconds."""
-        if self.closed or not selectors.select([self.fd], [], [], timeout)[0]:
-            return []
-        chunk = os.read(self.fd, 1 << 16)
-        if not chunk:
-            self.closed = True
-        self.buffer += chunk
-        *lines, self.buffer = self.buffer.split(b"\n")
-        new = []
-        for line in lines:
-            record = self._checked(line)
-            if record is None:
-                break
-            self.records.append(record)
-            new.append(record)
-        return new
-
-    def _checked(self, line: bytes) -> dict | None:
-        if self.forged:
-            return None
-        try:
-            signed = json.loads(line)
-            body = signed["body"]
-            genuine = recorder.sign(self.key, body) == signed["mac"]
-            record = json.loads(body)
-        except (ValueError, TypeError, KeyError):
-            genuine, record = False, {}
-        if not genuine or record.pop("seq", None) != len(self.records) + 1:
-            self.forged = "a record that the test recorder did not write reached the runner"
-            return None
-        return record
-
-
-def _kill(child: subprocess.Popen) -> None:
-    """End the child and everything in its process group."""
-    try:
-        os.killpg(child.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        child.kill()
-    child.wait()
-
-
-def _interrupt(child: subprocess.Popen, patience: float = 5.0) -> None:
-    """The parent is stopped (Ctrl-C or a SIGTERM): pass it on to the child's group,
-    give it a moment to print what it has, then kill the group."""
-    try:
-        os.killpg(child.pid, signal.SIGINT)
-        child.wait(timeout=patience)
-    except (subprocess.TimeoutExpired, ProcessLookupError, PermissionError):
-        pass
-    _kill(child)
-
-
-class _Terminated(KeyboardInterrupt):
-    """The parent got SIGTERM (or SIGHUP): stop as after a Ctrl-C."""
-
-
-def _pass_on_termination(child: subprocess.Popen) -> dict:
-    """Make SIGTERM and SIGHUP stop the child first, then the parent; returns the
-    handlers to restore."""
-    if threading.current_thread() is not threading.main_thread():
-        return {}
-
-    def stop(signum, frame):
-        raise _Terminated()
-
-    return {number: signal.signal(number, stop) for number in (signal.SIGTERM, signal.SIGHUP)}
-
-
 def corpus_problem() -> str | None:
     """One line when the installed corpus has changed (a missing one is left to the
     tests that need it, so a fresh clone can still start on the first katas)."""
@@ -211,95 +114,6 @@ def report_lines(outcome: Run) -> list[str]:
             " a kata counts only when every test runs and passes.",
         ]
     return []
-
-
-@dataclass
-class _Clock:
-    """The limits of what the child is doing now, in processor and wall seconds."""
-
-    cpu: float
-    wall: float
-    cpu_since: float = 0.0
-    wall_since: float = field(default_factory=time.monotonic)
-
-    def restart(self, cpu: float, wall: float, used: float) -> None:
-        self.cpu, self.wall, self.cpu_since, self.wall_since = cpu, wall, used, time.monotonic()
-
-    def over(self, used: float) -> bool:
-        return used - self.cpu_since > self.cpu or time.monotonic() - self.wall_since > self.wall
-
-
-class _Watch:
-    """The supervision of one child: its records, its processor time, its limits."""
-
-    def __init__(self, child: subprocess.Popen, records: _Records, kata_cpu: float | None):
-        self.child, self.records, self.kata_cpu = child, records, kata_cpu
-        self.used, self.measured = 0.0, 0.0
-        self.step = _Clock(QUIET_CPU, QUIET_CPU * WALL_FACTOR)
-        self.kata: tuple[str | None, _Clock | None] = (None, None)
-        self.timed_out, self.in_test = False, False
-        self.started = time.monotonic()
-
-    def wall(self) -> float:
-        return time.monotonic() - self.started
-
-    def measure(self) -> float:
-        if time.monotonic() - self.measured >= CPU_EVERY:
-            self.used = isolation.tree_cpu_seconds(self.child.pid)
-            self.measured = time.monotonic()
-        return self.used
-
-    def take(self, record: dict) -> None:
-        """Move the limits along with what the child reports."""
-        used = self.measure()
-        self.in_test = "running" in record
-        if "running" in record:
-            cpu = (record.get("cpu") or QUIET_CPU) + CPU_GRACE
-            self.step.restart(cpu, (record.get("wall") or cpu) * WALL_FACTOR, used)
-            kata = kata_of(record["running"])
-            if self.kata_cpu and kata != self.kata[0]:
-                wall = self.kata_cpu * WALL_FACTOR
-                self.kata = (kata, _Clock(self.kata_cpu, wall, used, time.monotonic()))
-        elif "complete" in record:
-            self.step.restart(QUIET_CPU, FINISH_LIMIT, used)
-        else:
-            self.step.restart(QUIET_CPU, QUIET_CPU * WALL_FACTOR, used)
-
-    def why_killed(self) -> str | None:
-        """Why the child must be stopped now, or None."""
-        if self.records.forged:
-            return self.records.forged
-        used = self.measure()
-        kata, clock = self.kata
-        if clock is not None and clock.over(used):
-            self.timed_out = True
-            return (
-                f"the tests of {kata} used more than {self.kata_cpu:g} s of processor time"
-                " together (the kata's limit)"
-            )
-        if self.step.over(used):
-            if self.in_test:
-                return (
-                    f"was still running after {self.step.cpu:g} s of processor time or"
-                    f" {self.step.wall:g} s in all (it did not stop at its time limit)"
-                )
-            return "did not end (or made no progress) in time"
-        return None
-
-    def follow(self) -> str | None:
-        """Wait for the child, killing it when it must stop; returns why it was killed,
-        or None when it ended by itself."""
-        while True:
-            for record in self.records.read(POLL):
-                self.take(record)
-            why = self.why_killed()
-            if why:
-                _kill(self.child)
-                return why
-            if self.child.poll() is not None:
-                while not self.records.closed and self.records.read(0.5):
-                    pass  # what is left in the pipe
-                return self.records.forged
 
 
 def _signal_name(number: int) -> str:
@@ -362,20 +176,20 @@ def run(
         key = secrets.token_bytes(recorder.KEY_BYTES)
         command = _pytest_command(list(targets), list(args))
         with open(output, "w", encoding="utf-8") as sink:
-            child, records = _start(
+            child, records = supervisor.start(
                 command, env, key, sink if capture else None, sandbox, root or paths.ROOT
             )
-            watch = _Watch(child, records, kata_cpu)
-            previous = _pass_on_termination(child)
+            watch = supervisor.Watch(child, records, kata_cpu)
+            previous = supervisor.pass_on_termination(child)
             try:
                 killed = watch.follow()
             except BaseException:  # Ctrl-C (or anything else) here: the child goes too
-                _interrupt(child)
+                supervisor.interrupt(child)
                 raise
             finally:
                 for number, handler in previous.items():
                     signal.signal(number, handler)
-                _kill(child)  # whatever it started goes with it
+                supervisor.kill(child)  # whatever it started goes with it
                 os.close(records.fd)
         crash = sandbox.scratch / "tmp" / "crash.txt" if sandbox else Path(env[recorder.CRASH])
         outcome = _judge(records, child.returncode, killed, crash)
@@ -409,33 +223,7 @@ def _environment(impl, chain, report, sandbox, crash: Path) -> dict[str, str]:
     )
 
 
-def _start(command, env, key, sink, sandbox, root) -> tuple[subprocess.Popen, _Records]:
-    """Start the child in a process group of its own, with the record pipe and the key."""
-    read_end, write_end = os.pipe()
-    key_read, key_write = os.pipe()
-    os.write(key_write, key)
-    os.close(key_write)
-    env = dict(env, **{recorder.RECORD_FD: str(write_end), recorder.KEY_FD: str(key_read)})
-    streams = dict(stdout=sink, stderr=subprocess.STDOUT) if sink else {}
-    if sandbox is not None:
-        command, env = sandbox.command(command, env), None
-    try:
-        child = subprocess.Popen(
-            command,
-            cwd=root,
-            env=env,
-            pass_fds=(write_end, key_read),
-            stdin=subprocess.DEVNULL if sandbox else None,
-            process_group=0,
-            **streams,
-        )
-    finally:
-        os.close(write_end)
-        os.close(key_read)
-    return child, _Records(read_end, key)
-
-
-def _judge(records: _Records, returncode: int, killed: str | None, crash: Path) -> Run:
+def _judge(records: supervisor.Records, returncode: int, killed: str | None, crash: Path) -> Run:
     """What the records say happened, given how the child ended."""
     log = records.records
     outcome = Run(returncode=returncode, tampered=records.forged)
