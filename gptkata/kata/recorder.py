@@ -135,7 +135,7 @@ class Recorder:
             from gptkata.kata import sandbox
 
             _load_references(session)
-            self.before = sandbox.fingerprint((self,), self.config.pluginmanager)
+            self.before = sandbox.fingerprint(self._watched(), self.config.pluginmanager)
             sandbox.guard_integrity(_kata_folders())
         if self.guard == "all":  # no sandbox: the in-process guards of files and processes
             sandbox.install_guards(paths.ROOT, tuple(paths.ROOT / p for p in _HARNESS))
@@ -157,6 +157,11 @@ class Recorder:
         self._check()
         self.write(complete=int(exitstatus), collected=session.testscollected)
 
+    def _watched(self) -> tuple:
+        """The plugins the record passes through: this one, and the collector that feeds it."""
+        collector = self.config.pluginmanager.get_plugin("gptkata-collector")
+        return (self, collector) if collector is not None else (self,)
+
     def _check(self) -> None:
         """Compare the fingerprint with the one taken before the first test; a change
         ends the process at once (nothing after it can be trusted)."""
@@ -164,7 +169,7 @@ class Recorder:
             return
         from gptkata.kata import sandbox
 
-        changed = sandbox.changes(self.before, (self,), self.config.pluginmanager)
+        changed = sandbox.changes(self.before, self._watched(), self.config.pluginmanager)
         if changed:
             self.write(tampered=", ".join(changed[:3]), kata=self.kata)
             self._real_exit(3)

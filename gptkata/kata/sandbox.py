@@ -241,7 +241,13 @@ def fingerprint(extra: tuple = (), plugins=None) -> dict[str, tuple]:
             _mark_class(marks, qualified, getattr(sys.modules[module], attribute))
     for index, thing in enumerate(extra):
         _mark_class(marks, f"<grader {index}>", thing if isinstance(thing, type) else type(thing))
+        for attribute, value in list(getattr(thing, "__dict__", {}).items()):
+            if callable(value) or attribute in _OBSERVED:  # a swapped writer or recorder
+                marks[f"<grader {index}>.{attribute}"] = (value,)
     return marks
+
+
+_OBSERVED = ("recorder", "config")  # attributes of the grader's plugins the verdict passes through
 
 
 def _plugin_marks(plugins) -> dict[str, tuple]:

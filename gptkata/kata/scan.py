@@ -28,6 +28,10 @@ PATTERNS = (
     (r"/proc\b", "/proc (other processes)"),
     (r"\bgc\s*\.\s*get_(objects|referrers|referents)\b", "the garbage collector's objects"),
     (r"\bsolutions\b|\bgptkata\b|\btests\s*\.\s*expect\b", "the harness or the references"),
+    (
+        r"__closure__|\bcell_contents\b|__self__|\bget_plugin\b|\bpytestPDB\b",
+        "the harness's objects",
+    ),
     (r"\bsettrace\b|\bsetprofile\b|\baddaudithook\b", "tracing or audit hooks"),
     (r"\bos\s*\.\s*(fork|kill|killpg|setsid)\b|\bsubprocess\b", "processes"),
 )

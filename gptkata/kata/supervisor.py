@@ -29,6 +29,7 @@ QUIET_CPU = 60.0  # processor seconds outside a test (start-up, collection, the 
 WALL_FACTOR = 10  # a wall-clock backstop: this many times each processor-time limit
 FINISH_LIMIT = 15.0  # seconds from the completion record to the child's exit
 POLL = 0.02  # seconds between looks at the child
+LONGEST_RECORD = 1 << 20  # bytes: a longer line is not the recorder's
 CPU_EVERY = 0.25  # seconds between measurements of the child's processor time
 
 
@@ -37,7 +38,7 @@ class Records:
     key and the sequence; `forged` says what was wrong with the first bad one."""
 
     def __init__(self, fd: int, key: bytes):
-        self.fd, self.key, self.buffer = fd, key, b""
+        self.fd, self.key, self.buffer = fd, key, bytearray()
         self.records: list[dict] = []
         self.forged: str | None = None
         self.closed = False
@@ -50,7 +51,12 @@ class Records:
         if not chunk:
             self.closed = True
         self.buffer += chunk
-        *lines, self.buffer = self.buffer.split(b"\n")
+        if b"\n" not in chunk:
+            if len(self.buffer) > LONGEST_RECORD:
+                self.forged = "a record longer than any the test recorder writes reached the runner"
+            return []
+        *lines, rest = self.buffer.split(b"\n")
+        self.buffer = bytearray(rest)
         new = []
         for line in lines:
             record = self._checked(line)
