@@ -74,9 +74,9 @@ class Course:
 
 def submissions(folder: Path) -> list[Submission]:
     """Every subfolder of `folder`: its exercises/ if it has one, else itself."""
-    if not str(folder) or not folder.is_dir():
+    if not folder.is_dir():
         raise ValueError(
-            f"SUBMISSIONS={folder or ''} is not a folder of students' copies:"
+            f"SUBMISSIONS={folder} is not a folder of students' copies:"
             " make grade SUBMISSIONS=<folder with one subfolder per student>"
         )
     found = []
@@ -88,38 +88,26 @@ def submissions(folder: Path) -> list[Submission]:
     return found
 
 
-def build_edition(target: Path, solutions: list[str]) -> Path:
-    """The student edition every submission is graded in, its bytecode compiled once
-    (the sandbox reads it and writes none)."""
+def build_edition(target: Path, solutions: list[str], katas: list[str]) -> dict[str, int]:
+    """Write the student edition every submission is graded in, compile its bytecode once
+    (the sandbox reads it and writes none) by collecting its tests, and return how many
+    tests each of `katas` has."""
     release.release(target, solutions)
     (target / "data" / "tinyshakespeare.txt").symlink_to(paths.DATA / "tinyshakespeare.txt")
-    subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-q", "tests/katas"],
-        cwd=target,
-        env=dict(os.environ, GPTKATA_IMPL="exercises", PYTHONDONTWRITEBYTECODE=""),
-        capture_output=True,
-        check=False,
-        timeout=600,
-    )
-    return target
-
-
-def test_counts(edition: Path, katas: list[str]) -> dict[str, int]:
-    """How many tests each kata has, as pytest collects them in the edition."""
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"]
         + [f"tests/katas/test_{k}.py" for k in katas],
-        cwd=edition,
-        env=dict(os.environ, GPTKATA_IMPL="exercises"),
+        cwd=target,
+        env=dict(os.environ, GPTKATA_IMPL="exercises", PYTHONDONTWRITEBYTECODE=""),
         capture_output=True,
         text=True,
         timeout=600,
     )
     counts = dict.fromkeys(katas, 0)
     for line in done.stdout.splitlines():  # "tests/katas/test_x.py: 13" under -qq
-        kata = kata_of(line.strip())
-        if kata in counts and line.rpartition(": ")[2].isdigit():
-            counts[kata] = int(line.rpartition(": ")[2])
+        kata, _, number = line.rpartition(": ")
+        if kata_of(kata) in counts and number.isdigit():
+            counts[kata_of(kata)] = int(number)
     return counts
 
 
@@ -265,9 +253,11 @@ def grade(
             probe = work / "probe"
             probe.mkdir()
             isolation.probe(probe)
-        edition = build_edition(work / "edition", list(solutions))
-        totals = test_counts(edition, katas)
-        setup = Course(edition, work, katas, **settings)
+        totals = build_edition(work / "edition", list(solutions), katas)
+        setup = Course(work / "edition", work, katas, **settings)
+        if setup.chain == "reference":  # made here, before the workers share them
+            for number in range(len(katas)):
+                _references(setup, number)
         _grade_all(todo, setup, jobs, bar)
     return todo, totals
 
@@ -311,6 +301,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--roster", type=Path, help="CSV: folder, student id, name, email")
     parser.add_argument("--isolation", default="bubblewrap", choices=("bubblewrap", "none"))
     args = parser.parse_args(argv)
+    if not args.submissions:
+        print(
+            "make grade: name the class: make grade SUBMISSIONS=<folder with one subfolder"
+            " per student>",
+            file=sys.stderr,
+        )
+        return 2
     started = time.monotonic()
     bar = grade_report.ProgressBar(sys.stderr)
     course = dict(
@@ -321,9 +318,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         listed = roster.load(args.roster) if args.roster else None
-        folder = Path(args.submissions) if args.submissions else Path("")
         graded, totals = grade(
-            folder,
+            Path(args.submissions),
             args.out,
             max(1, args.jobs),
             course,

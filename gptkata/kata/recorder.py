@@ -135,7 +135,7 @@ class Recorder:
             from gptkata.kata import sandbox
 
             _load_references(session)
-            self.before = sandbox.fingerprint(self._watched(), self.config.pluginmanager)
+            self.before = sandbox.Fingerprint(self._watched(), self.config.pluginmanager)
             sandbox.guard_integrity(_kata_folders())
         if self.guard == "all":  # no sandbox: the in-process guards of files and processes
             sandbox.install_guards(paths.ROOT, tuple(paths.ROOT / p for p in _HARNESS))
@@ -145,16 +145,16 @@ class Recorder:
 
         kata = kata_of(item.nodeid)
         if kata != self.kata:
-            self._check()
+            self._check(modules=True)
             self.kata = kata
         cpu = limits.seconds_for(item)
         self.write(running=item.nodeid, cpu=cpu, wall=limits.wall_limit(item))
 
     def pytest_runtest_logfinish(self, nodeid, location):
-        self._check()
+        self._check(modules=False)
 
     def pytest_sessionfinish(self, session, exitstatus):
-        self._check()
+        self._check(modules=True)
         self.write(complete=int(exitstatus), collected=session.testscollected)
 
     def _watched(self) -> tuple:
@@ -162,14 +162,14 @@ class Recorder:
         collector = self.config.pluginmanager.get_plugin("gptkata-collector")
         return (self, collector) if collector is not None else (self,)
 
-    def _check(self) -> None:
-        """Compare the fingerprint with the one taken before the first test; a change
-        ends the process at once (nothing after it can be trusted)."""
+    def _check(self, modules: bool) -> None:
+        """Compare the fingerprint with the one taken before the first test: after every
+        test the plugins and the recorder's own parts, at the end of each kata the
+        modules too. A change ends the process at once (nothing after it can be trusted)."""
         if self.before is None:
             return
-        from gptkata.kata import sandbox
 
-        changed = sandbox.changes(self.before, self._watched(), self.config.pluginmanager)
+        changed = self.before.changes(self._watched(), self.config.pluginmanager, modules)
         if changed:
             self.write(tampered=", ".join(changed[:3]), kata=self.kata)
             self._real_exit(3)
@@ -177,9 +177,13 @@ class Recorder:
 
 def _load_references(session) -> None:
     """Import the references the edition has before any kata code runs, so that their
-    functions are in the fingerprint."""
+    functions are in the fingerprint; and make the first optimizer, whose import of
+    torch._dynamo wraps torch.manual_seed (a change the fingerprint would see)."""
+    import torch
+
     from gptkata.kata import manifest, select
 
+    torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))])
     for kata in manifest.KATAS:
         if select.provided(kata.name, "solutions"):
             try:

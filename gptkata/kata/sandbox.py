@@ -200,14 +200,7 @@ def guard_integrity(kata_folders: tuple[str, ...]) -> None:
     sys.addaudithook(hook)
 
 
-def _mark(value) -> tuple:
-    """What changes when `value` is replaced, or when its code or defaults are. Only
-    plain functions are looked into: other objects (torch.ops) make up attributes.
-    The objects themselves are kept, not their id(): a replaced function that is freed
-    can leave its address, and so its id, to the one that replaced it."""
-    if not isinstance(value, FunctionType):
-        return (value,)
-    return (value, value.__code__, value.__defaults__, value.__dict__.get("__wrapped__"))
+_WATCHED = (staticmethod, classmethod, property, ModuleType)
 
 
 def _protected_names() -> list[str]:
@@ -220,30 +213,87 @@ def _protected_names() -> list[str]:
     return names
 
 
-def fingerprint(extra: tuple = (), plugins=None) -> dict[str, tuple]:
-    """name -> mark of every function, class and module the verdict depends on: the
-    protected modules' sys.modules entries, their callables, the methods of the classes
-    they define, the PROTECTED_CLASSES, the `extra` objects' attributes, and, given
-    pytest's plugin manager `plugins`, every registered plugin and hook implementation."""
-    marks: dict[str, tuple] = _plugin_marks(plugins) if plugins is not None else {}
+def _namespaces() -> list[tuple[str, object]]:
+    """(name, object) for every protected module, every class it defines, and the
+    PROTECTED_CLASSES: the namespaces whose callables the verdict depends on."""
+    found = []
     for name in _protected_names():
         module = sys.modules[name]
-        marks[f"sys.modules[{name!r}]"] = (module,)
+        found.append((name, module))
         for attribute, value in list(vars(module).items()):
-            if not (callable(value) or isinstance(value, ModuleType)):
-                continue
-            marks[f"{name}.{attribute}"] = _mark(value)
             if isinstance(value, type) and value.__module__ == name:
-                _mark_class(marks, f"{name}.{attribute}", value)
+                found.append((f"{name}.{attribute}", value))
     for qualified in PROTECTED_CLASSES:
         module, _, attribute = qualified.rpartition(".")
         if module in sys.modules:
-            _mark_class(marks, qualified, getattr(sys.modules[module], attribute))
+            found.append((qualified, getattr(sys.modules[module], attribute)))
+    return found
+
+
+class Fingerprint:
+    """What the verdict depends on, taken once and compared cheaply: the protected
+    modules' sys.modules entries; every callable (function, class, module, method,
+    property) in their namespaces and in the classes they define; each plain
+    function's code, defaults and `__wrapped__`; and, through `light` marks taken anew
+    at each comparison, pytest's registered plugins and hook implementations and the
+    `extra` objects' own attributes. The objects themselves are kept, not their id():
+    a replaced function that is freed can leave its address to the one replacing it."""
+
+    def __init__(self, extra: tuple = (), plugins=None):
+        self.modules = {name: sys.modules[name] for name in _protected_names()}
+        self.spaces = []  # (name, the live namespace, a copy of its watched entries)
+        self.functions = []  # (name, function, its code, defaults, __wrapped__)
+        for name, owner in _namespaces():
+            live = vars(owner)
+            kept = {k: v for k, v in live.items() if callable(v) or isinstance(v, _WATCHED)}
+            self.spaces.append((name, live, kept))
+            for attribute, value in kept.items():
+                function = getattr(value, "__func__", value)
+                if isinstance(function, FunctionType):
+                    marks = (function.__code__, function.__defaults__, _wrapped(function))
+                    self.functions.append((f"{name}.{attribute}", function, *marks))
+        self.light = light_marks(extra, plugins)
+
+    def changes(self, extra: tuple = (), plugins=None, modules: bool = True) -> list[str]:
+        """What is now replaced, patched or gone (new names are fine: torch and pytest
+        add attributes as they go). `modules=False` compares only the light marks: cheap
+        enough for every test."""
+        now = light_marks(extra, plugins)
+        changed = [n for n, mark in self.light.items() if not _same(now.get(n), mark)]
+        if not modules:
+            return changed
+        changed += [
+            f"sys.modules[{n!r}]" for n, m in self.modules.items() if sys.modules.get(n) is not m
+        ]
+        for name, live, kept in self.spaces:
+            changed += [f"{name}.{k}" for k, v in kept.items() if live.get(k) is not v]
+        for name, function, code, defaults, wrapped in self.functions:
+            now_marks = (function.__code__, function.__defaults__, _wrapped(function))
+            if not _same(now_marks, (code, defaults, wrapped)):
+                changed.append(name)
+        return changed
+
+
+def _wrapped(function: FunctionType):
+    return function.__dict__.get("__wrapped__")
+
+
+def light_marks(extra: tuple = (), plugins=None) -> dict[str, tuple]:
+    """name -> mark of pytest's plugins and hook implementations (given its plugin
+    manager `plugins`) and of the `extra` objects' methods and own attributes."""
+    marks: dict[str, tuple] = _plugin_marks(plugins) if plugins is not None else {}
     for index, thing in enumerate(extra):
-        _mark_class(marks, f"<grader {index}>", thing if isinstance(thing, type) else type(thing))
+        cls = thing if isinstance(thing, type) else type(thing)
+        for attribute, value in list(vars(cls).items()):
+            if callable(value) or isinstance(value, _WATCHED):
+                function = getattr(value, "__func__", value)
+                marks[f"<grader {index}>.{attribute}"] = (
+                    function,
+                    getattr(function, "__code__", None),
+                )
         for attribute, value in list(getattr(thing, "__dict__", {}).items()):
             if callable(value) or attribute in _OBSERVED:  # a swapped writer or recorder
-                marks[f"<grader {index}>.{attribute}"] = (value,)
+                marks[f"<grader {index}>.{attribute}()"] = (value,)
     return marks
 
 
@@ -263,19 +313,6 @@ def _plugin_marks(plugins) -> dict[str, tuple]:
                 for part in (impl, impl.function, impl.hookwrapper, impl.wrapper)
             )
     return marks
-
-
-def _mark_class(marks: dict, prefix: str, cls: type) -> None:
-    for attribute, value in list(vars(cls).items()):
-        if callable(value) or isinstance(value, (staticmethod, classmethod, property)):
-            marks[f"{prefix}.{attribute}"] = _mark(getattr(value, "__func__", value))
-
-
-def changes(before: dict[str, tuple], extra: tuple = (), plugins=None) -> list[str]:
-    """The names in `before` that are now replaced, patched or gone (new names are fine:
-    torch and pytest add attributes as they go)."""
-    now = fingerprint(extra, plugins)
-    return [name for name, mark in before.items() if not _same(now.get(name), mark)]
 
 
 def _same(now: tuple | None, before: tuple) -> bool:

@@ -29,9 +29,9 @@ from __future__ import annotations
 import faulthandler
 import gc
 import importlib
-import json
 import os
 import re
+import secrets
 import signal
 import sys
 import tempfile
@@ -40,7 +40,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from gptkata import paths
-from gptkata.kata import manifest
+from gptkata.kata import manifest, recorder, supervisor
 from gptkata.kata.results import Result
 
 LIMIT_SECONDS = 60.0  # a kata's whole check; GPTKATA_CHECK_SECONDS overrides it
@@ -127,8 +127,11 @@ class _Now:
         self.path.write_text(nodeid)
 
 
-def _child(files: list[str], folder: Path, chain: str, impl: str, seconds: float) -> None:
-    """Run pytest on `files` and exit; never returns."""
+def _child(
+    files: list[str], folder: Path, chain: str, impl: str, seconds: float, record: dict
+) -> None:
+    """Run pytest on `files`, its record going to the inherited descriptors named in
+    `record` (gptkata.kata.recorder), and exit; never returns."""
     code = 70
     try:
         os.setpgid(0, 0)  # its own group: killed together with anything it started
@@ -139,9 +142,8 @@ def _child(files: list[str], folder: Path, chain: str, impl: str, seconds: float
         nothing = os.open(os.devnull, os.O_RDONLY)
         os.dup2(nothing, 0)
         os.chdir(paths.ROOT)
-        os.environ.update(
-            GPTKATA_IMPL=impl, GPTKATA_CHAIN=chain, GPTKATA_REPORT=str(folder / "report.json")
-        )
+        os.environ.pop("GPTKATA_REPORT", None)
+        os.environ.update(GPTKATA_IMPL=impl, GPTKATA_CHAIN=chain, **record)
         stacks = open(folder / "stack.txt", "w")  # noqa: SIM115 - open until the exit
         faulthandler.dump_traceback_later(seconds, exit=True, file=stacks)
         import pytest
@@ -200,34 +202,49 @@ def check(
     if not files:
         return []
     with tempfile.TemporaryDirectory(prefix="gptkata-check-") as scratch:
-        runs = []  # (pid, folder) of each child
+        runs = []  # (pid, folder, its record) of each child
         try:
             for part, args in enumerate(split(files)):
                 folder = Path(scratch) / str(part)
                 folder.mkdir()
-                sys.stdout.flush()
-                sys.stderr.flush()
-                pid = os.fork()
-                if pid == 0:
-                    _child(args, folder, chain, impl, seconds)
-                runs.append((pid, folder))
-            statuses = _wait([pid for pid, _ in runs], seconds, names, interrupted)
+                runs.append(_fork(args, folder, chain, impl, seconds))
+            statuses = _wait(runs, seconds, names, interrupted)
         except BaseException:
-            for pid, _ in runs:
+            for pid, _, records in runs:
                 _stop(pid)
+                os.close(records.fd)
             raise
         results = []
-        for (_, folder), status in zip(runs, statuses, strict=True):
-            report = folder / "report.json"
+        for (pid, folder, records), status in zip(runs, statuses, strict=True):
+            _stop(pid)  # anything it left running goes with its group
+            os.close(records.fd)
             code = os.waitstatus_to_exitcode(status) if status != -1 else None
-            try:
-                if code in (0, 1, 5) and report.is_file():
-                    results += [Result(**r) for r in json.loads(report.read_text())]
-                    continue
-            except (ValueError, TypeError):
-                pass
+            if records.forged:
+                raise CheckFailed(f"the tests of {names} were tampered with: {records.forged}")
+            if code in (0, 1, 5) and any("complete" in r for r in records.records):
+                results += [Result(**r["result"]) for r in records.records if "result" in r]
+                continue
             raise CheckFailed(_failure(names, folder, code, seconds))
     return _merged(results)
+
+
+def _fork(args: list[str], folder: Path, chain: str, impl: str, seconds: float) -> tuple:
+    """Start one child on `args` with a record pipe and its key, as the runner does."""
+    key = secrets.token_bytes(recorder.KEY_BYTES)
+    read_end, write_end = os.pipe()
+    key_read, key_write = os.pipe()
+    os.write(key_write, key)
+    os.close(key_write)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_end)
+        record = {recorder.RECORD_FD: str(write_end), recorder.KEY_FD: str(key_read)}
+        _child(args, folder, chain, impl, seconds, record)
+    os.close(write_end)
+    os.close(key_read)
+    return pid, folder, supervisor.Records(read_end, key)
 
 
 # Each test's last duration and place in its file, from the checks so far (nodeid ->).
@@ -277,17 +294,22 @@ def _merged(results: list[Result]) -> list[Result]:
     return ordered
 
 
-def _wait(pids: list[int], seconds: float, names: str, interrupted) -> list[int]:
-    """Wait for every child; their wait statuses (-1 for one stopped at the deadline)."""
+def _wait(runs: list[tuple], seconds: float, names: str, interrupted) -> list[int]:
+    """Wait for every child, reading its record as it comes (a full pipe would stop
+    it); their wait statuses (-1 for one stopped at the deadline)."""
     deadline = time.monotonic() + seconds + 2.0  # faulthandler ends them first
+    pids = [pid for pid, _, _ in runs]
     statuses: dict[int, int] = {}
     while len(statuses) < len(pids):
-        for pid in pids:
+        for pid, _, records in runs:
+            records.read(0)
             if pid in statuses:
                 continue
             done, status = os.waitpid(pid, os.WNOHANG)
             if done:
                 statuses[pid] = status
+                while not records.closed and records.read(0.2):
+                    pass  # what is left in the pipe
         if len(statuses) == len(pids):
             break
         if time.monotonic() > deadline:
