@@ -18,13 +18,18 @@ The records:
   {"tampered": what, "kata": name}              the harness changed while a kata ran
   {"complete": exitstatus, "collected": n}      the session ended normally: the last line
 
-With GPTKATA_GUARD=integrity (grading in a sandbox) or =all (grading without one, which
-adds the in-process guards of files and processes) the recorder also guards the verdict: kata code
-may not look at frames, walk the garbage collector's objects, trace, or use ctypes
-(gptkata.kata.sandbox.guard_integrity), and a fingerprint of the harness - the tests
-and their helpers, pytest's runner, its plugin manager, every registered plugin and
-hook implementation - is compared after every test. A change ends the process: the
-kata is *tampered*. GPTKATA_MEMORY_MB caps the address space once the libraries are
+GPTKATA_GUARD says how the recorder guards the verdict:
+
+  fingerprint   (make test, progress, watch) a fingerprint of the harness - the tests
+                and their helpers, pytest's runner, its plugin manager, every
+                registered plugin and hook implementation - is compared after every
+                test (the modules at the end of each kata). A change ends the
+                process: the kata is *tampered*.
+  integrity     (grading in a sandbox) also: the references are in the fingerprint,
+                and kata code may not look at frames, walk the garbage collector's
+                objects, trace, or use ctypes (gptkata.kata.sandbox.guard_integrity)
+  all           (grading without a sandbox) also the in-process guards of files and
+                processes GPTKATA_MEMORY_MB caps the address space once the libraries are
 loaded.
 """
 
@@ -134,9 +139,11 @@ class Recorder:
         if self.guard:
             from gptkata.kata import sandbox
 
-            _load_references(session)
+            if self.guard != "fingerprint":
+                _load_references()
             self.before = sandbox.Fingerprint(self._watched(), self.config.pluginmanager)
-            sandbox.guard_integrity(_kata_folders())
+            if self.guard != "fingerprint":
+                sandbox.guard_integrity(_kata_folders())
         if self.guard == "all":  # no sandbox: the in-process guards of files and processes
             sandbox.install_guards(paths.ROOT, tuple(paths.ROOT / p for p in _HARNESS))
 
@@ -175,15 +182,11 @@ class Recorder:
             self._real_exit(3)
 
 
-def _load_references(session) -> None:
+def _load_references() -> None:
     """Import the references the edition has before any kata code runs, so that their
-    functions are in the fingerprint; and make the first optimizer, whose import of
-    torch._dynamo wraps torch.manual_seed (a change the fingerprint would see)."""
-    import torch
-
+    functions are in the fingerprint."""
     from gptkata.kata import manifest, select
 
-    torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))])
     for kata in manifest.KATAS:
         if select.provided(kata.name, "solutions"):
             try:

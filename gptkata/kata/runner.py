@@ -203,7 +203,9 @@ def _environment(impl, chain, report, sandbox, crash: Path) -> dict[str, str]:
     """The child's environment: the caller's own, or in a sandbox only what it needs."""
     chosen = dict(GPTKATA_IMPL=impl, GPTKATA_CHAIN=chain)
     if sandbox is None:
-        env = dict(os.environ, **chosen, **{recorder.CRASH: str(crash)})
+        env = dict(
+            os.environ, **chosen, **{recorder.CRASH: str(crash), recorder.GUARD: "fingerprint"}
+        )
         if report is not None:
             env["GPTKATA_REPORT"] = str(report)
         return env
@@ -237,6 +239,9 @@ def _judge(records: supervisor.Records, returncode: int, killed: str | None, cra
         outcome.complete = True
         outcome.exitstatus = completion["complete"]
         outcome.collected = completion["collected"]
+    if outcome.tampered:
+        _tampered(outcome, log)
+        return outcome
     running = _unfinished(log)
     if outcome.complete and returncode != outcome.exitstatus:
         outcome.stopped = (
@@ -245,7 +250,7 @@ def _judge(records: supervisor.Records, returncode: int, killed: str | None, cra
         )
     if not outcome.complete or running:
         cause = (
-            outcome.tampered or _why_stopped(returncode, log, crash, killed)
+            _why_stopped(returncode, log, crash, killed)
             if not outcome.complete
             else "the test was interrupted (KeyboardInterrupt)"
         )
@@ -254,6 +259,24 @@ def _judge(records: supervisor.Records, returncode: int, killed: str | None, cra
             outcome.results.append(broken_result(running, cause))
             outcome.results += _not_run(log, running, {r.nodeid for r in outcome.results})
     return outcome
+
+
+def _tampered(outcome: Run, log: list[dict]) -> None:
+    """The kata that was running when the harness changed, or a forged record came,
+    counts as broken, every test of it: nothing it reported can be trusted."""
+    started = [r["running"] for r in log if "running" in r]
+    if not started:
+        outcome.stopped = outcome.tampered
+        return
+    kata = kata_of(started[-1])
+    first = next(n for n in started if kata_of(n) == kata)
+    message = f"tampered: {outcome.tampered}"
+    outcome.stopped, outcome.stopped_in = message, first
+    outcome.results = [r for r in outcome.results if r.kata != kata]
+    tests = outcome.collected_tests or started
+    outcome.results += [
+        Result(n, kata, BROKEN, message, details=message) for n in tests if kata_of(n) == kata
+    ]
 
 
 def _unfinished(records: list[dict]) -> str | None:

@@ -201,6 +201,7 @@ def guard_integrity(kata_folders: tuple[str, ...]) -> None:
 
 
 _WATCHED = (staticmethod, classmethod, property, ModuleType)
+SET_BY_TORCH = {"torch.manual_seed"}  # torch._dynamo wraps it when the first optimizer is made
 
 
 def _protected_names() -> list[str]:
@@ -245,7 +246,11 @@ class Fingerprint:
         self.functions = []  # (name, function, its code, defaults, __wrapped__)
         for name, owner in _namespaces():
             live = vars(owner)
-            kept = {k: v for k, v in live.items() if callable(v) or isinstance(v, _WATCHED)}
+            kept = {
+                k: v
+                for k, v in live.items()
+                if (callable(v) or isinstance(v, _WATCHED)) and f"{name}.{k}" not in SET_BY_TORCH
+            }
             self.spaces.append((name, live, kept))
             for attribute, value in kept.items():
                 function = getattr(value, "__func__", value)

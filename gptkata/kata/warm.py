@@ -241,6 +241,7 @@ def _fork(args: list[str], folder: Path, chain: str, impl: str, seconds: float) 
     if pid == 0:
         os.close(read_end)
         record = {recorder.RECORD_FD: str(write_end), recorder.KEY_FD: str(key_read)}
+        record[recorder.GUARD] = "fingerprint"
         _child(args, folder, chain, impl, seconds, record)
     os.close(write_end)
     os.close(key_read)

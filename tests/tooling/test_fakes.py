@@ -1,0 +1,102 @@
+"""Learner code cannot fake a pass or outlive the command: a forged record, a patched
+test helper, a plugin registered by walking frames, a patched pytest runner are each
+the kata *tampered* (reported as broken, never passed); a fork runaway is stopped with
+its whole process group."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+
+import pytest
+
+from gptkata.kata import manifest, stubs
+from tests.tooling.repo import exercise, gptkata, scratch, solve
+
+FORGED_PASS = """
+import json, os, posix
+_line = json.dumps({"body": json.dumps({"complete": 0, "collected": 13, "seq": 1}), "mac": "0" * 64})
+for _fd in os.listdir("/proc/self/fd"):
+    try:
+        os.write(int(_fd), (_line + "\\n").encode())
+    except OSError:
+        pass
+posix._exit(0)
+"""
+PATCHED_HELPERS = """
+import tests.expect as _expect
+for _name in dir(_expect):
+    if not _name.startswith("_") and callable(getattr(_expect, _name)):
+        setattr(_expect, _name, lambda *args, **kwargs: None)
+"""
+PATCHED_RUNTEST = """
+import _pytest.python
+_pytest.python.Function.runtest = lambda self: None
+"""
+PLUGIN = """
+import sys, pytest
+class _Pass:
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        outcome = yield
+        outcome.get_result().outcome = "passed"
+_frame = sys._getframe()
+while _frame is not None:
+    _config = _frame.f_locals.get("config")
+    if hasattr(_config, "pluginmanager"):
+        _config.pluginmanager.register(_Pass(), "always-pass")
+        break
+    _frame = _frame.f_back
+"""
+
+
+@pytest.fixture
+def root(tmp_path):
+    return scratch(tmp_path, "tokenizer")
+
+
+def _stub_with(root, code: str) -> None:
+    stub = stubs.stub_source(manifest.get("tokenizer"))
+    exercise(root, "tokenizer").write_text(stub + code)
+
+
+@pytest.mark.parametrize(
+    "code",
+    [FORGED_PASS, PATCHED_HELPERS, PATCHED_RUNTEST, PLUGIN],
+    ids=["forged-record", "patched-helpers", "patched-runtest", "frame-walking-plugin"],
+)
+def test_a_stub_that_fakes_a_pass_is_reported_tampered_never_passed(root, code):
+    _stub_with(root, code)
+
+    test, progress = gptkata(root, "test", "--kata", "tokenizer"), gptkata(root, "progress")
+
+    assert test.returncode != 0, test.stdout
+    assert "13 passed" not in test.stdout
+    assert "tampered" in test.stdout or "tampered" in test.stderr, test.stdout[-800:]
+    assert "done" not in next(
+        line for line in progress.stdout.splitlines() if " tokenizer " in line
+    )
+
+
+def test_a_fork_runaway_is_stopped_and_leaves_no_process_behind(root):
+    solve(root, "tokenizer")
+    path = exercise(root, "tokenizer")
+    # bounded: at most 40 forks in all, each child sleeping; a broken guard cannot run away
+    path.write_text(
+        path.read_text()
+        + "\nimport os, time\n"
+        + "def build_vocab(text):\n"
+        + "    for _ in range(40):\n"
+        + "        if os.fork() == 0:\n"
+        + "            time.sleep(600)\n"
+        + "            os._exit(0)\n"
+        + "    return sorted(set(text))\n"
+    )
+    started = time.monotonic()
+    run = gptkata(root, "test", "--kata", "tokenizer")
+    assert time.monotonic() - started < 120, run.stdout
+    time.sleep(0.5)
+    left = subprocess.run(["pgrep", "-f", str(root)], capture_output=True, text=True)
+    sleepers = [line for line in left.stdout.split() if line.isdigit() and int(line) != os.getpid()]
+    assert sleepers == [], f"processes left behind: {sleepers}"
