@@ -145,8 +145,15 @@ def _why_stopped(returncode: int, records: list[dict], crash: Path, killed: str 
         return f"{exits[-1]['where']} called os._exit({exits[-1]['exit']})"
     if returncode < 0:
         site = _crash_site(crash)
-        return f"the test process was killed by {_signal_name(-returncode)}" + (
-            f" at {site}" if site else ""
+        memory = (
+            " (out of memory? the kernel's out-of-memory killer sends SIGKILL)"
+            if -returncode == signal.SIGKILL
+            else ""
+        )
+        return (
+            f"the test process was killed by {_signal_name(-returncode)}"
+            + (f" at {site}" if site else "")
+            + memory
         )
     return f"the test process exited with code {returncode} before the tests finished"
 

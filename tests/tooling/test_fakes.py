@@ -100,3 +100,25 @@ def test_a_fork_runaway_is_stopped_and_leaves_no_process_behind(root):
     left = subprocess.run(["pgrep", "-f", str(root)], capture_output=True, text=True)
     sleepers = [line for line in left.stdout.split() if line.isdigit() and int(line) != os.getpid()]
     assert sleepers == [], f"processes left behind: {sleepers}"
+
+
+def test_a_skip_at_import_is_not_a_pass_and_the_kata_is_not_done(root):
+    solve(root, "tokenizer")
+    path = exercise(root, "tokenizer")
+    path.write_text(
+        path.read_text() + "\nimport pytest\npytest.skip('not today', allow_module_level=True)\n"
+    )
+
+    test, progress = gptkata(root, "test", "--kata", "tokenizer"), gptkata(root, "progress")
+
+    assert test.returncode != 0
+    assert "All tests of tokenizer pass" not in test.stdout
+    row = next(line for line in progress.stdout.splitlines() if " tokenizer " in line)
+    assert "done" not in row and "not written yet" not in row, row
+
+
+def test_a_process_killed_by_sigkill_is_said_to_be_perhaps_out_of_memory(tmp_path):
+    from gptkata.kata import runner
+
+    said = runner._why_stopped(-9, [], tmp_path / "no-crash-file", None)
+    assert "SIGKILL" in said and "out of memory" in said
