@@ -2,11 +2,12 @@
 
 After each save the screen shows the current kata's progress line, its first
 failure in full (what came back, what was expected, why) and the function to edit.
-The current kata is the first one that is not done, so watch moves on by itself when
-a kata is finished (unless you chose one with KATA=) - and it guards the katas
-already done: after each save every finished kata whose files changed (its own, and
-under CHAIN=mine those it builds on) is checked again, and a kata that breaks
-becomes the current one again, shown first with a note (`Session`).
+The kata shown is the one you are on: KATA=, else the kata of the file you saved
+last (one line says so when it changes), else the first one that is not done, so
+watch moves on by itself when a kata is finished - and in every mode it guards the
+katas already done: after each save every finished kata whose files changed (its
+own, and under CHAIN=mine those it builds on) is checked again, and a kata that
+breaks is shown first with a note (`Session`).
 
 Each check runs in a fresh child of one warm process that imported torch, pytest and
 hypothesis once (gptkata.kata.warm), so a save gets its verdict in about the time
@@ -170,11 +171,13 @@ class Session:
     """What watch knows between saves: each kata's last results and which katas were
     done, so a kata that was done and fails after a save is caught (a regression).
 
-    `refresh` walks the katas in order (only the chosen one with KATA=): a kata whose
-    files did not change keeps its results (from this session or the results cache),
-    any other is checked again in a fresh child. The first kata that is not done is
-    the current one. So after every save the finished katas that depend on the saved
-    file are checked again, and a regression is found before the kata being worked on.
+    `refresh` walks every kata in order: a kata whose files did not change keeps its
+    results (from this session or the results cache), any other is checked again in a
+    fresh child. A finished kata that fails now comes first, whatever the mode (KATA=
+    too): the guard of finished katas is always on. Otherwise the kata shown is the
+    one the learner is on: the one chosen with KATA=, else the kata of the file saved
+    last (announced when it changes), else - and once that kata is done - the first
+    kata that is not done.
     """
 
     def __init__(self, chosen: manifest.Kata | None, chain: str, run=None):
@@ -184,10 +187,9 @@ class Session:
         )
         self.done: set[str] = set()
         self.current: str | None = None
+        self.followed: manifest.Kata | None = None  # the kata of the file saved last
 
     def katas(self) -> list[manifest.Kata]:
-        if self.chosen is not None:
-            return [self.chosen]
         return [k for k in manifest.KATAS if k.test_file.is_file()]
 
     def results(self, kata: manifest.Kata, interrupted) -> list[Result]:
@@ -201,33 +203,56 @@ class Session:
             cache.store(kata, key, fresh, self.chain)
         return fresh
 
-    def refresh(self, interrupted=None) -> tuple[KataState | None, list[str]]:
-        """The current kata's state (None when every kata is done) and notes to show."""
-        notes = []
+    def follow(self, saved: str | None) -> list[str]:
+        """Note the kata of the file saved last; one line when it is a new one."""
+        if saved is None or self.chosen is not None:
+            return []
+        try:
+            kata = manifest.by_module(Path(saved).stem)
+        except ValueError:
+            return []
+        if kata == self.followed or not kata.test_file.is_file():
+            return []
+        self.followed = kata
+        return [f"Following your save: kata {kata.number}, {kata.name}."]
+
+    def state_of(self, kata: manifest.Kata, interrupted) -> KataState:
+        try:
+            return tally(self.results(kata, interrupted), (kata,))[0]
+        except warm.CheckFailed as error:
+            return failed_state(kata, str(error))
+
+    def refresh(self, interrupted=None, saved: str | None = None):
+        """The kata to show (None when every kata is done) and notes to show."""
+        notes = self.follow(saved)
+        focus = self.chosen or self.followed
+        first_open, shown = None, None
         for kata in self.katas():
-            try:
-                state = tally(self.results(kata, interrupted), (kata,))[0]
-            except warm.CheckFailed as error:
-                state = failed_state(kata, str(error))
-            if state.state == DONE and self.chosen is not None:
-                return state, notes  # KATA= chosen: stay on it, done or not
+            state = self.state_of(kata, interrupted)
             if state.state == DONE:
                 if kata.name == self.current and kata.name not in self.done:
                     notes.append(f"Kata {kata.name} is done - on to the next one.")
                 self.done.add(kata.name)
-                continue
-            if state.state == NO_TESTS:
-                continue
-            if kata.name in self.done:
+            elif state.state != NO_TESTS and kata.name in self.done:
                 self.done.discard(kata.name)
                 notes.append(
                     f"Regression: kata {kata.number}, {kata.name}, passed before and fails now."
                     " It comes first again."
                 )
-            self.current = kata.name
-            return state, notes + ([""] if notes else [])
-        self.current = None
-        return None, notes
+                return self._show(state, notes)
+            elif state.state != NO_TESTS and first_open is None:
+                first_open = state
+            if kata == focus:
+                shown = state
+        if shown is not None and (self.chosen is not None or shown.state != DONE):
+            return self._show(shown, notes)
+        if self.followed is not None and shown is not None:
+            self.followed = None  # done: back to the first kata that is not
+        return self._show(first_open, notes)
+
+    def _show(self, state: KataState | None, notes: list[str]):
+        self.current = state.kata.name if state is not None else None
+        return state, notes + ([""] if notes and state is not None else [])
 
 
 def _draw(lines: list[str]) -> None:
@@ -263,6 +288,13 @@ def _start_observer(poll: bool, saves: queue.Queue):
     return observer
 
 
+def _modified(path: str) -> float:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return 0.0
+
+
 def _wait_for_saves(saves: queue.Queue, debouncer: Debouncer) -> set[str]:
     """Block until a burst of saves is over; the saved paths."""
     while not debouncer.ready(time.monotonic()):
@@ -293,7 +325,8 @@ def main(kata_name: str = "", chain: str = "reference", poll: bool = False) -> i
     try:
         while True:
             try:
-                state, notes = session.refresh(interrupted=lambda: not saves.empty())
+                last = max(saved, key=_modified, default=None)
+                state, notes = session.refresh(lambda: not saves.empty(), last)
             except warm.Interrupted:  # saved again while the tests ran: start over
                 saved |= _wait_for_saves(saves, debouncer)
                 continue

@@ -13,7 +13,7 @@ import pytest
 from gptkata import paths
 from gptkata.kata import manifest, watch
 from gptkata.kata.results import KataState, Result
-from tests.tooling.repo import exercise, scratch, solve, solve_all_but
+from tests.tooling.repo import break_syntax, exercise, scratch, solve, solve_all_but
 
 EXERCISE = str(paths.EXERCISES / "tokenizer.py")
 
@@ -125,12 +125,13 @@ def test_the_screen_shows_the_progress_line_the_failure_and_what_to_edit():
 # --- the warm process, the regression guard, hangs and crashes: in a scratch copy ---
 
 SESSION = """
-import json, sys
+import json, os, sys
 from gptkata.kata import manifest, warm, watch
 warm.warm_up()
-session = watch.Session(None, "reference")
-for _ in sys.stdin:  # one line from the test: one refresh, as after a save
-    state, notes = session.refresh()
+chosen = os.environ.get("WATCH_KATA")
+session = watch.Session(manifest.get(chosen) if chosen else None, "reference")
+for line in sys.stdin:  # one line from the test: one refresh, as after a save
+    state, notes = session.refresh(saved=line.strip() or None)
     first = state.first_problem if state else None
     print(json.dumps({
         "current": state.kata.name if state else None,
@@ -144,9 +145,10 @@ for _ in sys.stdin:  # one line from the test: one refresh, as after a save
 class Watcher:
     """A watch session in the scratch copy at `root`, one refresh per `step()`."""
 
-    def __init__(self, root, seconds: float = 60):
+    def __init__(self, root, seconds: float = 60, chosen: str = ""):
         env = {k: v for k, v in os.environ.items() if not k.startswith("GPTKATA_")}
         env.update(HYPOTHESIS_PROFILE="fast", GPTKATA_CHECK_SECONDS=str(seconds))
+        env.update(WATCH_KATA=chosen)
         self.process = subprocess.Popen(
             [sys.executable, "-c", SESSION],
             cwd=root,
@@ -156,8 +158,8 @@ class Watcher:
             text=True,
         )
 
-    def step(self) -> dict:
-        self.process.stdin.write("refresh\n")
+    def step(self, saved: str = "") -> dict:
+        self.process.stdin.write(f"{saved}\n")
         self.process.stdin.flush()
         line = self.process.stdout.readline()
         assert line, "the watch session died"
@@ -172,8 +174,8 @@ class Watcher:
 def watcher():
     started = []
 
-    def start(root, seconds: float = 60) -> Watcher:
-        started.append(Watcher(root, seconds))
+    def start(root, seconds: float = 60, chosen: str = "") -> Watcher:
+        started.append(Watcher(root, seconds, chosen))
         return started[-1]
 
     yield start
@@ -268,3 +270,28 @@ def test_the_screen_shows_notes_before_the_progress_line():
         state("tokenizer", ["passed", "failed"]), set(), "file events", "reference", ["Note."]
     )
     assert lines[2] == "Note." and "tokenizer" in lines[3]
+
+
+def test_watch_follows_the_kata_of_the_file_saved_last_and_says_so(tmp_path, watcher):
+    root = scratch(tmp_path, "tokenizer", "batching", "bigram")
+    session = watcher(root)
+
+    assert session.step()["current"] == "tokenizer"
+    followed = session.step(saved=str(root / "exercises" / "bigram.py"))
+
+    assert followed["current"] == "bigram"
+    assert any("Following your save: kata 3, bigram" in note for note in followed["notes"])
+    assert session.step()["current"] == "bigram"  # it stays there until another save
+
+
+def test_with_a_kata_chosen_a_finished_kata_that_breaks_still_comes_first(tmp_path, watcher):
+    root = scratch(tmp_path, "tokenizer", "batching", "bigram")
+    solve(root, "tokenizer")
+    session = watcher(root, chosen="bigram")
+
+    assert session.step()["current"] == "bigram"
+    break_syntax(root, "tokenizer")
+    broken = session.step()
+
+    assert broken["current"] == "tokenizer" and broken["state"] == "broken"
+    assert any("Regression: kata 1, tokenizer" in note for note in broken["notes"])
