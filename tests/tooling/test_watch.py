@@ -295,3 +295,14 @@ def test_with_a_kata_chosen_a_finished_kata_that_breaks_still_comes_first(tmp_pa
 
     assert broken["current"] == "tokenizer" and broken["state"] == "broken"
     assert any("Regression: kata 1, tokenizer" in note for note in broken["notes"])
+
+
+def test_a_check_that_did_not_finish_is_named_as_a_sentence_not_a_file_path():
+    lines = watch.screen_lines(
+        watch.failed_state(manifest.get("tokenizer"), "the tests of tokenizer did not finish"),
+        {EXERCISE},
+        "file events",
+        "reference",
+    )
+    failure = next(line for line in lines if line.startswith("First failure:"))
+    assert failure == "First failure: its tests run to the end"
