@@ -8,6 +8,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -303,8 +304,11 @@ def test_the_grade_is_what_the_students_own_edition_shows(two_katas, tmp_path):
 
 
 def test_states_are_the_same_on_a_machine_busy_with_other_work(two_katas):
+    # bounded: each loop ends by itself after 600 s, and its whole group is killed below
     busy = [
-        subprocess.Popen(["timeout", "600", sys.executable, "-c", "while True: pass"])
+        subprocess.Popen(
+            ["timeout", "600", sys.executable, "-c", "while True: pass"], start_new_session=True
+        )
         for _ in range(2)
     ]
     try:
@@ -318,7 +322,7 @@ def test_states_are_the_same_on_a_machine_busy_with_other_work(two_katas):
         )
     finally:
         for process in busy:
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)
             process.wait()
     assert run.returncode == 0, run.stderr
     assert counts(two_katas["root"] / "busy") == counts(two_katas["quiet"])
