@@ -28,6 +28,8 @@ of values of size ~1 while still catching any real mistake.
 # %%
 from __future__ import annotations
 
+from numbers import Integral
+
 import torch
 
 
@@ -46,13 +48,16 @@ def average_loop(x: torch.Tensor) -> torch.Tensor:
 def causal_average_weights(T: int) -> torch.Tensor:
     """The (T, T) float matrix whose row t averages positions 0..t.
 
-    Lower triangular, each row sums to 1. T below 1 is a ValueError.
+    Lower triangular, each row sums to 1. T that is not a whole number of at least 1
+    is a ValueError.
 
     >>> causal_average_weights(3)
     tensor([[1.0000, 0.0000, 0.0000],
             [0.5000, 0.5000, 0.0000],
             [0.3333, 0.3333, 0.3333]])
     """
+    if isinstance(T, bool) or not isinstance(T, Integral):
+        raise ValueError(f"T must be a whole number, got {T!r}")
     if T < 1:
         raise ValueError(f"T must be at least 1, got {T}")
     # -- your code below --

@@ -35,6 +35,9 @@ it gives visibly different numbers whenever the variance is small.
 # %%
 from __future__ import annotations
 
+import math
+from numbers import Real
+
 import torch
 import torch.nn as nn
 
@@ -48,7 +51,11 @@ class LayerNorm(nn.Module):
     """Normalise the last dimension to mean 0 and variance 1, then scale and shift."""
 
     def __init__(self, dim: int, eps: float = 1e-5):
-        """`weight` (ones) and `bias` (zeros), both `nn.Parameter`s of shape (dim,); `eps`."""
+        """`weight` (ones) and `bias` (zeros), both `nn.Parameter`s of shape (dim,); `eps`.
+
+        An eps that is negative, NaN or infinite is a ValueError (`_check_eps`)."""
+        _check_eps(eps)
+        # -- your code below --
         raise NotImplementedError("not implemented yet: block.LayerNorm.__init__")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -60,6 +67,14 @@ class LayerNorm(nn.Module):
             raise ValueError(f"x must have shape (..., dim={dim}), got {tuple(x.shape)}")
         # -- your code below --
         raise NotImplementedError("not implemented yet: block.LayerNorm.forward")
+
+
+# %%
+def _check_eps(eps: float) -> None:
+    """Raise a ValueError naming eps unless it is a finite number of 0 or more: a
+    negative eps can make var + eps negative, and its square root NaN."""
+    if isinstance(eps, bool) or not isinstance(eps, Real) or not 0 <= eps < math.inf:
+        raise ValueError(f"eps must be a finite number of 0 or more, got {eps!r}")
 
 
 # %%

@@ -57,6 +57,7 @@ from collections import Counter, defaultdict
 from itertools import pairwise
 
 import regex
+import torch
 
 # GPT-2's pre-tokenisation: contractions ('s, 't, 're, 've, 'm, 'll, 'd), letters,
 # digits and other symbols, each with at most one leading space, then runs of
@@ -83,9 +84,18 @@ def split_text(text: str) -> list[str]:
 def merge(ids: list[int], pair: tuple[int, int], new_id: int) -> list[int]:
     """`ids` with every occurrence of `pair`, scanned left to right, replaced by `new_id`.
 
+    new_id must be a new id, 256 or more (ids 0-255 are the bytes): a ValueError
+    otherwise.
+
     >>> merge([97, 97, 97, 98], (97, 97), 256)
     [256, 97, 98]
     """
+    if new_id < FIRST_MERGE_ID:  # inline, one comparison: merge runs for every word, every merge
+        raise ValueError(
+            f"new_id must be at least {FIRST_MERGE_ID} (ids 0..{FIRST_MERGE_ID - 1} are the "
+            f"bytes), got {new_id!r}"
+        )
+    # -- your code below --
     raise NotImplementedError("not implemented yet: bpe.merge")
 
 
@@ -154,14 +164,17 @@ class BPETokenizer:
         # -- your code below --
         raise NotImplementedError("not implemented yet: bpe.BPETokenizer.encode")
 
-    def decode(self, ids: list[int]) -> str:
+    def decode(self, ids: list[int] | torch.Tensor) -> str:
         """The text of `ids`: their bytes joined, decoded as UTF-8 with errors="replace".
 
-        An id that is not in the vocabulary is a ValueError naming it and its position.
+        `ids` is a list of ints, or a 1-D integer tensor (a model's samples), which is
+        read as its list of ints before your code runs (`_id_list`). An id that is not
+        in the vocabulary is a ValueError naming it and its position.
 
         >>> BPETokenizer([]).decode([72, 105, 0xFF])
         'Hi\\ufffd'
         """
+        ids = _id_list(ids)
         _check_ids(ids, len(self.vocab))
         # -- your code below --
         raise NotImplementedError("not implemented yet: bpe.BPETokenizer.decode")
@@ -204,6 +217,26 @@ def _check_merges(merges) -> None:
         if tuple(pair) in seen:
             raise ValueError(f"merges[{i}] = {tuple(pair)} repeats an earlier merge")
         seen.add(tuple(pair))
+
+
+# %%
+def _id_list(ids):
+    """`ids` itself, or, for a tensor, its list of ints: a 1-D integer tensor is read
+    with `.tolist()` (iterating over it would give 0-d tensors, which are not keys of
+    the vocabulary); a tensor of another shape or dtype is a ValueError naming both."""
+    if not isinstance(ids, torch.Tensor):
+        return ids
+    if (
+        ids.dim() != 1
+        or ids.dtype.is_floating_point
+        or ids.dtype.is_complex
+        or ids.dtype == torch.bool
+    ):
+        raise ValueError(
+            f"ids must be a list of ints or a 1-D integer tensor, got a tensor of shape "
+            f"{tuple(ids.shape)} and dtype {ids.dtype}"
+        )
+    return ids.tolist()
 
 
 # %%

@@ -79,7 +79,14 @@ class CausalSelfAttention(nn.Module):
         raise NotImplementedError("not implemented yet: fast_attention.CausalSelfAttention.__init__")
 
     def split_heads(self, t: torch.Tensor) -> torch.Tensor:
-        """(B, T, n_embd) -> (B, n_head, T, head_size): the heads become a batch dimension."""
+        """(B, T, n_embd) -> (B, n_head, T, head_size): the heads become a batch dimension.
+
+        A t that is not (B, T, n_embd) is a ValueError."""
+        if t.dim() != 3 or t.shape[-1] != self.n_embd:
+            raise ValueError(
+                f"t must have shape (B, T, n_embd={self.n_embd}), got {tuple(t.shape)}"
+            )
+        # -- your code below --
         raise NotImplementedError("not implemented yet: fast_attention.CausalSelfAttention.split_heads")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -36,6 +36,7 @@ Dropout is active in train mode; call `model.eval()` before sampling.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from numbers import Integral, Real
 
 import torch
 import torch.nn as nn
@@ -68,7 +69,11 @@ class GPTLanguageModel(nn.Module):
         `position_embedding_table` (block_size x n_embd), `blocks` (an nn.Sequential
         of n_layer Blocks), `ln_f` (the block kata's LayerNorm) and `lm_head`
         (Linear(n_embd, vocab_size)); then `self.apply(self._init_weights)`, which
-        calls `_init_weights` on every submodule."""
+        calls `_init_weights` on every submodule. A config with a size that is not a
+        whole number (at least 1; n_layer may be 0) or a dropout outside [0, 1) is a
+        ValueError (`_check_config`)."""
+        _check_config(config)
+        # -- your code below --
         raise NotImplementedError("not implemented yet: gpt.GPTLanguageModel.__init__")
 
     def _init_weights(self, module: nn.Module) -> None:
@@ -111,10 +116,10 @@ class GPTLanguageModel(nn.Module):
         the model is only ever shown the last block_size ids. The prompt is kept as
         the prefix; a seeded `generator` makes the samples reproducible. A prompt
         that is not at least one id per row of (B, T) torch.long ids below
-        vocab_size, or a negative max_new_tokens, is a ValueError.
+        vocab_size, or a max_new_tokens that is not a whole number of 0 or more, is a
+        ValueError.
         """
-        if max_new_tokens < 0:
-            raise ValueError(f"max_new_tokens must be 0 or more, got {max_new_tokens}")
+        _check_max_new_tokens(max_new_tokens)
         _check_prompt(idx, self.config.vocab_size)
         # -- your code below --
         raise NotImplementedError("not implemented yet: gpt.GPTLanguageModel.generate")
@@ -135,3 +140,36 @@ def _check_prompt(idx: torch.Tensor, vocab_size: int) -> None:
         raise ValueError(
             f"idx is an empty prompt, shape {tuple(idx.shape)}: it needs at least one id per row"
         )
+
+
+# %%
+def _check_config(config: GPTConfig) -> None:
+    """Raise a ValueError naming the field unless vocab_size, block_size, n_embd and
+    n_head are whole numbers of at least 1, n_layer a whole number of 0 or more, and
+    dropout a probability in [0, 1) (a dropout of 1 zeroes everything: nothing is
+    learned)."""
+    for name, least in (
+        ("vocab_size", 1),
+        ("block_size", 1),
+        ("n_embd", 1),
+        ("n_head", 1),
+        ("n_layer", 0),
+    ):
+        value = getattr(config, name)
+        if isinstance(value, bool) or not isinstance(value, Integral):
+            raise ValueError(f"config.{name} must be a whole number, got {value!r}")
+        if value < least:
+            raise ValueError(f"config.{name} must be at least {least}, got {value}")
+    dropout = config.dropout
+    if isinstance(dropout, bool) or not isinstance(dropout, Real) or not 0 <= dropout < 1:
+        raise ValueError(f"config.dropout must be in [0, 1), got {dropout!r}")
+
+
+# %%
+def _check_max_new_tokens(max_new_tokens: int) -> None:
+    """Raise a ValueError naming max_new_tokens unless it is a whole number of 0 or
+    more: how many ids to draw."""
+    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, Integral):
+        raise ValueError(f"max_new_tokens must be a whole number, got {max_new_tokens!r}")
+    if max_new_tokens < 0:
+        raise ValueError(f"max_new_tokens must be 0 or more, got {max_new_tokens}")

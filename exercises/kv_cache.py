@@ -51,6 +51,8 @@ that a context fed in pieces gives the logits of feeding it at once.
 # %%
 from __future__ import annotations
 
+from numbers import Integral
+
 import torch
 from torch.nn import functional as F
 
@@ -74,12 +76,32 @@ class KVCache:
 
     def append(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Add the keys and values (B, n_head, T, head_size) of T new positions after the
-        cached ones; return all of them, (B, n_head, P + T, head_size) each."""
+        cached ones; return all of them, (B, n_head, P + T, head_size) each. k and v of
+        different shapes, or not of the cached B, n_head and head_size, are a
+        ValueError (`_check_kv`)."""
+        _check_kv(k, v, self.k)
+        # -- your code below --
         raise NotImplementedError("not implemented yet: kv_cache.KVCache.append")
 
     def clear(self) -> None:
         """Forget every cached position."""
         raise NotImplementedError("not implemented yet: kv_cache.KVCache.clear")
+
+
+# %%
+def _check_kv(k: torch.Tensor, v: torch.Tensor, cached: torch.Tensor | None) -> None:
+    """Raise a ValueError naming the shapes unless k and v are (B, n_head, T, head_size)
+    of the same shape, and, when keys are cached, of their B, n_head and head_size."""
+    if k.dim() != 4 or k.shape != v.shape:
+        raise ValueError(
+            f"k and v must both be (B, n_head, T, head_size), of the same shape, got "
+            f"{tuple(k.shape)} and {tuple(v.shape)}"
+        )
+    if cached is not None and (k.shape[:2] != cached.shape[:2] or k.shape[3] != cached.shape[3]):
+        B, nh, _, hs = cached.shape
+        raise ValueError(
+            f"k and v must be ({B}, {nh}, T, {hs}) like the cached keys, got {tuple(k.shape)}"
+        )
 
 
 # %%
@@ -161,13 +183,12 @@ def generate_cached(
     The same tokens as `model.generate(idx, max_new_tokens, generator)` in eval mode,
     with one KVCache per block and `next_token_logits` for every step; sampling is
     the gpt kata's (softmax, one torch.multinomial draw with `generator`). Runs in
-    eval mode and restores the model's mode. A negative max_new_tokens, a prompt
-    that is not a non-empty (B, T) torch.long tensor of ids below vocab_size, and a
-    model that is not a FusedGPT (a teaching GPT has no fused attention to cache)
-    are ValueErrors.
+    eval mode and restores the model's mode. A max_new_tokens that is not a whole
+    number of 0 or more, a prompt that is not a non-empty (B, T) torch.long tensor of
+    ids below vocab_size, and a model that is not a FusedGPT (a teaching GPT has no
+    fused attention to cache) are ValueErrors.
     """
-    if max_new_tokens < 0:
-        raise ValueError(f"max_new_tokens must be 0 or more, got {max_new_tokens}")
+    _check_max_new_tokens(max_new_tokens)
     _check_model_and_caches(model)
     gpt._check_prompt(idx, model.config.vocab_size)
     # -- your code below --
@@ -188,3 +209,13 @@ def _check_model_and_caches(model: fast_attention.FusedGPT, caches: list | None 
         )
     if caches is not None and len(caches) != len(blocks):
         raise ValueError(f"{len(caches)} caches for a model with {len(blocks)} blocks")
+
+
+# %%
+def _check_max_new_tokens(max_new_tokens: int) -> None:
+    """Raise a ValueError naming max_new_tokens unless it is a whole number of 0 or
+    more: how many ids to draw."""
+    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, Integral):
+        raise ValueError(f"max_new_tokens must be a whole number, got {max_new_tokens!r}")
+    if max_new_tokens < 0:
+        raise ValueError(f"max_new_tokens must be 0 or more, got {max_new_tokens}")

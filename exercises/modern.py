@@ -57,7 +57,9 @@ number of slots filled (which stops growing at `window`), and not its slot.
 # %%
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from numbers import Integral, Real
 
 import torch
 import torch.nn as nn
@@ -73,13 +75,29 @@ class RMSNorm(nn.Module):
     """Root-mean-square normalisation over the last dimension: (..., dim) -> (..., dim)."""
 
     def __init__(self, dim: int, eps: float = 1e-6):
-        """A learned `weight` of `dim` ones (no bias), and `eps`."""
+        """A learned `weight` of `dim` ones (no bias), and `eps`. An eps that is
+        negative, NaN or infinite is a ValueError (`_check_eps`)."""
+        _check_eps(eps)
+        # -- your code below --
         raise NotImplementedError("not implemented yet: modern.RMSNorm.__init__")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x / sqrt(mean(x^2 over the last dimension) + eps) * weight, as
-        torch.nn.RMSNorm(dim, eps) computes it (eps inside the square root)."""
+        torch.nn.RMSNorm(dim, eps) computes it (eps inside the square root). An x
+        whose last dimension is not dim is a ValueError."""
+        dim = self.weight.shape[0]
+        if x.dim() < 1 or x.shape[-1] != dim:
+            raise ValueError(f"x must have shape (..., dim={dim}), got {tuple(x.shape)}")
+        # -- your code below --
         raise NotImplementedError("not implemented yet: modern.RMSNorm.forward")
+
+
+# %%
+def _check_eps(eps: float) -> None:
+    """A ValueError naming eps unless it is a finite number of 0 or more: a negative
+    eps can make mean(x^2) + eps negative, and its inverse square root NaN."""
+    if isinstance(eps, bool) or not isinstance(eps, Real) or not 0 <= eps < math.inf:
+        raise ValueError(f"eps must be a finite number of 0 or more, got {eps!r}")
 
 
 # %%
@@ -113,8 +131,20 @@ class ModernConfig:
 # %%
 def hidden_size(n_embd: int) -> int:
     """The SwiGLU's hidden width, 8 * n_embd // 3: as many parameters as a 4n ReLU
-    feed-forward (1,024 for n_embd 384)."""
+    feed-forward (1,024 for n_embd 384). An n_embd that is not a whole number of at
+    least 1 is a ValueError."""
+    _check_n_embd(n_embd)
+    # -- your code below --
     raise NotImplementedError("not implemented yet: modern.hidden_size")
+
+
+# %%
+def _check_n_embd(n_embd: int) -> None:
+    """A ValueError naming n_embd unless it is a whole number of at least 1."""
+    if isinstance(n_embd, bool) or not isinstance(n_embd, Integral):
+        raise ValueError(f"n_embd must be a whole number, got {n_embd!r}")
+    if n_embd < 1:
+        raise ValueError(f"n_embd must be at least 1, got {n_embd}")
 
 
 # %%
@@ -141,7 +171,11 @@ class ModernGPT(nn.Module):
         (an nn.Sequential of n_layer ModernBlocks), `norm_f` (RMSNorm) and `lm_head`
         (Linear(n_embd, vocab_size, bias=False)); no position table. Then
         `self.apply(self._init_weights)`: GPT-2's Normal(0, 0.02) for every Linear and
-        Embedding weight, as in the gpt kata."""
+        Embedding weight, as in the gpt kata. A config with a size that is not a whole
+        number (at least 1; n_layer may be 0) or a dropout outside [0, 1) is a
+        ValueError (`_check_config`)."""
+        _check_config(config)
+        # -- your code below --
         raise NotImplementedError("not implemented yet: modern.ModernGPT.__init__")
 
     def _init_weights(self, module: nn.Module) -> None:
@@ -154,8 +188,11 @@ class ModernGPT(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """`(logits (B, T, vocab_size), loss or None)` as the gpt kata's forward, for any T:
         token embeddings, the blocks, norm_f, lm_head; the loss is the cross-entropy
-        over (B*T, vocab_size). idx must be (B, T) torch.long ids (`_check_ids`)."""
-        _check_ids(idx)
+        over (B*T, vocab_size). idx must be (B, T) torch.long ids below vocab_size, and
+        targets ids of idx's shape (`_check_ids`)."""
+        _check_ids(idx, self.config.vocab_size)
+        if targets is not None:
+            _check_ids(targets, self.config.vocab_size, "targets", shape=tuple(idx.shape))
         # -- your code below --
         raise NotImplementedError("not implemented yet: modern.ModernGPT.forward")
 
@@ -169,30 +206,72 @@ class ModernGPT(nn.Module):
         """`idx` (B, T) extended by `max_new_tokens` sampled ids, as the gpt kata's
         generate but without cropping: every step runs the whole sequence, and the
         softmax of the last position's logits gives one torch.multinomial draw with
-        `generator`. Bad ids and a negative max_new_tokens are ValueErrors
-        (`_check_generation`)."""
-        _check_generation(idx, max_new_tokens)
+        `generator`. Bad ids and a max_new_tokens that is not a whole number of 0 or
+        more are ValueErrors (`_check_generation`)."""
+        _check_generation(idx, max_new_tokens, self.config.vocab_size)
         # -- your code below --
         raise NotImplementedError("not implemented yet: modern.ModernGPT.generate")
 
 
 # %%
-def _check_ids(idx: torch.Tensor) -> None:
-    """A ValueError naming the shape and dtype unless idx is a (B, T) torch.long tensor
-    with T at least 1."""
-    if idx.dim() != 2 or idx.dtype != torch.long or idx.shape[1] == 0:
+def _check_config(config: ModernConfig) -> None:
+    """A ValueError naming the field unless vocab_size, window, n_embd and n_head are
+    whole numbers of at least 1, n_layer a whole number of 0 or more, and dropout a
+    probability in [0, 1) (a dropout of 1 zeroes everything: nothing is learned)."""
+    for name, least in (
+        ("vocab_size", 1),
+        ("window", 1),
+        ("n_embd", 1),
+        ("n_head", 1),
+        ("n_layer", 0),
+    ):
+        value = getattr(config, name)
+        if isinstance(value, bool) or not isinstance(value, Integral):
+            raise ValueError(f"config.{name} must be a whole number, got {value!r}")
+        if value < least:
+            raise ValueError(f"config.{name} must be at least {least}, got {value}")
+    dropout = config.dropout
+    if isinstance(dropout, bool) or not isinstance(dropout, Real) or not 0 <= dropout < 1:
+        raise ValueError(f"config.dropout must be in [0, 1), got {dropout!r}")
+
+
+# %%
+def _check_ids(
+    ids: torch.Tensor, vocab_size: int, name: str = "idx", shape: tuple[int, ...] | None = None
+) -> None:
+    """A ValueError naming the argument `name` unless `ids` is a non-empty (B, T)
+    torch.long tensor of ids in [0, vocab_size) - of exactly `shape`, when it is given.
+    The range costs one min and one max, cheap next to the model (nn.Embedding would
+    say IndexError, or on a GPU stop the process)."""
+    if not isinstance(ids, torch.Tensor) or ids.dim() != 2 or ids.dtype != torch.long:
+        described = (
+            f"shape {tuple(ids.shape)} and dtype {ids.dtype}"
+            if isinstance(ids, torch.Tensor)
+            else type(ids).__name__
+        )
+        raise ValueError(f"{name} must be a non-empty (B, T) torch.long tensor, got {described}")
+    if ids.shape[1] == 0:
         raise ValueError(
-            f"ids must be a non-empty (B, T) torch.long tensor, got shape {tuple(idx.shape)} "
-            f"and dtype {idx.dtype}"
+            f"{name} is empty, shape {tuple(ids.shape)}: it needs at least one id per row"
+        )
+    if shape is not None and tuple(ids.shape) != shape:
+        raise ValueError(f"{name} must have the shape of idx {shape}, got {tuple(ids.shape)}")
+    if ids.min() < 0 or ids.max() >= vocab_size:
+        raise ValueError(
+            f"{name} holds ids from {ids.min().item()} to {ids.max().item()}, but ids must "
+            f"be in [0, {vocab_size}) for vocab_size {vocab_size}"
         )
 
 
 # %%
-def _check_generation(idx: torch.Tensor, max_new_tokens: int) -> None:
-    """`_check_ids(idx)`, and a ValueError naming max_new_tokens if it is negative."""
+def _check_generation(idx: torch.Tensor, max_new_tokens: int, vocab_size: int) -> None:
+    """`_check_ids(idx, vocab_size)`, and a ValueError naming max_new_tokens unless it
+    is a whole number of 0 or more."""
+    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, Integral):
+        raise ValueError(f"max_new_tokens must be a whole number, got {max_new_tokens!r}")
     if max_new_tokens < 0:
         raise ValueError(f"max_new_tokens must be 0 or more, got {max_new_tokens}")
-    _check_ids(idx)
+    _check_ids(idx, vocab_size)
 
 
 # %%
@@ -202,7 +281,10 @@ class RollingKVCache:
 
     def __init__(self, window: int):
         """Keep `window`; `k`, `v` and `positions` start as None (allocated on the first
-        update, when B, n_head and head_size are known); `seen = 0` positions so far."""
+        update, when B, n_head and head_size are known); `seen = 0` positions so far.
+        A window that is not a whole number of at least 1 is a ValueError."""
+        _check_window(window)
+        # -- your code below --
         raise NotImplementedError("not implemented yet: modern.RollingKVCache.__init__")
 
     def __len__(self) -> int:
@@ -219,9 +301,39 @@ class RollingKVCache:
 
         Then store them: the new position p goes into slot p % window (only the last
         `window` of the new ones, if T > window), its position into `positions`, and
-        `seen` grows by T. The filled slots are always slots 0 .. len(self) - 1.
+        `seen` grows by T. The filled slots are always slots 0 .. len(self) - 1. k and
+        v of different shapes, or not of the cached B, n_head and head_size, are a
+        ValueError (`_check_kv`).
         """
+        _check_kv(k, v, self.k)
+        # -- your code below --
         raise NotImplementedError("not implemented yet: modern.RollingKVCache.update")
+
+
+# %%
+def _check_window(window: int) -> None:
+    """A ValueError naming window unless it is a whole number of at least 1 (slot
+    p % window needs at least one slot)."""
+    if isinstance(window, bool) or not isinstance(window, Integral):
+        raise ValueError(f"window must be a whole number, got {window!r}")
+    if window < 1:
+        raise ValueError(f"window must be at least 1, got {window}")
+
+
+# %%
+def _check_kv(k: torch.Tensor, v: torch.Tensor, cached: torch.Tensor | None) -> None:
+    """A ValueError naming the shapes unless k and v are (B, n_head, T, head_size) of
+    the same shape, and, when the cache holds keys, of their B, n_head and head_size."""
+    if k.dim() != 4 or k.shape != v.shape:
+        raise ValueError(
+            f"k and v must both be (B, n_head, T, head_size), of the same shape, got "
+            f"{tuple(k.shape)} and {tuple(v.shape)}"
+        )
+    if cached is not None and (k.shape[:2] != cached.shape[:2] or k.shape[3] != cached.shape[3]):
+        B, nh, _, hs = cached.shape
+        raise ValueError(
+            f"k and v must be ({B}, {nh}, T, {hs}) like the cached keys, got {tuple(k.shape)}"
+        )
 
 
 # %%
@@ -248,8 +360,10 @@ def forward_sliding(
     """The logits (B, T, vocab_size) of T new ids `idx` (B, T) that follow the ids the
     caches have seen (one RollingKVCache per block): the model's forward with each
     block's attention replaced by `attend_sliding(block.attn, ..., cache)`. A number
-    of caches other than n_layer is a ValueError (`_check_caches`)."""
+    of caches other than n_layer, and ids that are not (B, T) torch.long ids below
+    vocab_size, are ValueErrors (`_check_caches`, `_check_ids`)."""
     _check_caches(model, caches)
+    _check_ids(idx, model.config.vocab_size)
     # -- your code below --
     raise NotImplementedError("not implemented yet: modern.forward_sliding")
 
@@ -275,9 +389,9 @@ def generate_sliding(
     One RollingKVCache(config.window) per block; the whole prompt goes through
     `forward_sliding` once, then each new id alone; sampling is generate's (softmax
     of the last logits, one torch.multinomial draw with `generator`). Runs in eval
-    mode and restores the model's mode. Bad ids and a negative max_new_tokens are
-    ValueErrors (`_check_generation`).
+    mode and restores the model's mode. Bad ids and a max_new_tokens that is not a
+    whole number of 0 or more are ValueErrors (`_check_generation`).
     """
-    _check_generation(idx, max_new_tokens)
+    _check_generation(idx, max_new_tokens, model.config.vocab_size)
     # -- your code below --
     raise NotImplementedError("not implemented yet: modern.generate_sliding")

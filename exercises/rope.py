@@ -53,6 +53,9 @@ the same for queries and keys, or the distances come out wrong.
 # %%
 from __future__ import annotations
 
+import math
+from numbers import Integral, Real
+
 import torch
 import torch.nn as nn
 from torch.nn import functional as F
@@ -67,9 +70,11 @@ def rope_frequencies(
     Row p, column i holds cos(p * f_i) and sin(p * f_i), with f_i = base ** (-2 * i /
     head_size) for i = 0 .. head_size // 2 - 1. Row 0 is all ones (cos) and zeros
     (sin): position 0 is not turned. An odd head_size, a head_size or max_positions
-    below 1 are ValueErrors (see `_check_sizes`).
+    below 1 are ValueErrors (see `_check_sizes`), and so is a base that is not a
+    positive finite number (`_check_base`).
     """
     _check_sizes(head_size, max_positions)
+    _check_base(base)
     # -- your code below --
     raise NotImplementedError("not implemented yet: rope.rope_frequencies")
 
@@ -82,6 +87,14 @@ def _check_sizes(head_size: int, max_positions: int) -> None:
         raise ValueError(f"head_size must be even and at least 2 (pairs turn), got {head_size}")
     if max_positions < 1:
         raise ValueError(f"max_positions must be at least 1, got {max_positions}")
+
+
+# %%
+def _check_base(base: float) -> None:
+    """A ValueError naming base unless it is a positive finite number: base ** (-2i /
+    head_size) is inf for 0, NaN for a negative base, and NaN for NaN."""
+    if isinstance(base, bool) or not isinstance(base, Real) or not 0 < base < math.inf:
+        raise ValueError(f"base must be a positive finite number, got {base!r}")
 
 
 # %%
@@ -140,7 +153,10 @@ def sliding_mask(
 
     With query_positions = key_positions = arange(T) it is the band of the module
     docstring. Taking positions (not just T) lets a cache use it for keys it holds.
+    A window that is not a whole number of at least 1 is a ValueError.
     """
+    _check_window(window)
+    # -- your code below --
     raise NotImplementedError("not implemented yet: rope.sliding_mask")
 
 
@@ -178,7 +194,11 @@ class RopeAttention(nn.Module):
         return self._cos, self._sin
 
     def split_heads(self, t: torch.Tensor) -> torch.Tensor:
-        """(B, T, n_embd) -> (B, n_head, T, head_size): the heads become a batch dimension."""
+        """(B, T, n_embd) -> (B, n_head, T, head_size): the heads become a batch dimension.
+
+        A t that is not (B, T, n_embd) is a ValueError."""
+        _check_x(t, self.n_embd, "t")
+        # -- your code below --
         raise NotImplementedError("not implemented yet: rope.RopeAttention.split_heads")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -191,9 +211,19 @@ class RopeAttention(nn.Module):
         positions, window)` (and dropout_p while training); merge the heads, c_proj,
         resid_dropout. When T <= window the band is the whole causal triangle:
         `is_causal=True` instead of the mask computes the same and lets PyTorch use
-        its fused kernel (twice as fast to train at the modern preset).
+        its fused kernel (twice as fast to train at the modern preset). An x that is
+        not (B, T, n_embd) is a ValueError.
         """
+        _check_x(x, self.n_embd, "x")
+        # -- your code below --
         raise NotImplementedError("not implemented yet: rope.RopeAttention.forward")
+
+
+# %%
+def _check_x(x: torch.Tensor, n_embd: int, name: str) -> None:
+    """A ValueError naming the argument `name` and its shape unless x is (B, T, n_embd)."""
+    if x.dim() != 3 or x.shape[-1] != n_embd:
+        raise ValueError(f"{name} must have shape (B, T, n_embd={n_embd}), got {tuple(x.shape)}")
 
 
 # %%
@@ -206,5 +236,15 @@ def _check_attention_sizes(n_embd: int, n_head: int, window: int) -> None:
         raise ValueError(
             f"head_size n_embd // n_head = {n_embd // n_head} must be even: RoPE turns pairs"
         )
+    _check_window(window)
+
+
+# %%
+def _check_window(window: int) -> None:
+    """A ValueError naming window unless it is a whole number of at least 1: a window
+    of 0 sees nothing (every row of the mask is False), and 2.5 is no count of
+    positions."""
+    if isinstance(window, bool) or not isinstance(window, Integral):
+        raise ValueError(f"window must be a whole number, got {window!r}")
     if window < 1:
         raise ValueError(f"window must be at least 1, got {window}")

@@ -28,6 +28,8 @@ the last position, turn them into probabilities with softmax, draw one id with
 # %%
 from __future__ import annotations
 
+from numbers import Integral
+
 import torch
 import torch.nn as nn
 from torch.nn import functional as F
@@ -41,8 +43,11 @@ class BigramLanguageModel(nn.Module):
         """One `nn.Embedding(vocab_size, vocab_size)` called `token_embedding_table`.
 
         Remember `super().__init__()` first: nn.Module must set itself up before
-        you assign layers to it.
+        you assign layers to it. A vocab_size that is not a whole number of at least 1
+        is a ValueError.
         """
+        _check_vocab_size(vocab_size)
+        # -- your code below --
         super().__init__()
         self.token_embedding_table = nn.Embedding(vocab_size, vocab_size)
 
@@ -77,12 +82,11 @@ class BigramLanguageModel(nn.Module):
         """`idx` (B, T) extended by `max_new_tokens` sampled ids: (B, T + max_new_tokens).
 
         The prompt is kept as the prefix. Pass a seeded `torch.Generator` to
-        `torch.multinomial` for reproducible samples. A negative `max_new_tokens`, and
-        a prompt that is not at least one id per row (see `_check_ids`), are
-        ValueErrors.
+        `torch.multinomial` for reproducible samples. A `max_new_tokens` that is not a
+        whole number of 0 or more, and a prompt that is not at least one id per row
+        (see `_check_ids`), are ValueErrors.
         """
-        if max_new_tokens < 0:
-            raise ValueError(f"max_new_tokens must be 0 or more, got {max_new_tokens}")
+        _check_max_new_tokens(max_new_tokens)
         _check_ids(idx, self.token_embedding_table.num_embeddings, "idx")
         if idx.shape[1] == 0:
             raise ValueError(
@@ -122,3 +126,23 @@ def _check_ids(
             f"{name} holds ids from {ids.min().item()} to {ids.max().item()}, but ids must "
             f"be in [0, {vocab_size}) for vocab_size {vocab_size}"
         )
+
+
+# %%
+def _check_vocab_size(vocab_size: int) -> None:
+    """Raise a ValueError naming vocab_size unless it is a whole number of at least 1
+    (nn.Embedding would say TypeError for 2.5, and nothing at all for 0)."""
+    if isinstance(vocab_size, bool) or not isinstance(vocab_size, Integral):
+        raise ValueError(f"vocab_size must be a whole number, got {vocab_size!r}")
+    if vocab_size < 1:
+        raise ValueError(f"vocab_size must be at least 1, got {vocab_size}")
+
+
+# %%
+def _check_max_new_tokens(max_new_tokens: int) -> None:
+    """Raise a ValueError naming max_new_tokens unless it is a whole number of 0 or
+    more: how many ids to draw."""
+    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, Integral):
+        raise ValueError(f"max_new_tokens must be a whole number, got {max_new_tokens!r}")
+    if max_new_tokens < 0:
+        raise ValueError(f"max_new_tokens must be 0 or more, got {max_new_tokens}")

@@ -35,6 +35,9 @@ it gives visibly different numbers whenever the variance is small.
 # %%
 from __future__ import annotations
 
+import math
+from numbers import Real
+
 import torch
 import torch.nn as nn
 
@@ -48,7 +51,11 @@ class LayerNorm(nn.Module):
     """Normalise the last dimension to mean 0 and variance 1, then scale and shift."""
 
     def __init__(self, dim: int, eps: float = 1e-5):
-        """`weight` (ones) and `bias` (zeros), both `nn.Parameter`s of shape (dim,); `eps`."""
+        """`weight` (ones) and `bias` (zeros), both `nn.Parameter`s of shape (dim,); `eps`.
+
+        An eps that is negative, NaN or infinite is a ValueError (`_check_eps`)."""
+        _check_eps(eps)
+        # -- your code below --
         super().__init__()
         self.weight = nn.Parameter(torch.ones(dim))
         self.bias = nn.Parameter(torch.zeros(dim))
@@ -67,6 +74,14 @@ class LayerNorm(nn.Module):
         var = (centred**2).mean(dim=-1, keepdim=True)  # (..., 1), divided by dim, not dim - 1
         x_hat = centred / torch.sqrt(var + self.eps)  # (..., dim), mean 0, variance 1
         return x_hat * self.weight + self.bias  # (dim,) broadcasts over the leading dims
+
+
+# %%
+def _check_eps(eps: float) -> None:
+    """Raise a ValueError naming eps unless it is a finite number of 0 or more: a
+    negative eps can make var + eps negative, and its square root NaN."""
+    if isinstance(eps, bool) or not isinstance(eps, Real) or not 0 <= eps < math.inf:
+        raise ValueError(f"eps must be a finite number of 0 or more, got {eps!r}")
 
 
 # %%

@@ -86,7 +86,14 @@ class CausalSelfAttention(nn.Module):
         self.dropout = dropout
 
     def split_heads(self, t: torch.Tensor) -> torch.Tensor:
-        """(B, T, n_embd) -> (B, n_head, T, head_size): the heads become a batch dimension."""
+        """(B, T, n_embd) -> (B, n_head, T, head_size): the heads become a batch dimension.
+
+        A t that is not (B, T, n_embd) is a ValueError."""
+        if t.dim() != 3 or t.shape[-1] != self.n_embd:
+            raise ValueError(
+                f"t must have shape (B, T, n_embd={self.n_embd}), got {tuple(t.shape)}"
+            )
+        # -- your code below --
         B, T, C = t.shape
         return t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
 

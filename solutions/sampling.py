@@ -95,10 +95,13 @@ def sample_next(
     Temperature 0 is greedy: the argmax of each row. Otherwise divide the logits by
     the temperature, apply top_k_filter (if top_k is given), then top_p_filter (if
     top_p is given), and draw from the softmax with torch.multinomial and `generator`.
-    A negative temperature, top_k below 1 or top_p outside (0, 1] is a ValueError.
+    A negative temperature, top_k below 1 or top_p outside (0, 1] is a ValueError; so
+    are logits no id can be drawn from, and a temperature too small for them (see
+    `_check_drawable`).
     """
     _check_logits(logits)
     _check_temperature(temperature)
+    _check_drawable(logits, temperature)
     if top_k is not None:
         _check_top_k(top_k)
     if top_p is not None:
@@ -129,6 +132,33 @@ def _check_temperature(temperature) -> None:
     """Raise ValueError unless the temperature is a number of 0 (greedy) or more."""
     if not isinstance(temperature, (int, float)) or not temperature >= 0:
         raise ValueError(f"temperature must be 0 (greedy) or more, got {temperature!r}")
+
+
+# %%
+def _check_drawable(logits: torch.Tensor, temperature: float) -> None:
+    """Raise ValueError naming the row unless every row of logits gives a distribution
+    to draw from: no NaN; and, unless greedy (temperature 0), a largest logit that
+    stays finite once divided by the temperature. That refuses a row with +inf or
+    only -inf, and a temperature so small that logits / temperature overflows (its
+    softmax would be NaN). One max per row, so it is cheap next to the model."""
+    row_max = logits.amax(dim=-1)  # (B,); NaN where the row holds a NaN
+    scaled = row_max / temperature if temperature > 0 else row_max
+    bad = scaled.isnan() if temperature == 0 else ~scaled.isfinite()
+    if not bad.any():
+        return
+    b = int(bad.nonzero()[0])
+    largest = row_max[b].item()
+    if largest != largest:
+        raise ValueError(f"logits[{b}] holds NaN: no id can be drawn from it")
+    if largest == float("inf"):
+        raise ValueError(f"logits[{b}] holds +inf: its softmax is NaN, no id can be drawn")
+    if largest == float("-inf"):
+        raise ValueError(f"logits[{b}] is all -inf: no id is left to draw")
+    raise ValueError(
+        f"temperature {temperature!r} is too small for logits[{b}]: its largest logit "
+        f"{largest:g} / temperature overflows {logits.dtype}; use a larger temperature, "
+        f"or 0 for greedy"
+    )
 
 
 # %%

@@ -193,3 +193,14 @@ def test_bad_shapes_are_value_errors():
         torch.zeros(3, 4),
         mentions=("(3, 4)",),
     )
+
+
+@pytest.mark.bad_input
+def test_a_size_that_is_not_a_whole_number_is_refused_naming_t():
+    for bad in (2.5, True):
+        expect.value_error(
+            f"causal_average_weights({bad!r})",
+            averaging.causal_average_weights,
+            bad,
+            mentions=("T", "whole number", repr(bad)),
+        )

@@ -222,3 +222,28 @@ def test_an_empty_prompt_is_a_value_error():
         3,
         mentions=("idx", "empty"),
     )
+
+
+@pytest.mark.bad_input
+def test_a_vocab_size_that_is_not_a_whole_number_of_at_least_one_is_refused():
+    expect.value_error(
+        "BigramLanguageModel(2.5)",
+        bigram.BigramLanguageModel,
+        2.5,
+        mentions=("vocab_size", "whole number", "2.5"),
+    )
+    expect.value_error(
+        "BigramLanguageModel(0)", bigram.BigramLanguageModel, 0, mentions=("vocab_size", "0")
+    )
+
+
+@pytest.mark.bad_input
+def test_a_max_new_tokens_that_is_not_a_whole_number_is_refused():
+    model = bigram.BigramLanguageModel(5)
+    expect.value_error(
+        "model.generate(idx, max_new_tokens=2.5)",
+        model.generate,
+        torch.zeros((1, 1), dtype=torch.long),
+        max_new_tokens=2.5,
+        mentions=("max_new_tokens", "whole number", "2.5"),
+    )

@@ -183,3 +183,11 @@ def test_x_with_another_channel_count_is_a_value_error():
         torch.zeros(2, 6),
         mentions=("x", "dim=8", "(2, 6)"),
     )
+
+
+@pytest.mark.bad_input
+def test_a_negative_or_nan_eps_is_refused_naming_eps():
+    for bad in (-1e-5, float("nan")):
+        expect.value_error(
+            f"LayerNorm(8, eps={bad})", block.LayerNorm, 8, eps=bad, mentions=("eps", str(bad))
+        )

@@ -304,6 +304,16 @@ def test_on_shakespeare_the_tokens_are_pieces_of_words(corpus_text):
     )
 
 
+def test_decode_reads_a_1d_tensor_of_ids_as_its_list():
+    tokenizer = bpe.BPETokenizer([(104, 105)])
+    expect.equal(
+        "BPETokenizer([(104, 105)]).decode(torch.tensor([104, 105, 256]))",
+        tokenizer.decode(torch.tensor([104, 105, 256])),
+        "hihi",
+        "a model's samples are a tensor: decode reads them as the ints they hold",
+    )
+
+
 # -- bad input: given in the exercise, tested one by one ---------------------------
 
 
@@ -338,3 +348,31 @@ def test_a_merge_of_ids_that_do_not_exist_yet_is_refused():
         [(97, 98), (257, 97)],
         mentions=("merges[1]", "257"),
     )
+
+
+@pytest.mark.bad_input
+def test_merge_refuses_a_new_id_below_256_naming_new_id():
+    for bad in (255, 0):
+        expect.value_error(
+            f"merge([1, 2], (1, 2), {bad})",
+            bpe.merge,
+            [1, 2],
+            (1, 2),
+            bad,
+            mentions=("new_id", "256", str(bad)),
+        )
+
+
+@pytest.mark.bad_input
+def test_decode_refuses_a_tensor_that_is_not_1d_integer_ids():
+    tokenizer = bpe.BPETokenizer([])
+    for bad, shown in (
+        (torch.tensor([[104, 105]]), "(1, 2)"),
+        (torch.tensor([104.0, 105.0]), "torch.float32"),
+    ):
+        expect.value_error(
+            f"BPETokenizer([]).decode(tensor of {shown})",
+            tokenizer.decode,
+            bad,
+            mentions=("ids", "1-D integer tensor", shown),
+        )

@@ -234,3 +234,15 @@ def test_a_fused_gpt_rejects_bad_ids_and_targets():
             torch.zeros(shape, dtype=torch.long),
             mentions=("targets", str(shape)),
         )
+
+
+@pytest.mark.bad_input
+def test_split_heads_refuses_another_channel_count_naming_n_embd():
+    attn = fast_attention.CausalSelfAttention(8, 2, 4)
+    for shape in ((1, 3, 6), (1, 3, 9), (3, 8)):
+        expect.value_error(
+            f"CausalSelfAttention(8, 2, 4).split_heads(t of shape {shape})",
+            attn.split_heads,
+            torch.zeros(shape),
+            mentions=("n_embd=8", str(shape)),
+        )

@@ -379,3 +379,41 @@ def test_an_empty_prompt_is_a_value_error():
         3,
         mentions=("idx", "empty"),
     )
+
+
+@pytest.mark.bad_input
+def test_a_vocab_size_of_zero_is_refused_naming_the_field():
+    expect.value_error(
+        "GPTLanguageModel(GPTConfig(vocab_size=0, ...))",
+        make_model,
+        vocab_size=0,
+        mentions=("vocab_size", "0"),
+    )
+    expect.value_error(
+        "GPTLanguageModel(GPTConfig(n_embd=2.5, ...))",
+        make_model,
+        n_embd=2.5,
+        mentions=("n_embd", "whole number", "2.5"),
+    )
+
+
+@pytest.mark.bad_input
+def test_a_dropout_outside_zero_to_one_is_refused_naming_the_dropout():
+    for bad in (1.0, -0.1):
+        expect.value_error(
+            f"GPTLanguageModel(GPTConfig(dropout={bad}, ...))",
+            make_model,
+            dropout=bad,
+            mentions=("dropout", "[0, 1)", str(bad)),
+        )
+
+
+@pytest.mark.bad_input
+def test_a_max_new_tokens_that_is_not_a_whole_number_is_refused():
+    expect.value_error(
+        "model.generate(prompt, max_new_tokens=2.5)",
+        small_model().generate,
+        torch.zeros((1, 2), dtype=torch.long),
+        max_new_tokens=2.5,
+        mentions=("max_new_tokens", "whole number", "2.5"),
+    )

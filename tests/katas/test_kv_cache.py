@@ -248,3 +248,35 @@ def test_a_teaching_gpt_is_a_value_error_that_says_how_to_convert_it():
         3,
         mentions=("model", "FusedGPT", "from_gpt"),
     )
+
+
+@pytest.mark.bad_input
+def test_append_refuses_keys_and_values_of_different_shapes_naming_both():
+    cache = kv_cache.KVCache()
+    expect.value_error(
+        "KVCache().append(k of (1, 2, 3, 4), v of (1, 2, 3, 5))",
+        cache.append,
+        torch.zeros(1, 2, 3, 4),
+        torch.zeros(1, 2, 3, 5),
+        mentions=("k and v", "(1, 2, 3, 4)", "(1, 2, 3, 5)"),
+    )
+    cache.append(torch.zeros(1, 2, 3, 4), torch.zeros(1, 2, 3, 4))
+    expect.value_error(
+        "cache.append(k, v of (1, 3, 1, 4)) after keys of (1, 2, 3, 4)",
+        cache.append,
+        torch.zeros(1, 3, 1, 4),
+        torch.zeros(1, 3, 1, 4),
+        mentions=("(1, 2, T, 4)", "(1, 3, 1, 4)"),
+    )
+
+
+@pytest.mark.bad_input
+def test_a_max_new_tokens_that_is_not_a_whole_number_is_refused():
+    expect.value_error(
+        "generate_cached(model, prompt, max_new_tokens=2.5)",
+        kv_cache.generate_cached,
+        model_for(0),
+        ids(1, 2, 0),
+        max_new_tokens=2.5,
+        mentions=("max_new_tokens", "whole number", "2.5"),
+    )

@@ -17,6 +17,7 @@ values of size ~1 (below 1e-6 measured).
 
 import math
 
+import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
@@ -373,4 +374,139 @@ def test_the_loss_of_an_untrained_model_is_near_ln_vocab_size():
         abs(loss.item() - math.log(VOCAB)) < 0.1,
         True,
         "small initial weights make every logit small: nearly uniform guesses",
+    )
+
+
+@pytest.mark.bad_input
+def test_ids_outside_the_vocabulary_are_refused_naming_idx():
+    model = model_for(0)
+    for bad in (VOCAB, -1):
+        idx = torch.tensor([[0, bad]])
+        expect.value_error(
+            f"model(torch.tensor([[0, {bad}]])) with vocab_size {VOCAB}",
+            model,
+            idx,
+            mentions=("idx", f"[0, {VOCAB})"),
+        )
+        expect.value_error(
+            f"generate_sliding(model, torch.tensor([[0, {bad}]]), 2) with vocab_size {VOCAB}",
+            modern.generate_sliding,
+            model,
+            idx,
+            2,
+            mentions=("idx", f"[0, {VOCAB})"),
+        )
+        expect.value_error(
+            f"model.generate(torch.tensor([[0, {bad}]]), 2) with vocab_size {VOCAB}",
+            model.generate,
+            idx,
+            2,
+            mentions=("idx", f"[0, {VOCAB})"),
+        )
+        expect.value_error(
+            f"forward_sliding(model, torch.tensor([[0, {bad}]]), caches)",
+            modern.forward_sliding,
+            model,
+            idx,
+            caches_for(model),
+            mentions=("idx", f"[0, {VOCAB})"),
+        )
+    expect.value_error(
+        f"model(idx, torch.tensor([[0, {VOCAB}]])), targets outside the vocabulary",
+        model,
+        torch.tensor([[0, 1]]),
+        torch.tensor([[0, VOCAB]]),
+        mentions=("targets", f"[0, {VOCAB})"),
+    )
+
+
+@pytest.mark.bad_input
+def test_rms_norm_refuses_x_with_another_channel_count_naming_dim():
+    for shape in ((2, 6), (2, 3, 10)):
+        expect.value_error(
+            f"RMSNorm(8)(x of shape {shape})",
+            modern.RMSNorm(8),
+            torch.zeros(shape),
+            mentions=("x", "dim=8", str(shape)),
+        )
+
+
+@pytest.mark.bad_input
+def test_a_negative_or_nan_eps_is_refused_naming_eps():
+    for bad in (-1e-6, float("nan")):
+        expect.value_error(
+            f"RMSNorm(8, eps={bad})", modern.RMSNorm, 8, eps=bad, mentions=("eps", str(bad))
+        )
+
+
+@pytest.mark.bad_input
+def test_hidden_size_refuses_a_size_that_is_not_a_whole_number_of_at_least_one():
+    for bad in (-3, 0):
+        expect.value_error(
+            f"hidden_size({bad})", modern.hidden_size, bad, mentions=("n_embd", str(bad))
+        )
+    expect.value_error(
+        "hidden_size(2.5)", modern.hidden_size, 2.5, mentions=("n_embd", "whole number", "2.5")
+    )
+
+
+@pytest.mark.bad_input
+def test_a_rolling_cache_without_a_whole_window_of_at_least_one_is_refused_naming_the_window():
+    for bad in (0, -1, 2.5):
+        expect.value_error(
+            f"RollingKVCache({bad})", modern.RollingKVCache, bad, mentions=("window", str(bad))
+        )
+
+
+@pytest.mark.bad_input
+def test_update_refuses_keys_and_values_of_different_shapes_naming_both():
+    cache = modern.RollingKVCache(3)
+    expect.value_error(
+        "RollingKVCache(3).update(k of (1, 2, 1, 4), v of (1, 1, 1, 4))",
+        cache.update,
+        torch.zeros(1, 2, 1, 4),
+        torch.zeros(1, 1, 1, 4),
+        mentions=("k and v", "(1, 2, 1, 4)", "(1, 1, 1, 4)"),
+    )
+    cache.update(torch.zeros(1, 2, 1, 4), torch.zeros(1, 2, 1, 4))
+    expect.value_error(
+        "cache.update(k, v of (1, 2, 1, 6)) after keys of (1, 2, 1, 4)",
+        cache.update,
+        torch.zeros(1, 2, 1, 6),
+        torch.zeros(1, 2, 1, 6),
+        mentions=("(1, 2, T, 4)", "(1, 2, 1, 6)"),
+    )
+
+
+@pytest.mark.bad_input
+def test_a_config_with_a_vocab_size_of_zero_or_a_dropout_of_one_is_refused():
+    sizes = dict(vocab_size=VOCAB, window=3, n_embd=8, n_head=2, n_layer=1, dropout=0.0)
+    for field, bad in (("vocab_size", 0), ("window", 2.5), ("dropout", 1.0), ("dropout", -0.1)):
+        config = modern.ModernConfig(**{**sizes, field: bad})
+        expect.value_error(
+            f"ModernGPT(ModernConfig({field}={bad}, ...))",
+            modern.ModernGPT,
+            config,
+            mentions=(field, str(bad)),
+        )
+
+
+@pytest.mark.bad_input
+def test_a_max_new_tokens_that_is_not_a_whole_number_is_refused():
+    model = model_for(0)
+    prompt = ids(1, 2, 0)
+    expect.value_error(
+        "generate_sliding(model, prompt, max_new_tokens=2.5)",
+        modern.generate_sliding,
+        model,
+        prompt,
+        max_new_tokens=2.5,
+        mentions=("max_new_tokens", "whole number", "2.5"),
+    )
+    expect.value_error(
+        "model.generate(prompt, max_new_tokens=2.5)",
+        model.generate,
+        prompt,
+        max_new_tokens=2.5,
+        mentions=("max_new_tokens", "whole number", "2.5"),
     )

@@ -343,3 +343,48 @@ def test_bad_attention_sizes_are_refused():
         "RopeAttention(6, 2, 4)", rope.RopeAttention, 6, 2, 4, mentions=("head_size", "3")
     )
     expect.value_error("RopeAttention(8, 2, 0)", rope.RopeAttention, 8, 2, 0, mentions=("window",))
+
+
+@pytest.mark.bad_input
+def test_a_base_that_is_not_a_positive_finite_number_is_refused_naming_the_base():
+    for bad in (0.0, -1.0, float("nan")):
+        expect.value_error(
+            f"rope_frequencies(4, 8, base={bad})",
+            rope.rope_frequencies,
+            4,
+            8,
+            base=bad,
+            mentions=("base", str(bad)),
+        )
+
+
+@pytest.mark.bad_input
+def test_a_window_that_is_not_a_whole_number_of_at_least_one_is_refused_naming_the_window():
+    positions = torch.arange(4)
+    for bad in (0, -1, 2.5):
+        expect.value_error(
+            f"sliding_mask(arange(4), arange(4), window={bad})",
+            rope.sliding_mask,
+            positions,
+            positions,
+            bad,
+            mentions=("window", str(bad)),
+        )
+
+
+@pytest.mark.bad_input
+def test_x_with_another_channel_count_is_refused_naming_n_embd():
+    attn = rope.RopeAttention(8, 2, 4)
+    for shape in ((1, 3, 6), (1, 3, 12), (3, 8)):
+        expect.value_error(
+            f"RopeAttention(8, 2, 4)(x of shape {shape})",
+            attn,
+            torch.zeros(shape),
+            mentions=("x", "n_embd=8", str(shape)),
+        )
+        expect.value_error(
+            f"RopeAttention(8, 2, 4).split_heads(t of shape {shape})",
+            attn.split_heads,
+            torch.zeros(shape),
+            mentions=("t", "n_embd=8", str(shape)),
+        )

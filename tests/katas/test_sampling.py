@@ -233,3 +233,27 @@ def test_logits_that_are_not_b_by_v_are_refused():
         torch.zeros(4),
         mentions=("logits", "(4,)"),
     )
+
+
+@pytest.mark.bad_input
+def test_nan_logits_are_refused_naming_the_row():
+    logits = torch.tensor([[0.0, 1.0], [float("nan"), 1.0]])
+    for temperature in (1.0, 0.0):
+        expect.value_error(
+            f"sample_next(logits with a NaN in row 1, temperature={temperature})",
+            sampling.sample_next,
+            logits,
+            temperature=temperature,
+            mentions=("logits[1]", "NaN"),
+        )
+
+
+@pytest.mark.bad_input
+def test_a_temperature_so_small_that_the_logits_overflow_is_refused():
+    expect.value_error(
+        "sample_next(logits, temperature=1e-40)",
+        sampling.sample_next,
+        FOUR,
+        temperature=1e-40,
+        mentions=("temperature", "1e-40", "too small"),
+    )
