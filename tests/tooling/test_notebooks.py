@@ -25,7 +25,7 @@ def percent_format() -> dict:
 def with_cells(kata):
     text = stubs.stub_source(kata)
     assert text.startswith("# %%\n"), (
-        f"solutions/{kata.module}.py needs `# %%` cell markers (README: Jupyter)"
+        f"solutions/{kata.module}.py needs `# %%` cell markers (docs/instructors.md: cell markers)"
     )
     return text
 

@@ -22,3 +22,34 @@ def test_every_make_target_the_readme_mentions_exists():
     mentioned = set(re.findall(r"(?:^\s+|`)make ([a-z][\w-]*)", README, flags=re.MULTILINE))
     assert mentioned, "the README shows the make commands"
     assert mentioned <= targets, f"missing Makefile targets: {sorted(mentioned - targets)}"
+
+
+MAX_LINES = 250
+
+
+def section(text: str, heading: str) -> str:
+    """The text of the `## heading` section, up to the next `## `."""
+    start = text.index(f"\n## {heading}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end != -1 else len(text)]
+
+
+def test_the_readme_is_short_enough_to_read_from_clone_to_a_trained_gpt():
+    lines = README.count("\n")
+    assert lines <= MAX_LINES, (
+        f"README.md has {lines} lines; move what is not the learner's to docs/"
+    )
+
+
+def test_the_set_up_is_the_learners_clone_then_make_test_then_the_first_kata():
+    setup = section(README, "Set up")
+    clone, test, first = (setup.index(s) for s in ("git clone", "make test", "KATA=tokenizer"))
+    assert clone < test < first
+    assert "make check" not in setup, "make check is the maintainers' (docs/maintaining.md)"
+
+
+def test_the_readme_names_the_learners_tools_and_how_to_run_them_without_make():
+    for command in ("progress", "watch", "show", "hint", "reset", "train", "sample"):
+        assert f"make {command}" in README
+    assert "CHAIN=mine" in README and "IMPL=" in README
+    assert "python -m gptkata test --kata tokenizer" in README
