@@ -85,10 +85,10 @@ sample: $(VENV)/.installed
 	@$(PY) -m gptkata.lab.sample $(ARGS)
 
 bench: $(VENV)/.installed $(NEEDS_CORPUS)
-	@$(PY) -m gptkata.lab.bench $(ARGS)
+	@$(PY) -m benchmarks.bench $(ARGS)
 
 bench-nanogpt: $(VENV)/.installed $(NEEDS_CORPUS)
-	@$(PY) -m gptkata.lab.bench_nanogpt $(ARGS)
+	@$(PY) -m benchmarks.bench_nanogpt $(ARGS)
 
 speed: $(VENV)/.installed
 	@$(PY) -m gptkata.kata.speed

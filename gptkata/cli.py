@@ -6,17 +6,24 @@
     python -m gptkata show [--kata K]             a kata's instructions
     python -m gptkata hint [--kata K] [--again | --restart]
     python -m gptkata reset --kata K              the pristine stub (yours is backed up)
+    python -m gptkata train [--preset cpu] [...]  train the reference GPT (make train)
+    python -m gptkata sample [...]                sample from a trained checkpoint
 
     python -m gptkata grade --submissions DIR [--out grades] [--jobs N] [--timeout S]
     python -m gptkata release --out DIR [--solutions kata,kata]
+    python -m gptkata new-kata --name N --title "..."
 
 Without --kata, show, hint and watch take the current kata: the first one that is
-not done.
+not done. train, sample, grade, release and new-kata parse their own options (`python
+-m gptkata train --help`): each is its module's `main`, imported only when it runs, so
+that the other commands never wait for torch. Installed with pip, `gptkata` is the
+same command as `python -m gptkata`.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 
@@ -109,18 +116,40 @@ def cmd_reset(args: argparse.Namespace) -> int:
     return reset.main(one_kata(args.kata).name)
 
 
-def _instructor_command(name: str, argv: list[str]) -> int:
-    """`grade`, `release` and `new-kata` parse their own options (gptkata.kata.<module>)."""
-    import importlib
+# The commands that parse their own options, and the module whose main(argv) runs each.
+OWN_OPTIONS = {
+    "train": "gptkata.lab.train",
+    "sample": "gptkata.lab.sample",
+    "grade": "gptkata.kata.grade",
+    "release": "gptkata.kata.release",
+    "new-kata": "gptkata.kata.authoring",
+}
 
-    module = {"grade": "grade", "release": "release", "new-kata": "authoring"}[name]
-    return importlib.import_module(f"gptkata.kata.{module}").main(argv)
+
+def own_options_command(name: str, argv: list[str]) -> int:
+    """Run the command `name` of OWN_OPTIONS with its own options `argv`; one line
+    where this copy of the course has no such module (a student edition has neither
+    the lab nor the instructors' commands)."""
+    module = OWN_OPTIONS[name]
+    try:
+        command = importlib.import_module(module)
+    except ModuleNotFoundError as error:
+        if not error.name or not module.startswith(error.name):
+            raise  # a module that the command itself imports is missing: not ours to hide
+        missing = module.replace(".", "/") + ".py"
+        print(
+            f"python -m gptkata {name}: this copy of the course has no {missing}", file=sys.stderr
+        )
+        return 1
+    return command.main(argv)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m gptkata",
         description=__doc__.splitlines()[0],
+        epilog=f"also {', '.join(OWN_OPTIONS)}, each with options of its own "
+        "(python -m gptkata train --help)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True)
@@ -163,8 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] in (["grade"], ["release"], ["new-kata"]):  # the instructors' commands
-        return _instructor_command(argv[0], argv[1:])
+    if argv[:1] and argv[0] in OWN_OPTIONS:
+        return own_options_command(argv[0], argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     args.kata = " ".join(args.kata)

@@ -11,15 +11,18 @@ The installed corpus is checked again whenever the tests read it (`verify`): its
 size, then its SHA-256. A corpus edited or cut short is reported with the command
 that reinstalls it, instead of failing the tests of whichever kata reads it first.
 The digest is computed once per version of the file: `.gptkata/corpus.json` keeps
-the size, modification time and inode of the file last found intact, and a file
-that still has them is not hashed again.
+the size, modification time, inode and inode change time of the file last found
+intact, and a file that still has them is not hashed again. The modification time
+alone is not enough: anyone can put it back (`touch -d`, `os.utime`) after editing
+the file in place. The change time (ctime) is the kernel's: every write, and every
+change of the modification time itself, sets it to now, and no call on the file
+sets it back.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
-import io
 import json
 import sys
 from pathlib import Path
@@ -75,13 +78,6 @@ def _install_stream(read, origin: str, folder: Path | None) -> Path:
     return outputs.write_atomically(target, copy)
 
 
-def install_bytes(blob: bytes, origin: str, folder: Path | None = None) -> Path:
-    """Verify `blob` and write it atomically as the corpus. Nothing is written if it is wrong."""
-    if len(blob) != LENGTH or sha256(blob) != SHA256:
-        raise _not_the_corpus(origin, len(blob), sha256(blob))
-    return _install_stream(io.BytesIO(blob).read, origin, folder)
-
-
 def install_from(source: Path, folder: Path | None = None) -> Path:
     """Install a local copy of the corpus (make data SOURCE=...), streamed; a file of
     the wrong size is refused before it is read."""
@@ -121,13 +117,15 @@ def _cache_file() -> Path:
 
 
 def _identity(path: Path) -> dict:
-    """What changes whenever the file does: size, modification time, inode."""
+    """What changes whenever the file does: size, modification time, inode, and the
+    inode's change time, which no one can set back (see the module docstring)."""
     stat = path.stat()
     return {
         "path": str(path.resolve()),
         "size": stat.st_size,
         "mtime_ns": stat.st_mtime_ns,
         "inode": stat.st_ino,
+        "ctime_ns": stat.st_ctime_ns,
     }
 
 
@@ -150,7 +148,7 @@ def verify(path: Path | None = None) -> None:
             pass  # an unwritable .gptkata/ only means hashing again next time
         return
     raise CorpusError(
-        f"{_shown(path)} has changed since it was installed ({identity['size']:,} bytes, "
+        f"{paths.shown(path)} has changed since it was installed ({identity['size']:,} bytes, "
         f"expected {LENGTH:,} with SHA-256 {SHA256[:12]}...): reinstall it with "
         "`make data` (or `make data SOURCE=path/to/input.txt`)"
     )
@@ -159,13 +157,6 @@ def verify(path: Path | None = None) -> None:
 def _prepared(file: Path) -> Path:
     file.parent.mkdir(parents=True, exist_ok=True)
     return file
-
-
-def _shown(path: Path) -> str:
-    try:
-        return path.absolute().relative_to(paths.ROOT).as_posix()
-    except ValueError:
-        return str(path)
 
 
 def read_corpus(folder: Path | None = None) -> str:

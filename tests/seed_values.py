@@ -46,7 +46,6 @@ GENERATED_TEXT = (
     "\nbLIgwevmyFJGUGp\nwnYWmnxKWWev-tDqXErVKLgJt-wBpm&yiltNCjeO3:Cx&vvMYW-txjuAd "
     "IRFbTpJ$zkZelxZtTlHNzdXXUi"
 )
-SEED_FINAL_BIGRAM_LOSS = 2.4769  # after 10,000 AdamW steps, batch 32, lr 1e-3
 # The 3x2 toy aggregation under torch.manual_seed(42)
 TOY_A = [[1.0, 0.0, 0.0], [0.5, 0.5, 0.0], [1 / 3, 1 / 3, 1 / 3]]
 TOY_B = [[2.0, 7.0], [6.0, 4.0], [6.0, 5.0]]

@@ -15,11 +15,6 @@ non_empty_text = st.text(min_size=1, max_size=60)
 seeds = st.integers(min_value=0, max_value=2**31 - 1)
 
 
-def text_over(vocab: list[str], max_size: int = 60):
-    """Strings whose characters all come from `vocab`."""
-    return st.text(alphabet=st.sampled_from(vocab), max_size=max_size)
-
-
 @st.composite
 def float_tensors(draw, shape_strategy, scale: float = 1.0):
     """A float32 tensor of a drawn shape with standard-normal entries times `scale`."""

@@ -53,7 +53,7 @@ def _kata_problems(kata: manifest.Kata, readme: str) -> list[str]:
         (kata.test_file, "write its tests (make new-kata starts one)"),
     ):
         if not path.is_file():
-            out.append(f"{path.relative_to(paths.ROOT)} is missing: {what}")
+            out.append(f"{paths.shown(path)} is missing: {what}")
     if len(kata.hints) < 3:
         out.append(
             f"the manifest has {len(kata.hints)} hints, give it 3 (a nudge, the concept, near-code)"
@@ -140,7 +140,7 @@ def new_kata(name: str, title: str) -> list[str]:
     solution, test = paths.SOLUTIONS / f"{name}.py", paths.KATA_TESTS / f"test_{name}.py"
     for path in (solution, test, paths.EXERCISES / f"{name}.py"):
         if path.exists():
-            raise ValueError(f"{path.relative_to(paths.ROOT)} exists already; nothing was written")
+            raise ValueError(f"{paths.shown(path)} exists already; nothing was written")
     hints = ",\n".join(
         f'    "{PLACEHOLDER} {i}: {what}"'
         for i, what in enumerate(("a nudge", "the concept", "near-code"), 1)

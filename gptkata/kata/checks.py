@@ -33,41 +33,19 @@ from gptkata import paths
 from gptkata.kata import manifest, stubs
 
 
-def api(source: str) -> dict[str, tuple[str, str | None]]:
-    """qualified name -> (signature, docstring) for every function and class."""
-    out = {}
-    tree = ast.parse(source)
-    out["<module>"] = ("", ast.get_docstring(tree))
-
-    def walk(body, prefix):
-        for node in body:
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                signature = f"({ast.unparse(node.args)})"
-                if node.returns is not None:
-                    signature += f" -> {ast.unparse(node.returns)}"
-                out[prefix + node.name] = (signature, ast.get_docstring(node))
-            elif isinstance(node, ast.ClassDef):
-                bases = ", ".join(ast.unparse(b) for b in node.bases)
-                out[prefix + node.name] = (f"({bases})", ast.get_docstring(node))
-                walk(node.body, prefix + node.name + ".")
-
-    walk(tree.body, "")
-    return out
-
-
 def mirror_problems() -> list[str]:
     problems = []
     for kata in manifest.KATAS:
         for path in (kata.solution_file, kata.exercise_file, kata.test_file):
             if not path.is_file():
-                problems.append(f"{kata.name}: {path.relative_to(paths.ROOT)} is missing")
+                problems.append(f"{kata.name}: {paths.shown(path)} is missing")
         if not (kata.solution_file.is_file() and kata.exercise_file.is_file()):
             continue
         if not kata.hints:
             problems.append(f"{kata.name}: the manifest has no hints for it")
         solution = kata.solution_file.read_text(encoding="utf-8")
         exercise = kata.exercise_file.read_text(encoding="utf-8")
-        wanted, got = api(solution), api(exercise)
+        wanted, got = stubs.api(solution), stubs.api(exercise)
         for name, (signature, doc) in wanted.items():
             if not doc:
                 problems.append(f"{kata.name}.{name} has no docstring in solutions/")

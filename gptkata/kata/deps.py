@@ -55,8 +55,3 @@ def uses(kata: manifest.Kata) -> tuple[manifest.Kata, ...]:
                 seen.add(other)
                 todo.append(other)
     return tuple(k for k in manifest.KATAS if k.name in seen)
-
-
-def builds_on(kata: manifest.Kata) -> tuple[manifest.Kata, ...]:
-    """The earlier katas that `kata` builds on (what it waits for under CHAIN=mine)."""
-    return tuple(k for k in uses(kata) if k.number < kata.number)

@@ -50,9 +50,9 @@ def _set_aside(file: Path, why: str) -> None:
     """Keep a malformed state file beside it under a new name, and say so."""
     kept = file.with_name(f"{file.name}.broken-{datetime.now():%Y%m%d-%H%M%S-%f}")
     file.replace(kept)
-    shown = kept.relative_to(paths.ROOT) if kept.is_relative_to(paths.ROOT) else kept
     print(
-        f"note: {file.name} was not a table of hint counts ({why}); it is kept as {shown}"
+        f"note: {file.name} was not a table of hint counts ({why}); it is kept as "
+        f"{paths.shown(kept)}"
         " and the hints start over",
         file=sys.stderr,
     )

@@ -77,9 +77,8 @@ def stopped_at(frame, seconds: float, waiting: bool) -> TimeLimit:
     """The TimeLimit for a test stopped in `frame` after `seconds`."""
     found, in_kata = _learner_frame(frame)
     file = Path(found.f_code.co_filename)
-    try:
-        shown = file.resolve().relative_to(paths.ROOT).as_posix()
-    except ValueError:
+    shown = paths.shown(file)
+    if Path(shown).is_absolute():  # outside the repository: its name is enough
         shown = file.name
     where = f"{shown}:{found.f_lineno}"
     name = found.f_code.co_name

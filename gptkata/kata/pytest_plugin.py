@@ -74,15 +74,8 @@ def one_line(text: str, limit: int = 160) -> str:
     return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
-def _relative(filename: str) -> str:
-    try:
-        return os.path.relpath(filename, paths.ROOT).replace("\\", "/")
-    except ValueError:
-        return filename
-
-
 def _at(frame) -> str:
-    return f"{_relative(frame.filename)}:{frame.lineno}"
+    return f"{paths.shown(frame.filename)}:{frame.lineno}"
 
 
 def _named_function(kata_name: str | None, call: str) -> str | None:
@@ -207,23 +200,56 @@ def _reference_frame(error: BaseException):
     return None
 
 
-def _given_check(mine: list, kata_name: str | None) -> tuple[str, str | None] | None:
+def _in_given_code(frame) -> bool:
+    """Whether `frame`'s line is given code of its kata's file (a helper, or the
+    validation above `# -- your code below --`)."""
+    try:
+        kata = manifest.by_module(Path(frame.filename).stem)
+        source = Path(frame.filename).read_text(encoding="utf-8")
+    except (ValueError, OSError, UnicodeDecodeError):
+        return False
+    return stubs.in_given_code(source, frame.lineno, kata.name)
+
+
+def _given_check(mine: list, kata_name: str | None) -> tuple[str, str | None, object] | None:
     """For a ValueError whose innermost learner's frame is given code (a helper such
     as `_check_ids`, or the validation above `# -- your code below --`): the name of
-    the public function whose check it is, and that function qualified; else None."""
-    if not mine or kata_name is None:
-        return None
-    try:
-        source = Path(mine[-1].filename).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return None
-    if not stubs.in_given_code(source, mine[-1].lineno, kata_name):
+    the public function whose check it is, the function to edit, and the learner's own
+    frame that passed the refused value (their `generate` calling `forward`), if any:
+    that function is the one to edit. Else None."""
+    if not mine or kata_name is None or not _in_given_code(mine[-1]):
         return None
     callers = [f for f in mine if not stubs.is_given(f.name) and f.name != "<module>"]
     if not callers:
         return None
-    function = _qualified(callers[-1])
-    return (function.split(".", 1)[1] if function else callers[-1].name), function
+    makers = [f for f in mine if f.name != "<module>" and not _in_given_code(f)]
+    maker = makers[-1] if makers else None
+    function = _qualified(maker or callers[-1])
+    return callers[-1].name, function, maker
+
+
+def _refused(item, error, given) -> tuple[str, str, str, str | None]:
+    """The headline, place and advice of a ValueError from a kata's given input check,
+    and the place of the learner's own call that passed the refused value, if any."""
+    caller, _, maker = given
+    headline = one_line(f"{type(error).__name__}: {error}")
+    headline += f" (the given input check of {caller} refused what it was passed)"
+    place = f"in given code, called by {caller}"
+    if maker is not None:  # the learner's own code made the call: blame it
+        blamed = _at(maker)
+        advice = (
+            f"  the check is given and correct: your {maker.name} passed it, at"
+            f" {blamed}:  {(maker.line or '').strip()}"
+        )
+        return headline, place, advice, blamed
+    test = (_frames_in(error, Path(item.path).parent) or [None])[-1]
+    line = (test.line or "").strip().rstrip(",") if test else ""
+    source = f" at {_at(test)}:  {line}" if test else ""
+    advice = (
+        f"  the check is given and correct: look at what the test passed to {caller}"
+        f"{source} (one of your functions may have made it)"
+    )
+    return headline, place, advice, None
 
 
 def _describe_exception(item, error, kata_name, example_line, checked_at) -> dict | None:
@@ -254,18 +280,10 @@ def _describe_exception(item, error, kata_name, example_line, checked_at) -> dic
     place = f"in {name}" if mine else "in the test"
     advice = f"  what {name} must do: its docstring, or make show KATA={kata_name}"
     given = _given_check(mine, kata_name) if isinstance(error, ValueError) else None
+    blamed = None
     if given is not None:  # the exercise's own input check refused what it was passed
-        caller, function = given
-        headline = one_line(f"{type(error).__name__}: {error}")
-        headline += f" (the given input check of {caller} refused what it was passed)"
-        place = f"in given code, called by {caller}"
-        test = (_frames_in(error, Path(item.path).parent) or [None])[-1]
-        line = (test.line or "").strip().rstrip(",") if test else ""
-        source = f" at {_at(test)}:  {line}" if test else ""
-        advice = (
-            f"  the check is given and correct: look at what the test passed to {caller}"
-            f"{source} (one of your functions may have made it)"
-        )
+        function = given[1]
+        headline, place, advice, blamed = _refused(item, error, given)
     lines = [
         headline,
         f"  raised at {where}, {place}:  {code}",
@@ -276,7 +294,7 @@ def _describe_exception(item, error, kata_name, example_line, checked_at) -> dic
     return dict(
         message=f"{headline} ({where})",
         details="\n".join(filter(None, lines)),
-        where=where if mine else None,
+        where=(blamed or where) if mine else None,
         function=function,
     )
 

@@ -42,7 +42,6 @@ import json
 import os
 import sys
 from dataclasses import asdict
-from pathlib import Path
 
 from gptkata import paths
 from gptkata.kata.results import Result, kata_of
@@ -110,7 +109,7 @@ class Recorder:
         def logged_exit(code=0):
             try:
                 caller = sys._getframe(1)  # none when called from C (an atexit handler)
-                where = f"{shown(caller.f_code.co_filename)}:{caller.f_lineno}"
+                where = f"{paths.shown(caller.f_code.co_filename)}:{caller.f_lineno}"
             except ValueError:
                 where = "an exit handler"
             try:
@@ -199,10 +198,3 @@ def _kata_folders() -> tuple[str, ...]:
     from gptkata.kata import select
 
     return (str(select.impl_folder().resolve()), str(paths.EXERCISES.resolve()))
-
-
-def shown(filename: str) -> str:
-    try:
-        return Path(filename).resolve().relative_to(paths.ROOT).as_posix()
-    except ValueError:
-        return filename

@@ -3,13 +3,14 @@
 A folder ready to push as the course's template repository:
 
   exercises/    the pristine stubs            tests/    the kata suite (no tooling tests)
-  gptkata/      the harness and the shared modules; the lab (training, sampling,
-                benchmarks) is left out: it trains the reference GPT, which an edition
+  gptkata/      the harness and the shared modules; the lab (training, sampling) is
+                left out: it trains the reference GPT, which an edition
                 does not have
   gptkata/kata/pristine/   each kata's pristine stub, for `make reset`, `make show` and
                 the reports, which read the solution where there is one
   solutions/    only the katas named in SOLUTIONS= (none by default)
-  Makefile, README.md, pyproject.toml, data/README.md, .gitignore
+  Makefile, README.md, docs/ (the README's links), pyproject.toml, data/README.md,
+  .gitignore
   .github/workflows/katas.yml   CI for student forks: `make test KATA=<name>`, one step
                 per kata, each run whatever the one before did
 
@@ -41,14 +42,24 @@ MAINTAINER_MODULES = (
     "roster.py",
     "grade_html.py",
 )
-TOP_ALIASES = ("train.py", "sample.py", "bench.py", "checks.py", "speed.py")
-MAINTAINER_TARGETS = ("train", "sample", "bench", "speed", "check", "grade", "release", "new-kata")
+MAINTAINER_TARGETS = (
+    "train",
+    "sample",
+    "bench",
+    "bench-nanogpt",
+    "speed",
+    "check",
+    "grade",
+    "release",
+    "new-kata",
+)
 EDITION_NOTE = """
 > **Student edition.** This copy of GPT Kata has the katas, the tests and every
 > learner command (`make test`, `progress`, `show`, `hint`, `watch`, `reset`). The
 > reference solutions are not part of it{kept}, so a later kata builds on your own earlier
-> katas and says so. The sections below on training, benchmarks and maintenance
-> describe the course repository; their commands are not in this edition.
+> katas and says so. Training and sampling (`make train`, `make sample`) and the docs
+> for instructors and maintainers describe the course repository; their commands are
+> not in this edition.
 """
 
 
@@ -124,8 +135,6 @@ def release(out: Path, solutions: list[str]) -> list[str]:
         raise ValueError(f"OUT={out} is not empty: name a new folder for the edition")
     ignore = shutil.ignore_patterns(*LEFT_OUT, *MAINTAINER_MODULES)
     shutil.copytree(paths.ROOT / "gptkata", out / "gptkata", ignore=ignore)
-    for alias in TOP_ALIASES:
-        (out / "gptkata" / alias).unlink(missing_ok=True)
     shutil.copytree(paths.ROOT / "tests", out / "tests", ignore=shutil.ignore_patterns(*LEFT_OUT))
     for folder in ("exercises", "solutions", "data", "gptkata/kata/pristine", ".github/workflows"):
         (out / folder).mkdir(parents=True, exist_ok=True)
@@ -139,6 +148,8 @@ def release(out: Path, solutions: list[str]) -> list[str]:
         )
         if kata.name in solutions:
             shutil.copy2(kata.solution_file, out / "solutions" / f"{kata.module}.py")
+    if (paths.ROOT / "docs").is_dir():
+        shutil.copytree(paths.ROOT / "docs", out / "docs")
     for name in ("pyproject.toml", "data/README.md", ".gitignore", "jupytext.toml"):
         if (paths.ROOT / name).is_file():
             shutil.copy2(paths.ROOT / name, out / name)

@@ -15,6 +15,7 @@ line says what to do.
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from pathlib import Path
 
@@ -27,12 +28,11 @@ class ResetError(Exception):
 
 
 def _backup_problem(error: OSError) -> ResetError:
-    folder = (
-        paths.BACKUPS.relative_to(paths.ROOT)
-        if paths.BACKUPS.is_relative_to(paths.ROOT)
-        else paths.BACKUPS
-    )
-    if paths.BACKUPS.exists() and not paths.BACKUPS.is_dir():
+    folder = paths.shown(paths.BACKUPS)
+    if paths.BACKUPS.is_symlink() and not paths.BACKUPS.exists():
+        target = os.readlink(paths.BACKUPS)
+        fix = f"{folder} is a link to {target}, which does not exist: create it or remove the link"
+    elif paths.BACKUPS.exists() and not paths.BACKUPS.is_dir():
         fix = f"{folder} is a file, not a folder: rename or remove it"
     else:
         fix = f"make {folder}/ a folder you can write to (e.g. chmod u+w {folder})"
@@ -76,7 +76,7 @@ def reset(kata: manifest.Kata, now: datetime | None = None) -> str:
     """Restore the pristine stub of `kata` (backing up your version first); returns
     what happened, for the learner."""
     exercise = kata.exercise_file
-    shown = exercise.relative_to(paths.ROOT)
+    shown = paths.shown(exercise)
     pristine = stubs.stub_source(kata)
     if not exercise.is_file():
         outputs.write_text(exercise, pristine)
@@ -84,7 +84,7 @@ def reset(kata: manifest.Kata, now: datetime | None = None) -> str:
     mine = exercise.read_bytes()
     if mine == pristine.encode("utf-8"):
         return f"{shown} is already the pristine stub: nothing to back up, nothing changed."
-    saved = backup(kata, mine, now).relative_to(paths.ROOT)
+    saved = paths.shown(backup(kata, mine, now))
     try:
         outputs.write_text(exercise, pristine)
     except OSError as error:

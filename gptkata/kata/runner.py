@@ -130,7 +130,7 @@ def _crash_site(crash: Path) -> str | None:
     except OSError:
         return None
     for match in re.finditer(r'File "([^"]+)", line (\d+)', text):
-        shown = recorder.shown(match.group(1))
+        shown = paths.shown(match.group(1))
         if shown.startswith(("exercises/", "solutions/", "tests/")):
             return f"{shown}:{match.group(2)}"  # faulthandler lists the innermost first
     return None

@@ -37,6 +37,10 @@ PACKAGES = ("exercises", "solutions")
 CHAINS = ("reference", "mine")
 FOLDER_PACKAGE = "gptkata_impl"  # the package name a folder of kata modules gets
 
+# Kata modules whose import was stopped by a time limit (an endless loop at import):
+# the next test of the kata gets this error at once instead of importing it again.
+_UNFINISHED: dict[str, tuple[str, str]] = {}  # module -> (kata, why)
+
 # Notes for the end of a run ("attention uses your averaging kata: ..."), each once.
 NOTES: list[str] = []
 
@@ -93,11 +97,7 @@ def impl_folder(impl: str | None = None) -> Path:
 def impl_shown(impl: str | None = None) -> str:
     """'exercises', 'solutions' or a folder's path (relative to the repository when it
     lies inside): the implementation as messages and commands name it."""
-    folder = impl_folder(impl)
-    try:
-        return str(folder.relative_to(paths.ROOT))
-    except ValueError:
-        return str(folder)
+    return paths.shown(impl_folder(impl))
 
 
 def impl_file(module: str, impl: str | None = None) -> str:
@@ -137,7 +137,10 @@ def load(impl: str, kata_name: str) -> ModuleType:
     qualified = f"{_package(impl)}.{kata.module}"
     if qualified in sys.modules:
         return sys.modules[qualified]
-    shown = f"{_relative(str(impl_folder(impl)))}/{kata.module}.py"
+    shown = impl_file(kata.module, impl)
+    if qualified in _UNFINISHED:
+        name, cause = _UNFINISHED[qualified]
+        raise KataBroken(cause, name, cause)
     if not provided(kata_name, impl):
         if impl in PACKAGES:
             missing = f"{shown} is missing"
@@ -159,6 +162,11 @@ def load(impl: str, kata_name: str) -> ModuleType:
         raise KataBroken(
             describe_import_error(shown, error), kata.name, _cause(shown, error)
         ) from error
+    except BaseException as error:  # a time limit stopped the import half-way
+        sys.modules.pop(qualified, None)
+        if not isinstance(error, KeyboardInterrupt):  # stopped once: never imported again
+            _UNFINISHED[qualified] = (kata.name, f"{shown} did not finish importing: {error}")
+        raise
 
 
 def describe_import_error(filename: str, error: BaseException) -> str:
@@ -173,7 +181,7 @@ def describe_import_error(filename: str, error: BaseException) -> str:
         inside = [f for f in frames if f.filename.replace("\\", "/").endswith(filename)]
         if inside or frames:
             frame = (inside or frames)[-1]
-            where = f"{_relative(frame.filename)}:{frame.lineno}"
+            where = f"{paths.shown(frame.filename)}:{frame.lineno}"
     suffix = f" ({where})" if where else ""
     return f"{filename} does not import: {type(error).__name__}: {message}{suffix}"
 
@@ -184,13 +192,6 @@ def _cause(filename: str, error: BaseException) -> str:
     body = described.split(" does not import: ", 1)[1]
     match = re.match(r"^(.*) \(([^()]+:\d+)\)$", body)
     return f"{match[2]} {match[1]}" if match else f"{filename} {body}"
-
-
-def _relative(filename: str) -> str:
-    try:
-        return os.path.relpath(filename, paths.ROOT)
-    except ValueError:
-        return filename
 
 
 def implementation(kata_name: str) -> ModuleType:

@@ -19,7 +19,7 @@ import re
 import textwrap
 
 from gptkata import paths
-from gptkata.kata import checks, manifest, stubs
+from gptkata.kata import manifest, stubs
 from gptkata.kata.results import as_sentence
 
 
@@ -45,7 +45,7 @@ def first_sentence(doc: str | None, width: int = 78) -> list[str]:
 
 def instructions(kata: manifest.Kata) -> list[str]:
     """The instructions for `kata`, as lines."""
-    api = checks.api(stubs.api_source(kata))
+    api = stubs.api(stubs.api_source(kata))
     exercise = f"exercises/{kata.module}.py"
     lines = [
         f"Kata {kata.number} of {len(manifest.KATAS)}: {kata.name} - {kata.title}",
@@ -66,7 +66,7 @@ def instructions(kata: manifest.Kata) -> list[str]:
         lines.append(f"No stubs left in {exercise}: every function has your code.")
     sentences = test_sentences(kata)
     if sentences:
-        lines += ["", f"The tests ({kata.test_file.relative_to(paths.ROOT)}) check that:"]
+        lines += ["", f"The tests ({paths.shown(kata.test_file)}) check that:"]
         lines += [f"  - {s}" for s in sentences]
     lines += [
         "",

@@ -184,7 +184,7 @@ def stub_source(kata: manifest.Kata) -> str:
         return pristine_file(kata).read_text(encoding="utf-8")
     raise ValueError(
         f"kata {kata.name} has neither solutions/{kata.module}.py nor a pristine stub in "
-        f"{pristine_file(kata).relative_to(paths.ROOT)}: restore one from the course repository"
+        f"{paths.shown(pristine_file(kata))}: restore one from the course repository"
     )
 
 
@@ -196,6 +196,31 @@ def api_source(kata: manifest.Kata) -> str:
         if not kata.solution_file.is_file()
         else kata.solution_file.read_text(encoding="utf-8")
     )
+
+
+def api(source: str) -> dict[str, tuple[str, str | None]]:
+    """The API that `source` declares: qualified name -> (signature, docstring) for
+    every function and class (`BPETokenizer.encode` -> ('(self, text: str) -> list[int]',
+    ...)), and "<module>" -> ("", the module docstring). `make check` proves a
+    solution and its exercise declare the same; `make show` prints it."""
+    out = {}
+    tree = ast.parse(source)
+    out["<module>"] = ("", ast.get_docstring(tree))
+
+    def walk(body, prefix):
+        for node in body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                signature = f"({ast.unparse(node.args)})"
+                if node.returns is not None:
+                    signature += f" -> {ast.unparse(node.returns)}"
+                out[prefix + node.name] = (signature, ast.get_docstring(node))
+            elif isinstance(node, ast.ClassDef):
+                bases = ", ".join(ast.unparse(b) for b in node.bases)
+                out[prefix + node.name] = (f"({bases})", ast.get_docstring(node))
+                walk(node.body, prefix + node.name + ".")
+
+    walk(tree.body, "")
+    return out
 
 
 def stubbed_functions(kata: manifest.Kata) -> list[str]:

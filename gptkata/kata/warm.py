@@ -165,7 +165,7 @@ def _learner_frame(stack: str) -> str:
     package = str(paths.ROOT / "exercises")
     for match in _FRAME.finditer(stack):  # the most recent call comes first
         if match["file"].startswith(package + os.sep):
-            file = os.path.relpath(match["file"], paths.ROOT)
+            file = paths.shown(match["file"])
             return f"{file}:{match['line']} in {match['name']}"
     return ""
 

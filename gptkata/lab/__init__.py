@@ -1,11 +1,12 @@
-"""The lab: training, sampling and benchmarking real models built from the reference
-solutions.
+"""The lab: training and sampling real models built from the reference solutions
+(the benchmarks that measure them live outside the package, in benchmarks/).
 
-    train.py        `make train`: sets a run up and sees it through
+    train.py        `make train`: its command line, every setting of a preset a flag
+    trainer.py      sets a run up and sees it through
+    run_state.py    what a run holds: Setup (fixed) and Progress (changing)
     loop.py         one optimisation step, the loss estimates, the loop
     resume.py       what a checkpoint remembers to continue a run exactly
     report.py       the announcement, and the sample, pictures and log at the end
-    train_cli.py    the command line of `make train`
     presets.py      the named settings (bigram, cpu, nanogpt, modern, lecture)
     models.py       builds a model from a preset; optim.py the optimiser and schedule
     checkpoint.py   the checkpoint file: safe loading, checksums, every entry checked
@@ -18,14 +19,8 @@ solutions.
                     the fused attention's kernel (SDPA or a batched masked softmax), timed
     sample.py, plots.py, attention_map.py
                     `make sample`, the loss curve and the attention heatmap
-    bench.py        `make bench`: speed figures, side by side (bench_cases.py measures,
-                    bench_report.py reports, bench_lecture.py the machine and the
-                    lecture-size rows; bench_modern.py the sliding cache's cases)
-    bench_nanogpt.py
-                    `make bench-nanogpt`: the cpu preset against nanoGPT's CPU recipe
-    versus.py       the cpu and modern presets trained one after the other, compared
 
-A newcomer starts with train.py, then loop.py. May import: the shared modules in
+A newcomer starts with train.py, then trainer.py and loop.py. May import: the shared modules in
 gptkata/ (paths, data, outputs), the reference solutions, and the harness's kata
 selection (gptkata.kata.select) to load them. Nothing in gptkata.kata imports from here.
 """

@@ -35,6 +35,7 @@ import torch
 import torch.nn as nn
 from torch.nn import functional as F
 
+from gptkata.lab.sizes import available_bytes
 from solutions.fast_attention import CausalSelfAttention
 from solutions.rope import RopeAttention, apply_rope
 
@@ -220,8 +221,6 @@ def time_paths(
 def weights_fit(shape: tuple[int, int, int, int], device: torch.device) -> bool:
     """Whether a few (B, n_head, T, T) float32 matrices of one layer's masked softmax
     fit into a quarter of the memory free on `device` (True where it cannot tell)."""
-    from gptkata.lab.sizes import available_bytes
-
     B, H, T, _ = shape
     free = available_bytes(device)
     return free is None or 3 * 4 * B * H * T * T <= free // 4

@@ -19,7 +19,7 @@ What is inside:
     tokens            training tokens seen so far, by all processes together
     settings          the run's Preset, as a dict
     rng               one entry per process: its batch generator's and torch's RNG states
-    history           the losses so far (see gptkata.lab.train)
+    history           the losses so far (see gptkata.lab.run_state)
     checksum          SHA-256 of all of the above
 
 Saving is atomic (see gptkata.outputs): a crash mid-save leaves the previous
@@ -32,7 +32,15 @@ writer was this trainer: anyone can compute one. So loading also checks every en
 (its type, its range), the model's description (gptkata.lab.sizes: sizes that make
 sense, a model that fits into memory) and that the weights have exactly the model's
 names and shapes, all before a model is built. A refusal is one line that says what
-is wrong; it never suggests turning the weights-only load off.
+is wrong; it never suggests turning the weights-only load off, nor allowing the
+function a file asks for (torch's `add_safe_globals` advice): a pickle names every
+function it wants called as a GLOBAL (`builtins.exec`, `posix.system`), and calling
+one is running the file's code.
+
+Plain data can still hold numbers that break a run: weights that are nan or inf
+(what a diverged run computes, and what this trainer never saves) would sample a
+traceback and resume into a loss of nan at once, so they are refused too, and so is
+a loss history of another shape, which the loop and the loss curve read.
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ from __future__ import annotations
 import hashlib
 import math
 import pickle
+import re
 from pathlib import Path
 
 import torch
@@ -114,6 +123,13 @@ def load(path: Path, map_location: str | torch.device = "cpu") -> dict:
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
+        name = _refused_global(error)
+        if name is not None:
+            raise CheckpointError(
+                f"{path} was refused by the weights-only load because it asks to run code, "
+                f"the global {name}, which was not run: a GPT Kata checkpoint is plain data, "
+                "never pickled objects or code, so use one written by `make train`"
+            ) from error
         raise CheckpointError(
             f"{path} was refused by the weights-only load ({_refusal(error)}): it holds "
             "pickled objects or code, which are never run, or it is damaged; a GPT Kata "
@@ -169,8 +185,9 @@ def _contents_problem(checkpoint: dict, device: torch.device) -> str | None:
         optimizer.get("param_groups"), list
     ):
         return "its optimizer has no state and param_groups"
-    if not all(isinstance(history.get(name), list) for name in ("evals", "step_losses")):
-        return "its history has no lists of evals and step_losses"
+    problem = _history_problem(history)
+    if problem:
+        return problem
     if not all(isinstance(entry, dict) for entry in checkpoint["rng"]):
         return "its rng is not a list of random generator states"
     try:
@@ -185,6 +202,68 @@ def _contents_problem(checkpoint: dict, device: torch.device) -> str | None:
     problems = state_dict_problems(spec, weights)
     if problems:
         return f"its weights do not fit its model description: {'; '.join(problems[:3])}"
+    broken = not_finite(weights)
+    if broken:
+        return (
+            f"its weights are not all finite numbers ({broken} holds nan or inf), as after "
+            "a run that diverged: use another checkpoint, or train a new one"
+        )
+    return None
+
+
+def not_finite(tensors: dict) -> str | None:
+    """The name of the first floating-point tensor of `tensors` holding a nan or an inf;
+    None when every number is finite (a nan would spread to every weight at the first
+    step, and make the softmax of sampling a nan)."""
+    for name, tensor in tensors.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            return str(name)
+    return None
+
+
+# What an eval entry of the history holds (gptkata.lab.loop.eval_entry): the loop and
+# the loss curve read step, train and val; the others came later, so an older
+# checkpoint may lack them, but where they are they must be of their kind.
+EVAL_NEEDS = {"step": "count", "train": "number", "val": "number"}
+EVAL_MAY_HAVE = {"batches": "count", "lr": "number or None", "seconds": "number"}
+
+
+def _kind_problem(value, kind: str) -> str | None:
+    """'not a <kind>' when `value` is not of `kind` (count, number, number or None)."""
+    if kind == "number or None" and value is None:
+        return None
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind == "count" and not _is_count(value):
+        return "not a whole number of 0 or more"
+    if kind != "count" and not is_number:
+        return f"not a {kind}"
+    return None
+
+
+def _history_problem(history: dict) -> str | None:
+    """What is wrong with a loss history (gptkata.lab.run_state.Progress.history), in
+    words: `evals` a list of eval entries (gptkata.lab.loop.eval_entry), `step_losses` a
+    list of numbers, and `attention_path`, if there, a string; None if nothing is."""
+    for name in ("evals", "step_losses"):
+        if not isinstance(history.get(name), list):
+            return f"its history has no list of {name}"
+    needs = ", ".join(EVAL_NEEDS)
+    for i, entry in enumerate(history["evals"]):
+        where = f"its history.evals[{i}]"
+        if not isinstance(entry, dict):
+            return f"{where} is a {type(entry).__name__}, not a dict of {needs}"
+        for key, kind in (EVAL_NEEDS | EVAL_MAY_HAVE).items():
+            if key not in entry and key in EVAL_NEEDS:
+                return f"{where} has no {key} (each entry has at least {needs})"
+            problem = _kind_problem(entry[key], kind) if key in entry else None
+            if problem:
+                return f"{where}.{key} is {entry[key]!r}, {problem}"
+    for i, loss in enumerate(history["step_losses"]):
+        if _kind_problem(loss, "number"):
+            return f"its history.step_losses[{i}] is {loss!r}, not a number"
+    path = history.get("attention_path")
+    if path is not None and not isinstance(path, str):
+        return f"its history.attention_path is {path!r}, not a string"
     return None
 
 
@@ -209,18 +288,35 @@ def check_compatible(path: Path, checkpoint: dict, spec: dict, vocab: str) -> No
         )
 
 
-# Lines of torch's weights-only message that are advice, not the reason. One of them
-# suggests loading with weights_only=False, which would run the code in the file.
+# Sentences of torch's weights-only message that are advice, not the reason. One
+# suggests loading with weights_only=False, another allowing the refused function with
+# add_safe_globals: either would run the code in the file.
 _ADVICE = ("weights only load failed", "weights_only", "check the documentation", "re-running")
+_ADVICE += ("safe_globals", "allowlist", "trust")
+# How torch names the function a pickle asks for: "GLOBAL posix.system", "GLOBAL exec"
+# (torch drops the "builtins." of Python's own functions).
+_GLOBAL = re.compile(r"\bGLOBAL ([A-Za-z_][\w.]*)")
+
+
+def _refused_global(error: BaseException) -> str | None:
+    """The full name of the function whose GLOBAL the weights-only load refused, such as
+    'builtins.exec' or 'posix.system'; None for a refusal of anything else."""
+    match = _GLOBAL.search(str(error))
+    if match is None:
+        return None
+    name = match.group(1).rstrip(".")
+    return name if "." in name else f"builtins.{name}"
 
 
 def _refusal(error: BaseException) -> str:
-    """The reason in torch's long weights-only message, such as 'unsupported GLOBAL
-    posix.system whose module posix is blocked', without torch's advice around it."""
+    """The reason in torch's long weights-only message, such as 'unsupported operand
+    149', without torch's advice around it (whole sentences of it are dropped)."""
     text = str(error).partition("WeightsUnpickler error:")[2] or str(error)
     for line in (line.strip() for line in text.splitlines()):
-        if line and not any(advice in line.lower() for advice in _ADVICE):
-            reason = line.removeprefix("Trying to load ").rstrip(".")
+        sentences = [s for s in re.split(r"(?<=\.)\s+", line) if s]
+        kept = [s for s in sentences if not any(a in s.lower() for a in _ADVICE)]
+        if kept:
+            reason = " ".join(kept).removeprefix("Trying to load ").rstrip(".")
             return reason[0].lower() + reason[1:]
     return "something other than plain data"
 

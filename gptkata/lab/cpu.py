@@ -82,25 +82,3 @@ def report(cpuinfo: str | None = None, capability: str | None = None, environ=No
         "caps": caps,
         "bf16_units": bf16_units_usable(flags, capability, caps),
     }
-
-
-def describe(cpu: dict) -> str:
-    """One line: 'Intel Xeon ...; AVX2 yes, AVX-512 yes, bf16 units (AMX) yes; PyTorch
-    uses AVX512' and, when capped, which variables capped it."""
-    f = cpu["features"]
-
-    def yes(value: bool) -> str:
-        return "yes" if value else "no"
-
-    units = [
-        name for name, flag in (("AMX", "amx_bf16"), ("AVX-512 BF16", "avx512_bf16")) if f[flag]
-    ]
-    line = (
-        f"{cpu['model']}; AVX2 {yes(f['avx2'])}, AVX-512 {yes(f['avx512f'])}, bf16 units "
-        f"{'(' + ', '.join(units) + ') ' if units else ''}{yes(bool(units))}; PyTorch uses "
-        f"{cpu['torch_capability']}, bf16 matrix units {'in use' if cpu['bf16_units'] else 'not in use'}"
-    )
-    if cpu["caps"]:
-        capped = " ".join(f"{k}={v}" for k, v in cpu["caps"].items())
-        line += f"; CAPPED by {capped} (figures estimate a smaller CPU)"
-    return line

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import math
 import time
-from typing import TYPE_CHECKING
 
 import torch
 import torch.nn as nn
@@ -33,11 +32,9 @@ from gptkata.lab.machine import autocast
 from gptkata.lab.optim import learning_rate, set_learning_rate
 from gptkata.lab.presets import Preset
 from gptkata.lab.resume import save_checkpoint
+from gptkata.lab.run_state import Progress, Setup
 from solutions.batching import get_batch
 from solutions.training import estimate_loss
-
-if TYPE_CHECKING:
-    from gptkata.lab.train import Progress, Setup
 
 
 class TrainingStopped(Exception):
@@ -63,7 +60,9 @@ def save_or_stop(
 
     A folder that cannot be written any more (full, read-only, gone): during the run a
     warning, and training goes on (the next evaluation tries again); at the end
-    (`final`) a TrainingStopped that names the last good checkpoint.
+    (`final`) a TrainingStopped that names the last good checkpoint, to continue with
+    --resume - or, when not one was saved, that says so, since --resume would find
+    nothing to continue, and how to make the folder writable before starting again.
     """
     if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
         raise TrainingStopped(
@@ -77,6 +76,12 @@ def save_or_stop(
             f"could not write the checkpoint of step {progress.step} into {setup.out} "
             f"({error.strerror or error})"
         )
+        if final and progress.saved_step is None:
+            raise TrainingStopped(
+                f"{problem}; nothing of this run was saved: make the folder writable "
+                f"(chmod u+w {setup.out}, or free space on its disk) or choose another "
+                "--out, then train again"
+            ) from error
         if final:
             raise TrainingStopped(
                 f"{problem}; {last_good(setup, progress)}: make the folder writable and "

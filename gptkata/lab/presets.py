@@ -12,6 +12,7 @@ The help text of each flag is the `help` of its field below.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field, fields, replace
 
 from gptkata.lab.sizes import MAX_LAYERS
@@ -89,7 +90,7 @@ class Preset:
         "sequences per batch of the loss estimates (0: the training batch size); the same text in "
         "fewer, larger batches costs fewer, larger operations",
     )
-    sample_chars: int = _setting(500, "characters of text to sample at the end")
+    sample_chars: int = _setting(500, "characters of text to sample at the end (at most 1,000,000)")
     # the machine
     device: str = _setting(
         "auto", "auto picks cuda, then mps, then cpu", ("auto", "cpu", "cuda", "mps")
@@ -101,7 +102,10 @@ class Preset:
         ("auto", "fp32", "bf16"),
     )
     compile: bool = _setting(False, "compile the model with torch.compile")
-    threads: int = _setting(0, "CPU threads per process (0: the cores shared among the processes)")
+    threads: int = _setting(
+        0,
+        "CPU threads per process (0: the cores shared among the processes; at most 4 per core)",
+    )
     seed: int = _setting(1337, "seed of the initialisation, the batches, dropout and the sample")
 
 
@@ -169,7 +173,6 @@ PRESETS: dict[str, Preset] = {
     # from each. README "Faster and bigger" has the figures of both, side by side.
     "modern": Preset(
         model="modern",
-        attention="fused",  # unused by the modern model; kept equal to the cpu preset's
         n_layer=3,
         n_head=3,
         n_embd=96,
@@ -228,6 +231,23 @@ NOT_NEGATIVE = ("min_lr", "warmup_steps", "decay_steps", "weight_decay", "grad_c
 NOT_NEGATIVE += ("sample_chars", "threads", "eval_batch_size", "window")
 BELOW_ONE = ("dropout", "beta1", "beta2")  # probabilities and averaging factors: [0, 1)
 SEEDS = 2**32  # a seed is one of 0 .. 2**32 - 1; the trainer adds a little to it per rank
+# The most characters one sample may have (--sample-chars here, make sample's --chars):
+# about the whole corpus (1.1M), and minutes of sampling on a CPU. Each new character
+# costs a forward pass, so a trillion would never end.
+MAX_SAMPLE_CHARS = 1_000_000
+THREADS_PER_CORE = 4
+
+
+def max_threads() -> int:
+    """The most --threads allowed: THREADS_PER_CORE per core of this machine.
+
+    More threads than cores only take turns on them, each one slower, so one per
+    core (0, the default) is the fast choice; a few per core still run, for whoever
+    measures that. Tens of thousands crash OpenMP's thread pool (libgomp) with a
+    segfault and no message, so the limit is a small multiple of the cores, checked
+    before anything runs.
+    """
+    return THREADS_PER_CORE * (os.cpu_count() or 1)
 
 
 def check(preset: Preset) -> None:
@@ -253,6 +273,15 @@ def check(preset: Preset) -> None:
     for name in BELOW_ONE:
         if not 0 <= getattr(preset, name) < 1:
             raise ValueError(f"{flag(name)} must be in [0, 1), got {getattr(preset, name)}")
+    if preset.threads > max_threads():
+        raise ValueError(
+            f"--threads must be at most {max_threads()} ({THREADS_PER_CORE} per core of "
+            f"this machine; 0 uses every core), got {preset.threads}"
+        )
+    if preset.sample_chars > MAX_SAMPLE_CHARS:
+        raise ValueError(
+            f"--sample-chars must be at most {MAX_SAMPLE_CHARS:,}, got {preset.sample_chars}"
+        )
     for name in ("n_layer", "n_head"):
         if getattr(preset, name) > MAX_LAYERS:
             raise ValueError(

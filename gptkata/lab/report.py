@@ -4,7 +4,6 @@ end the sample, the pictures, log.json and a summary on the terminal."""
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 import torch
 import torch.nn as nn
@@ -12,10 +11,8 @@ import torch.nn as nn
 from gptkata import outputs
 from gptkata.lab import plots
 from gptkata.lab.models import count_parameters
+from gptkata.lab.run_state import Setup
 from gptkata.lab.sample import draw_attention, sample_text
-
-if TYPE_CHECKING:
-    from gptkata.lab.train import Setup
 
 HEATMAP_CHARS = 48  # characters of the sample shown on attention.png
 

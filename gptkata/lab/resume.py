@@ -5,16 +5,13 @@ optimiser and the progress (the file format itself is gptkata.lab.checkpoint).""
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import TYPE_CHECKING
 
 import torch
 import torch.nn as nn
 from tqdm import tqdm
 
 from gptkata.lab import checkpoint, distributed
-
-if TYPE_CHECKING:
-    from gptkata.lab.train import Progress, Setup
+from gptkata.lab.run_state import Progress, Setup
 
 
 def rng_states(batches: torch.Generator, device: torch.device) -> dict:
@@ -43,8 +40,9 @@ def restore_rng(saved: list[dict], batches: torch.Generator, setup: Setup) -> No
 
 def check_optimizer_state(optimizer: torch.optim.Optimizer) -> None:
     """A ValueError if a loaded optimiser state does not fit its parameters: AdamW's
-    averages must have each parameter's shape. `load_state_dict` checks only the
-    number of parameters, so a wrong shape would otherwise fail at the first step."""
+    averages must have each parameter's shape, and be finite numbers. `load_state_dict`
+    checks only the number of parameters, so a wrong shape would otherwise fail at the
+    first step, and a nan would turn every weight into nan there."""
     for group in optimizer.param_groups:
         for parameter in group["params"]:
             for name, value in optimizer.state.get(parameter, {}).items():
@@ -55,6 +53,11 @@ def check_optimizer_state(optimizer: torch.optim.Optimizer) -> None:
                     raise ValueError(
                         f"its optimizer's {name} is {shape!r} for a parameter of shape "
                         f"{tuple(parameter.shape)}"
+                    )
+                if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+                    raise ValueError(
+                        f"its optimizer's {name} holds nan or inf, as after a run that "
+                        "diverged: resume another checkpoint, or train a new run"
                     )
 
 

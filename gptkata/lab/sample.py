@@ -42,6 +42,7 @@ from gptkata.lab.attention_map import attention_weights
 from gptkata.lab.machine import choose_device
 from gptkata.lab.models import build_model, context_length
 from gptkata.lab.plots import attention_heatmap
+from gptkata.lab.presets import MAX_SAMPLE_CHARS
 from solutions.sampling import sample_next
 
 DEFAULT_CHECKPOINT = paths.RUNS / "cpu" / checkpoint.FILENAME
@@ -154,7 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--chars",
         type=int,
         default=500,
-        help="how many characters to generate (tokens, for a model trained with --tokenizer bpe)",
+        help="how many characters to generate (tokens, for a model trained with --tokenizer "
+        f"bpe), at most {MAX_SAMPLE_CHARS:,}",
     )
     parser.add_argument(
         "--temperature",
@@ -206,6 +208,8 @@ def check_args(args: argparse.Namespace) -> None:
         raise ValueError(f"--top-k must be 0 (off) or more, got {args.top_k}")
     if args.chars < 0:
         raise ValueError(f"--chars must be 0 or more, got {args.chars}")
+    if args.chars > MAX_SAMPLE_CHARS:  # each character is a forward pass: 10**12 never ends
+        raise ValueError(f"--chars must be at most {MAX_SAMPLE_CHARS:,}, got {args.chars}")
     if args.heatmap_chars < 1:
         raise ValueError(f"--heatmap-chars must be at least 1, got {args.heatmap_chars}")
     if not 0 <= args.seed < 2**63:

@@ -23,9 +23,17 @@ backward pass a gradient, so 16 bytes per parameter; and the activations kept fo
 the backward pass. The largest of those, and the pitfall of long contexts, is the
 teaching attention's (B, T, T) weights: every head of every layer keeps at least two
 of them (the scores and their softmax), so doubling block_size quadruples them.
-The fused attention of kata 10 never holds them. The estimate counts only what a
-step certainly holds, so it errs on the small side: a run it lets through may still
-be too big, but a run it refuses cannot fit.
+The fused attention of kata 10 never holds them, but the trainer's fused GPT keeps
+one causal mask per layer (gptkata.lab.attention_paths.PathAttention, whichever
+kernel runs): a (block_size, block_size) table of bools, 1 byte each, so the same
+quadratic growth at a quarter of the size per matrix. At --block-size 100000 that is
+10 GB per layer. The estimate counts only what a step certainly holds, so it errs on
+the small side: a run it lets through may still be too big, but a run it refuses
+cannot fit.
+
+The memory free on a CPU is what the system can give (MemAvailable), or less where
+the process is limited to an address space (`ulimit -v`, RLIMIT_AS): there an
+allocation beyond the limit fails however much the machine has.
 """
 
 from __future__ import annotations
@@ -34,6 +42,11 @@ import math
 from pathlib import Path
 
 import torch
+
+try:
+    import resource  # Unix: the process's limits
+except ImportError:  # Windows has no address-space limit to read
+    resource = None
 
 FLOAT_BYTES = 4
 MODELS = ("gpt", "bigram", "modern")
@@ -107,30 +120,52 @@ def model_bytes(spec: dict) -> int:
 
 def training_bytes(spec: dict, batch_size: int, block_size: int) -> int:
     """A lower bound of the memory of one training step: weights, gradients and AdamW's
-    two averages, the logits with their softmax and gradient, and for a teaching GPT
-    two (T, T) attention matrices per head and layer (see the module docstring)."""
+    two averages, the logits with their softmax and gradient; for a teaching GPT two
+    (T, T) float matrices per head and layer, for a fused GPT one (T, T) causal mask of
+    bools per layer (see the module docstring)."""
     logits = 3 * batch_size * block_size * spec["vocab_size"]
     floats = 4 * parameter_count(spec) + logits
+    masks = 0  # bytes
     if spec["model"] in ("gpt", "modern"):
         floats += 2 * batch_size * spec["n_embd"] * block_size * spec["n_layer"]
         if spec.get("attention") == "teaching":
             heads = spec["n_layer"] * spec["n_head"]
             floats += 2 * batch_size * heads * block_size * block_size
-    return FLOAT_BYTES * floats
+        if spec.get("attention") == "fused":
+            masks = spec["n_layer"] * block_size * block_size
+    return FLOAT_BYTES * floats + masks
 
 
-def available_bytes(device: torch.device, meminfo: Path = Path("/proc/meminfo")) -> int | None:
-    """Memory free for tensors on `device`: the GPU's free memory for cuda, the memory
-    the system can give a process (MemAvailable) otherwise; None when it cannot tell."""
-    if device.type == "cuda":
-        return torch.cuda.mem_get_info(device)[0]
+def _read_kb(path: Path, field: str) -> int | None:
+    """The bytes of a "<field>: <n> kB" line of a /proc file; None without one."""
     try:
-        for line in meminfo.read_text().splitlines():
-            if line.startswith("MemAvailable:"):
+        for line in path.read_text().splitlines():
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
         pass
     return None
+
+
+def address_space_left(status: Path = Path("/proc/self/status")) -> int | None:
+    """The bytes this process may still map under its address-space limit (`ulimit
+    -v`): the limit less what it maps already (VmSize); None without a limit."""
+    if resource is None:
+        return None
+    limit = resource.getrlimit(resource.RLIMIT_AS)[0]
+    if limit == resource.RLIM_INFINITY:
+        return None
+    return max(0, limit - (_read_kb(status, "VmSize") or 0))
+
+
+def available_bytes(device: torch.device, meminfo: Path = Path("/proc/meminfo")) -> int | None:
+    """Memory free for tensors on `device`: the GPU's free memory for cuda; otherwise
+    the memory the system can give a process (MemAvailable), or the address space the
+    process has left under its limit where that is less; None when it cannot tell."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    known = [n for n in (_read_kb(meminfo, "MemAvailable"), address_space_left()) if n is not None]
+    return min(known) if known else None
 
 
 def gigabytes(size: int) -> str:

@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 
-from gptkata.lab import bench, bench_report
+from benchmarks import bench, bench_report, tables
 
 
 def fake_results() -> dict:
@@ -54,9 +54,9 @@ SETTINGS = {
 
 
 def test_ratio_and_verdict():
-    assert bench_report.ratio(30.0, 10.0) == 3.0
-    assert bench_report.verdict(2.5, 2.0) == "goal >= 2x: met"
-    assert bench_report.verdict(4.0, 5.0) == "goal >= 5x: missed (4.00x is 20% short)"
+    assert tables.ratio(30.0, 10.0) == 3.0
+    assert tables.verdict(2.5, 2.0) == "goal >= 2x: met"
+    assert tables.verdict(4.0, 5.0) == "goal >= 5x: missed (4.00x is 20% short)"
 
 
 def test_the_report_has_the_ratios_the_issue_asks_for():

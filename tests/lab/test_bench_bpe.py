@@ -1,6 +1,6 @@
 """The BPE rows of the bench's report, on made-up figures (no timing)."""
 
-from gptkata.lab import bench_bpe, bench_report
+from benchmarks import bench_bpe, bench_report
 from tests.lab.test_bench import SETTINGS, fake_results
 
 CASE = {

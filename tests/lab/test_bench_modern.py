@@ -3,7 +3,8 @@ figures (no timing)."""
 
 import json
 
-from gptkata.lab import bench, bench_modern, bench_report
+from benchmarks import bench_cases, bench_report, sliding_cache, versus
+from gptkata.lab import train
 from tests.lab.test_bench import SETTINGS, fake_results
 
 
@@ -27,7 +28,7 @@ def sliding_results(ids=(1, 2, 3)) -> dict:
 
 
 def test_the_report_has_the_sliding_caches_speedup():
-    report = bench_modern.combined_report(sliding_results(), SETTINGS, bench_report.summarise)
+    report = bench_report.combined_report(sliding_results(), SETTINGS)
     assert report["generate_speedup_sliding_cache"] == 8.0
     assert report["step_speedup_sliding_cache"]["512"] == 20.0
     assert report["generate_sliding_same_ids"] is True
@@ -36,27 +37,23 @@ def test_the_report_has_the_sliding_caches_speedup():
 
 
 def test_different_ids_are_reported():
-    report = bench_modern.combined_report(
-        sliding_results(ids=(1, 2, 4)), SETTINGS, bench_report.summarise
-    )
+    report = bench_report.combined_report(sliding_results(ids=(1, 2, 4)), SETTINGS)
     assert report["generate_sliding_same_ids"] is False
-    assert "same ids from both: NO" in "\n".join(bench_modern.report_lines(report))
+    assert "same ids from both: NO" in "\n".join(sliding_cache.report_lines(report))
 
 
 def test_make_bench_reports_both_tables_and_every_ratio():
     results = {**fake_results(), **sliding_results()}
-    report = bench_modern.combined_report(results, SETTINGS, bench_report.summarise)
+    report = bench_report.combined_report(results, SETTINGS)
     assert report["train_speedup_fused"] == 2.5
     assert report["generate_speedup_sliding_cache"] == 8.0
-    text = "\n".join(bench_modern.combined_lines(report, bench_report.report_lines))
+    text = "\n".join(bench_report.combined_lines(report))
     assert "train_speedup_fused = 2.50x" in text
     assert "generate_speedup_sliding_cache = 8.00x   goal >= 5x: met" in text
-    assert bench.ALL_CASES == bench.CASES + bench_modern.CASES
+    assert bench_cases.ALL_CASES == bench_cases.CASES + sliding_cache.CASES
 
 
 def test_versus_reports_both_presets_and_which_is_lower():
-    from gptkata.lab import versus
-
     def log(val_loss):
         return dict(val_loss=val_loss, train_loss=1.5, steps=900, tokens_per_second=3e4)
 
@@ -74,8 +71,6 @@ def test_versus_reports_both_presets_and_which_is_lower():
 
 
 def test_make_bench_shows_the_last_versus_comparison_or_how_to_measure_it(tmp_path):
-    from gptkata.lab import versus
-
     logs = {
         name: dict(val_loss=v, train_loss=1.4, steps=3000, tokens_per_second=7e4, wall_seconds=85.0)
         for name, v in (("cpu", 1.61), ("modern", 1.59))
@@ -95,11 +90,9 @@ def test_make_bench_shows_the_last_versus_comparison_or_how_to_measure_it(tmp_pa
 
 
 def test_versus_trains_both_presets_for_the_same_85_seconds_and_lets_args_override(tmp_path):
-    from gptkata.lab import train_cli, versus
-
     for preset in versus.PRESETS:
         command = versus.train_command(preset, tmp_path / preset, [])
-        settings = train_cli.parse(command[3:]).settings  # after python -m gptkata.lab.train
+        settings = train.parse(command[3:]).settings  # after python -m gptkata.lab.train
         assert (settings.max_seconds, settings.max_steps) == (85, 1_000_000), preset
     command = versus.train_command("cpu", tmp_path, ["--max-seconds", "30"])
-    assert train_cli.parse(command[3:]).settings.max_seconds == 30
+    assert train.parse(command[3:]).settings.max_seconds == 30

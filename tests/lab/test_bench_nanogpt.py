@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import subprocess
 
-from gptkata.lab import bench_nanogpt
+from benchmarks import bench_nanogpt
 from tests import expect
 from tests.lab.training_run import write_corpus
 

@@ -6,6 +6,7 @@ Findings 8 and 9 of the second hardening pass (numbered as in its issue).
 
 from __future__ import annotations
 
+import math
 import os
 
 import pytest
@@ -33,22 +34,34 @@ def one_line_error(capsys, prefix: str) -> str:
 # ------------------------------------------------------------ 8. code in a checkpoint
 
 
-def test_a_checkpoint_carrying_code_is_refused_naming_the_reason_and_never_the_unsafe_fix(
-    tmp_path, trained, capsys
+# The functions a pickle can ask to call on load, as the GLOBAL it names: each runs code.
+# Only posix.system's refusal came without torch's advice; exec and eval (probe) came
+# with "add_safe_globals([exec])", which would let the code run.
+RUNS_CODE = {
+    "builtins.exec": lambda marker: (exec, (f"open({str(marker)!r}, 'w').close()",)),
+    "builtins.eval": lambda marker: (eval, (f"open({str(marker)!r}, 'w').close()",)),
+    f"{os.system.__module__}.system": lambda marker: (os.system, (f"touch {marker}",)),
+}
+
+
+@pytest.mark.parametrize("global_name", sorted(RUNS_CODE))
+def test_a_checkpoint_carrying_code_is_refused_naming_the_global_and_never_the_unsafe_fix(
+    global_name, tmp_path, trained, capsys
 ):
     marker = tmp_path / "the-code-ran"
 
     class Payload:
-        def __reduce__(self):  # pickles as GLOBAL posix.system: runs a shell command on load
-            return (os.system, (f"touch {marker}",))
+        def __reduce__(self):  # pickles as GLOBAL <global_name>, called on load
+            return RUNS_CODE[global_name](marker)
 
     evil = tmp_path / "ckpt.pt"
     torch.save({**checkpoint.load(trained), "payload": Payload()}, evil)
     assert sample.main(["--checkpoint", str(evil), "--device", "cpu"]) == 1
     error = one_line_error(capsys, "make sample: ")
-    assert f"{os.system.__module__}.system" in error  # posix.system: the real reason
-    assert "refused by the weights-only load" in error and "pickled objects or code" in error
-    assert "weights_only" not in error and "False" not in error  # torch's advice, dropped
+    assert f"{evil} was refused by the weights-only load because it asks to run code" in error
+    assert f"the global {global_name}" in error and "pickled objects or code" in error
+    for advice in ("safe_globals", "allowlist", "weights_only", "False", "trust"):
+        assert advice not in error  # torch's advice, dropped
     assert not marker.exists()
 
 
@@ -81,6 +94,14 @@ def crafted(saved: dict, case: str) -> dict:
         return {**saved, "elapsed_seconds": float("nan")}
     if case == "not a model":
         return {**saved, "spec": "gpt"}
+    if case in ("nan weights", "inf weights"):
+        broken = saved["model"]["lm_head.weight"].clone()
+        broken[0, 0] = float("nan" if case == "nan weights" else "-inf")
+        return {**saved, "model": {**saved["model"], "lm_head.weight": broken}}
+    if case == "evals of another shape":
+        return {**saved, "history": {**saved["history"], "evals": [{"bogus": 1}]}}
+    if case == "a step loss that is text":
+        return {**saved, "history": {**saved["history"], "step_losses": [2.5, "2.4"]}}
     raise AssertionError(case)
 
 
@@ -95,6 +116,11 @@ CASES = {
     "a negative step": "its step is -1, not a whole number of 0 or more",
     "nan seconds": "its elapsed_seconds is nan",
     "not a model": "the model description is a str, not a dict",
+    # probe: these were a RuntimeError traceback (sampling) and a TypeError (resuming)
+    "nan weights": "its weights are not all finite numbers (lm_head.weight holds nan or inf)",
+    "inf weights": "its weights are not all finite numbers (lm_head.weight holds nan or inf)",
+    "evals of another shape": "its history.evals[0] has no step",
+    "a step loss that is text": "its history.step_losses[1] is '2.4', not a number",
 }
 
 
@@ -136,3 +162,32 @@ def test_the_parameter_count_is_exact_before_a_model_exists():
          "n_embd": 8, "block_size": 5, "dropout": 0.0},
     ):  # fmt: skip
         assert sizes.parameter_count(spec) == count_parameters(build_model(spec)), spec
+
+
+@pytest.mark.parametrize(
+    "case", ["nan weights", "inf weights", "evals of another shape", "nan optimizer state"]
+)
+def test_resuming_a_checkpoint_of_broken_numbers_is_a_one_line_refusal_never_called_good(
+    case, trained, tmp_path, capsys
+):
+    # probe: a NaN checkpoint resumed into "the loss became nan ...; the last good
+    # checkpoint ... is intact", and a history of another shape into a traceback
+    out = tmp_path / "run"
+    out.mkdir()
+    saved = checkpoint.load(trained)
+    if case == "nan optimizer state":
+        state = saved["optimizer"]["state"]
+        state[0] = {**state[0], "exp_avg_sq": torch.full_like(state[0]["exp_avg_sq"], math.nan)}
+    else:
+        saved = crafted(saved, case)
+    path = out / checkpoint.FILENAME
+    checkpoint.save(path, saved)
+    corpus = write_corpus(tmp_path / "data")
+    assert run_train(corpus, out, "--resume", "--max-steps", "5") == 1
+    error = one_line_error(capsys, "make train: ")
+    assert str(path) in error and "good" not in error
+    mentions = {
+        "nan optimizer state": "its optimizer's exp_avg_sq holds nan or inf",
+        "evals of another shape": "its history.evals[0] has no step",
+    }.get(case, "its weights are not all finite numbers (lm_head.weight holds nan or inf)")
+    assert mentions in error

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from benchmarks import tables
 from gptkata.lab import attention_paths, cpu, machine
 from solutions.fast_attention import FusedGPT
 from solutions.gpt import GPTConfig
@@ -51,7 +52,7 @@ def test_bf16_units_count_only_where_pytorch_is_not_capped_below_them(capability
     expect.equal(
         f"report(AMX machine, {capability}, {environ})['bf16_units']", got["bf16_units"], usable
     )
-    line = cpu.describe(got)
+    line = tables.describe_cpu(got)
     assert ("CAPPED" in line) == bool(environ), line
     assert "AMX" in line and capability in line, line
 

@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from gptkata.lab import checkpoint, machine, optim, presets, report, rundir, train_cli
+from gptkata.lab import checkpoint, machine, optim, presets, report, rundir, train
 from gptkata.lab.models import build_model, model_spec
 from tests.lab.training_run import TINY, is_png, read_log, run_train, write_corpus
 
@@ -84,7 +84,7 @@ def test_the_cpu_preset_stops_on_fewer_steps_than_nanogpt_and_estimates_on_as_mu
 
 def test_help_documents_every_flag(capsys):
     with pytest.raises(SystemExit) as exit_info:
-        train_cli.main(["--help"])
+        train.main(["--help"])
     assert exit_info.value.code == 0
     text = " ".join(capsys.readouterr().out.split())  # undo argparse's line wrapping
     for flag in ("--preset", "--out", "--resume", "--overwrite", "--data-dir"):
@@ -113,19 +113,19 @@ def test_every_preset_value_can_be_overridden_by_a_flag():
         else:
             wanted[setting.name] = value + 1
             argv += [flag, str(wanted[setting.name])]
-    command = train_cli.parse(["--preset", "cpu", *argv])
+    command = train.parse(["--preset", "cpu", *argv])
     assert dataclasses.asdict(command.settings) == {**dataclasses.asdict(base), **wanted}
 
 
 def test_flags_not_given_keep_the_presets_values():
-    command = train_cli.parse(["--preset", "lecture", "--max-steps", "7"])
+    command = train.parse(["--preset", "lecture", "--max-steps", "7"])
     assert command.settings == dataclasses.replace(presets.get("lecture"), max_steps=7)
     assert command.out is None and not command.resume
 
 
 def test_an_unknown_preset_is_an_error_listing_the_presets(capsys):
     with pytest.raises(SystemExit) as exit_info:
-        train_cli.main(["--preset", "huge"])
+        train.main(["--preset", "huge"])
     assert exit_info.value.code == 2
     error = capsys.readouterr().err
     assert "'huge'" in error
@@ -154,7 +154,7 @@ def test_settings_that_make_no_sense_are_one_line_errors(flags, mentions, corpus
 def test_a_missing_corpus_says_how_to_install_it(tmp_path, capsys):
     empty = tmp_path / "nothing-here"
     empty.mkdir()
-    code = train_cli.main(["--data-dir", str(empty), "--out", str(tmp_path / "run"), *TINY])
+    code = train.main(["--data-dir", str(empty), "--out", str(tmp_path / "run"), *TINY])
     assert code == 1
     error = capsys.readouterr().err
     assert error.startswith("make train: ") and "make data" in error

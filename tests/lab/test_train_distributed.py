@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 import torch.multiprocessing as mp
 
-from gptkata.lab import checkpoint, presets, rundir, train
+from gptkata.lab import checkpoint, presets, rundir, trainer
 from tests.lab.training_run import read_log, write_corpus
 
 WORLD_SIZE = 2
@@ -42,7 +42,7 @@ def replica(rank: int, port: int, root: Path, data_dir: Path) -> None:
         n_layer=1, n_head=2, n_embd=16, block_size=8, batch_size=4, max_steps=4,
         eval_interval=2, eval_iters=2, final_eval_iters=2, sample_chars=8, dropout=0.1,
     )  # fmt: skip
-    finished = train.train("cpu", settings, Path("run"), data_dir=data_dir)
+    finished = trainer.train("cpu", settings, Path("run"), data_dir=data_dir)
     torch.save(
         {"model": finished.model.state_dict(), "losses": finished.log["history"]["step_losses"]},
         root / f"replica{rank}.pt",

@@ -2,7 +2,10 @@
 of interrupted writes, no NaN checkpoints, and every setting checked before training.
 
 Each test reproduces a finding of the second hardening pass (numbered as in its
-issue) and shows what happens now.
+issue), or of the reliability probe after it (marked "probe"), and shows what happens
+now. The guards against runs too big to finish are tested in a child process with a
+memory and time limit (tests.lab.training_run.run_bounded), so a broken guard fails
+its test instead of taking the machine down.
 """
 
 from __future__ import annotations
@@ -12,12 +15,14 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
+import torch
 
 from gptkata import outputs, paths
 from gptkata.lab import checkpoint, presets, rundir, sizes
-from tests.lab.training_run import read_log, run_train, write_corpus
+from tests.lab.training_run import error_lines, read_log, run_bounded, run_train, write_corpus
 
 
 @pytest.fixture
@@ -195,6 +200,20 @@ def test_a_folder_that_stays_unwritable_stops_the_run_with_the_last_good_checkpo
     assert not [p for p in out.iterdir() if p.name.endswith(".part")]
 
 
+def test_a_folder_unwritable_before_any_checkpoint_says_nothing_was_saved_and_how_to_fix_it(
+    corpus, tmp_path, capsys, folder_turns_unwritable
+):
+    # probe: it said "continue with --resume", which then found no checkpoint to resume
+    folder_turns_unwritable["from_write"] = 0  # not one checkpoint is ever written
+    out = tmp_path / "run"
+    assert run_train(corpus, out, "--max-steps", "8") == 1
+    error = error_line(capsys)
+    assert f"could not write the checkpoint of step 8 into {out} (Permission denied)" in error
+    assert "nothing of this run was saved" in error and f"chmod u+w {out}" in error
+    assert "--resume" not in error and "good" not in error
+    assert not (out / checkpoint.FILENAME).exists()
+
+
 # ------------------------------------------------- 4. every setting checked up front
 
 
@@ -234,6 +253,82 @@ def test_a_block_size_that_cannot_fit_into_memory_is_refused_up_front_with_the_e
     assert "one training step at --block-size 100000 and --batch-size 4 needs about" in error
     assert "and cpu has 16.0 GB available" in error and "--attention fused" in error
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("batch", [(), ("--batch-size", "1")], ids=["batch 32", "batch 1"])
+def test_a_huge_block_on_the_default_fused_attention_is_refused_in_seconds_with_the_estimate(
+    batch, tmp_path
+):
+    # probe: the cpu preset's fused attention passed the estimate and was killed by the
+    # kernel at 24 GB. Batch 1 needs little but the causal masks, one (T, T) per layer.
+    corpus = write_corpus(tmp_path / "data", characters=1_200_000)  # a block of 100,000 fits
+    out = tmp_path / "run"
+    flags = ["--block-size", "100000", "--max-steps", "1", *batch]
+    flags += ["--data-dir", str(corpus.parent), "--out", str(out)]
+    started = time.monotonic()
+    run = run_bounded("gptkata.lab.train", *flags, memory_gb=8, timeout=90)
+    seconds = time.monotonic() - started
+    errors = error_lines(run.stderr, "make train: ")
+    assert run.returncode == 1 and len(errors) == 1, run.stderr[-3000:]
+    size = batch[1] if batch else "32"
+    assert errors[0].startswith(
+        f"make train: one training step at --block-size 100000 and --batch-size {size} needs about "
+    ), errors[0]
+    assert " GB available: choose a smaller --block-size" in errors[0]
+    assert seconds < 30 and not out.exists()
+
+
+def test_the_estimate_counts_the_fused_attentions_causal_masks():
+    spec = {"model": "gpt", "attention": "fused", "vocab_size": 65, "n_layer": 4, "n_head": 2,
+            "n_embd": 96, "block_size": 100_000, "dropout": 0.0}  # fmt: skip
+    masks = 4 * 100_000**2  # one (T, T) mask of bools (1 byte) per layer
+    assert sizes.training_bytes(spec, 1, 100_000) > masks
+
+
+def test_the_free_memory_is_at_most_the_address_space_left_under_ulimit_v(monkeypatch, tmp_path):
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal: 32000000 kB\nMemAvailable: 20000000 kB\n")
+    status = tmp_path / "status"
+    status.write_text("Name:\tpython\nVmSize:\t 1000000 kB\n")
+    cpu = torch.device("cpu")
+    unlimited = (sizes.resource.RLIM_INFINITY, sizes.resource.RLIM_INFINITY)
+    monkeypatch.setattr(sizes.resource, "getrlimit", lambda which: unlimited)
+    assert sizes.address_space_left(status) is None
+    assert sizes.available_bytes(cpu, meminfo) == 20_000_000 * 1024
+
+    limit = 3 * 10**9  # ulimit -v: an allocation beyond it fails, whatever is free
+    monkeypatch.setattr(sizes.resource, "getrlimit", lambda which: (limit, limit))
+    assert sizes.address_space_left(status) == limit - 1_000_000 * 1024
+    assert sizes.available_bytes(cpu, meminfo) <= limit
+
+
+@pytest.mark.parametrize(
+    "flags, mentions",
+    [
+        # probe: a segfault in OpenMP (exit 139), without a word
+        (["--threads", "100000"], f"--threads must be at most {presets.max_threads()}"),
+        # probe: sampling a trillion characters at the end never ends
+        (
+            ["--sample-chars", "1000000000000"],
+            f"--sample-chars must be at most {presets.MAX_SAMPLE_CHARS:,}",
+        ),
+    ],
+)
+def test_a_setting_beyond_what_the_machine_can_do_is_a_one_line_error(
+    flags, mentions, corpus, tmp_path
+):
+    out = tmp_path / "run"
+    flags += ["--max-steps", "2", "--data-dir", str(corpus.parent), "--out", str(out)]
+    run = run_bounded("gptkata.lab.train", *flags, memory_gb=8, timeout=60)
+    errors = error_lines(run.stderr, "make train: ")
+    assert run.returncode == 1 and len(errors) == 1, run.stderr[-3000:]
+    assert mentions in errors[0] and not out.exists()
+
+
+def test_the_largest_thread_count_allowed_passes_the_checks():
+    presets.check(presets.override(presets.get("cpu"), threads=presets.max_threads()))
+    with pytest.raises(ValueError, match="--threads must be at most"):
+        presets.check(presets.override(presets.get("cpu"), threads=presets.max_threads() + 1))
 
 
 def test_no_time_limit_is_explicit():

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gptkata.lab import checkpoint, sample
+from gptkata.lab import checkpoint, presets, sample
 from solutions.bigram import BigramLanguageModel
-from tests.lab.training_run import is_png, run_train, write_corpus
+from tests.lab.training_run import error_lines, is_png, run_bounded, run_train, write_corpus
 
 
 @pytest.fixture(scope="module")
@@ -134,6 +134,18 @@ def test_bad_settings_are_one_line_errors(trained, flags, mentions, capsys):
     error = capsys.readouterr().err
     assert error.startswith("make sample: ") and mentions in error
     assert error.count("\n") == 1
+
+
+def test_more_characters_than_the_limit_is_a_one_line_error_not_an_endless_run(trained):
+    # probe: --chars 1000000000000 sampled until it was stopped by hand. In a child
+    # process with a time and memory limit: a broken cap fails this test, never hangs it.
+    flags = sample_cli(trained, "--chars", "1000000000000")
+    run = run_bounded("gptkata.lab.sample", *flags, memory_gb=8, timeout=60)
+    errors = error_lines(run.stderr, "make sample: ")
+    assert run.returncode == 1 and len(errors) == 1, run.stderr[-3000:]
+    limit = f"{presets.MAX_SAMPLE_CHARS:,}"
+    assert errors[0] == f"make sample: --chars must be at most {limit}, got 1000000000000"
+    assert run.stdout == ""
 
 
 def test_without_a_checkpoint_it_says_which_command_makes_one(tmp_path, capsys):

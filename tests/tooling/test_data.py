@@ -1,6 +1,8 @@
 """The corpus installer: verified, atomic, one-line errors that say how to fix them."""
 
 import hashlib
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -126,6 +128,27 @@ def test_an_intact_corpus_is_hashed_once_then_known_by_its_size_time_and_inode(
 
     data.verify()
     assert data.read_corpus().startswith("First Citizen")
+
+
+def test_an_edit_in_place_whose_modification_time_is_put_back_is_still_caught(own_corpus):
+    # The reliability probe: same size, same inode, mtime restored with os.utime - the
+    # cached identity still matched, so the edit was never hashed. The inode's change
+    # time (ctime) moves with every write and no user can set it back.
+    data.verify()  # found intact: its identity is cached
+    before = own_corpus.stat()
+    time.sleep(0.05)  # past the file system's clock tick, as any later edit is
+    with own_corpus.open("r+b") as f:  # the same file (inode), one byte changed
+        f.write(b"X")
+    os.utime(own_corpus, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = own_corpus.stat()
+    assert (after.st_size, after.st_mtime_ns, after.st_ino) == (
+        before.st_size,
+        before.st_mtime_ns,
+        before.st_ino,
+    )
+
+    with pytest.raises(data.CorpusError, match="has changed since it was installed"):
+        data.verify()
 
 
 def test_make_test_and_progress_stop_at_a_changed_corpus_before_blaming_any_kata(

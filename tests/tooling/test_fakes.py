@@ -122,3 +122,15 @@ def test_a_process_killed_by_sigkill_is_said_to_be_perhaps_out_of_memory(tmp_pat
 
     said = runner._why_stopped(-9, [], tmp_path / "no-crash-file", None)
     assert "SIGKILL" in said and "out of memory" in said
+
+
+def test_an_import_that_never_ends_is_stopped_once_for_the_whole_kata(root):
+    solve(root, "tokenizer")
+    path = exercise(root, "tokenizer")
+    path.write_text(path.read_text() + "\nwhile True:\n    pass\n")
+
+    started = time.monotonic()
+    run = gptkata(root, "test", "--kata", "tokenizer")
+
+    assert time.monotonic() - started < 60, run.stdout[-500:]
+    assert run.returncode != 0 and "did not finish importing" in run.stdout

@@ -176,3 +176,23 @@ def test_a_difference_below_the_printed_precision_is_shown_with_more_digits():
     assert "1.54101" in returned and "1.54103" in wanted
     assert "at index (0, 0)" in text
     assert str(got) == "tensor([[1.5410]])"  # the print options are restored
+
+
+def test_a_refused_argument_blames_the_learners_function_that_passed_it(tmp_path):
+    earlier = [k.name for k in manifest.KATAS[: manifest.get("gpt").number]]
+    root = scratch(tmp_path, *earlier)
+    with_mistake(
+        root,
+        "gpt",
+        "logits, _ = self(idx[:, -self.config.block_size :])",
+        "logits, _ = self(idx)",
+    )
+
+    out = gptkata(root, "test", "--kata", "gpt").stdout
+
+    assert "(the given input check of forward refused what it was passed)" in out
+    assert "the check is given and correct: your generate passed it, at exercises/gpt.py:" in out
+    assert (
+        "edit:    exercises/gpt.py, function generate" in out
+        or "generate" in out.split("edit:")[1].splitlines()[0]
+    )

@@ -72,6 +72,18 @@ def test_backups_that_is_a_file_is_one_line_and_nothing_changes(copy, capsys):
     assert paths.BACKUPS.read_text() == "not a folder\n"
 
 
+def test_backups_that_is_a_dangling_link_says_so_in_one_line(copy, capsys, tmp_path):
+    TOKENIZER.exercise_file.write_text("# mine\n")
+    paths.BACKUPS.symlink_to(tmp_path / "gone")
+
+    assert cli.main(["reset", "--kata", "tokenizer"]) == 1
+
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is a link to" in err and "does not exist" in err
+    assert "chmod" not in err
+    assert TOKENIZER.exercise_file.read_text() == "# mine\n"
+
+
 def test_an_unwritable_backups_folder_is_one_line_and_nothing_changes(copy, capsys, monkeypatch):
     TOKENIZER.exercise_file.write_text("# mine\n")
     paths.BACKUPS.mkdir()

@@ -12,8 +12,8 @@ comparison goes to runs/versus.json: the final val loss (the trainer's final
 estimate), steps, tokens/s and wall time of each, and how much of the CPUs other
 processes used meanwhile.
 
-    .venv/bin/python -m gptkata.lab.versus                        # about 4 minutes
-    .venv/bin/python -m gptkata.lab.versus --args "--max-seconds 30"
+    .venv/bin/python -m benchmarks.versus                        # about 4 minutes
+    .venv/bin/python -m benchmarks.versus --args "--max-seconds 30"
     make bench ARGS=--versus                 # the same, as the last rows of make bench
 
 Without `--versus`, `make bench` shows the comparison last written to
@@ -33,10 +33,10 @@ import sys
 import time
 from pathlib import Path
 
+from benchmarks import bench_nanogpt
+from benchmarks.measure import cpu_mark, others_share
+from benchmarks.tables import table
 from gptkata import paths
-from gptkata.lab import bench_nanogpt
-from gptkata.lab.bench import cpu_mark, others_share
-from gptkata.lab.bench_report import table
 
 PRESETS = ("cpu", "modern")
 SAME_TIME = ["--max-seconds", "85", "--max-steps", "1000000"]  # before --args: they may override
@@ -124,7 +124,7 @@ def bench_lines(report: dict | None, path: Path) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gptkata.lab.versus", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.versus", description=__doc__)
     parser.add_argument("--args", default="", help="more flags for both runs, e.g. '--seed 7'")
     parser.add_argument("--out", type=Path, default=paths.RUNS / "versus")
     args = parser.parse_args(argv)

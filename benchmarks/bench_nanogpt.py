@@ -32,11 +32,13 @@ import tempfile
 import time
 from pathlib import Path
 
+import torch
+
+from benchmarks.measure import cpu_mark, others_share
+from benchmarks.tables import describe_cpu, table
 from gptkata import outputs, paths
 from gptkata.data import CorpusError, read_corpus
-from gptkata.lab import cpu
-from gptkata.lab.bench import cpu_mark, others_share
-from gptkata.lab.bench_report import table
+from gptkata.lab import cpu, presets
 
 PUBLISHED = {"val_loss": 1.88, "source": "nanoGPT's README, 2,000 steps on a CPU"}
 MARGIN = 0.05  # nats: the least the default must beat the recipe by
@@ -125,7 +127,7 @@ def report_lines(report: dict) -> list[str]:
     out = [
         f"make bench-nanogpt: torch {s['torch']}, {s['threads']} thread(s) on {s['cpus']} "
         f"CPU(s), load average {s['load_before']:.2f} before the runs",
-        f"CPU: {cpu.describe(s['cpu'])}",
+        f"CPU: {describe_cpu(s['cpu'])}",
         "",
         *table(header, rows),
         "",
@@ -162,10 +164,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    import torch
-
-    from gptkata.lab import presets
-
     try:
         presets.get(args.preset)
         read_corpus(args.data_dir)  # a one-line error before anything runs

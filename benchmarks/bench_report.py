@@ -1,36 +1,19 @@
-"""The report of `make bench` (gptkata.lab.bench): the ratios, the verdicts against the
-goals, and the table, from the figures of the cases (gptkata.lab.bench_cases)."""
+"""The report of `make bench` (benchmarks.bench): the ratios, the verdicts against the
+goals, and the tables, from the figures of the cases (benchmarks.bench_cases).
+
+    summarise        the figures of the fast cases (bench_cases) as runs/bench.json has them
+    report_lines     their tables: the machine, training, then generation and BPE
+    combined_report  whichever cases ran: the fast ones, the sliding cache's, or both
+    combined_lines   the tables of those
+"""
 
 from __future__ import annotations
 
-from gptkata.lab import bench_bpe, bench_lecture
+from benchmarks import bench_bpe, bench_cases, bench_lecture, sliding_cache
+from benchmarks.tables import ratio, table, verdict
 from gptkata.lab.presets import PRESETS
 
 TRAIN_GOAL, GENERATE_GOAL = 2.0, 5.0
-
-
-def ratio(faster: float, slower: float) -> float:
-    """How many times `faster` exceeds `slower` (both rates, e.g. tokens/s)."""
-    return faster / slower if slower > 0 else float("inf")
-
-
-def verdict(value: float, goal: float) -> str:
-    """'goal >= 2x: met' or 'goal >= 5x: missed (3.1x is 38% short)'."""
-    if value >= goal:
-        return f"goal >= {goal:g}x: met"
-    return f"goal >= {goal:g}x: missed ({value:.2f}x is {100 * (1 - value / goal):.0f}% short)"
-
-
-def table(header: list[str], rows: list[list[str]]) -> list[str]:
-    """Left-aligned first column, the others right-aligned, two spaces apart."""
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-
-    def line(cells):
-        first = cells[0].ljust(widths[0])
-        rest = [c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True)]
-        return "  " + "  ".join([first, *rest])
-
-    return [line(header), *(line(r) for r in rows)]
 
 
 def summarise(results: dict, settings: dict) -> dict:
@@ -55,10 +38,11 @@ def summarise(results: dict, settings: dict) -> dict:
     }
 
 
-def report_lines(report: dict) -> list[str]:
+def training_lines(report: dict) -> list[str]:
+    """The machine, then the training table of the teaching and the fused GPT at the
+    bench's preset, its verdict, and the lecture-size rows (benchmarks.bench_lecture)."""
     s, cases = report["settings"], report["cases"]
     teaching, fused = cases["train:teaching"], cases["train:fused"]
-    naive, cached = cases["generate:naive"], cases["generate:kv_cache"]
     p = PRESETS[s["preset"]]
     out = [
         f"GPT Kata bench: torch {s['torch']}, {s['threads']} thread(s) on {s['cpus']} CPU(s), "
@@ -89,19 +73,19 @@ def report_lines(report: dict) -> list[str]:
     speedup = report["train_speedup_fused"]
     out += [f"  train_speedup_fused = {speedup:.2f}x   {verdict(speedup, TRAIN_GOAL)}"]
     out += bench_lecture.why_slower(speedup, fused, teaching)
-    out += bench_lecture.report_lines(cases, report, s) + [""]
-    inside = naive["inside_block_new_tokens"]
-    out.append(
-        f"Generation, the same FusedGPT (preset {s['generate_preset']!r} sizes, "
-        f"{naive['parameters']:,} parameters, block_size {s['block_size']}), a one-id prompt; "
-        "same ids from both: "
-        f"{'yes' if report['generate_same_ids'] else 'NO'}"
-    )
+    return out + bench_lecture.report_lines(cases, report, s)
+
+
+def generation_table(report: dict) -> list[str]:
+    """The table of naive generation and the KV cache: ids/s over all the new ids and
+    over those that fit into the context, ms per id at each context, memory, speed-ups."""
+    s, cases = report["settings"], report["cases"]
+    naive, cached = cases["generate:naive"], cases["generate:kv_cache"]
     contexts = list(naive["ms_per_token"])
     header = [
         "",
         f"{s['new_tokens']} new ids/s",
-        f"{inside} new ids/s",
+        f"{naive['inside_block_new_tokens']} new ids/s",
         *(f"ms/id @{n}" for n in contexts),
         "peak RSS MiB",
         "run added MiB",
@@ -127,7 +111,22 @@ def report_lines(report: dict) -> list[str]:
             "",
         ]
     )
-    out += table(header, rows)
+    return table(header, rows)
+
+
+def generation_lines(report: dict) -> list[str]:
+    """The generation paragraph: what was generated, the table, the verdict, and why
+    only the ids that fit into the context are cheap."""
+    s = report["settings"]
+    naive = report["cases"]["generate:naive"]
+    inside = naive["inside_block_new_tokens"]
+    out = [
+        f"Generation, the same FusedGPT (preset {s['generate_preset']!r} sizes, "
+        f"{naive['parameters']:,} parameters, block_size {s['block_size']}), a one-id prompt; "
+        "same ids from both: "
+        f"{'yes' if report['generate_same_ids'] else 'NO'}",
+        *generation_table(report),
+    ]
     speedup = report["generate_speedup_kv_cache"]
     out.append(f"  generate_speedup_kv_cache = {speedup:.2f}x   {verdict(speedup, GENERATE_GOAL)}")
     if s["new_tokens"] > inside:
@@ -137,10 +136,39 @@ def report_lines(report: dict) -> list[str]:
             f"  (a full forward pass, as in naive generate): only the first {inside} of the "
             f"{s['new_tokens']} new ids are cheap.",
         ]
-    out += bench_bpe.report_lines(cases.get("bpe:reference"), report)
+    return out
+
+
+def report_lines(report: dict) -> list[str]:
+    """The whole report of the fast cases: training, generation, BPE, and a note when
+    other processes made the timings noisy."""
+    s = report["settings"]
+    out = [*training_lines(report), "", *generation_lines(report)]
+    out += bench_bpe.report_lines(report["cases"].get("bpe:reference"), report)
     if s["others_cpu_percent"] > 10:
         out.append(
             f"  Note: other processes used {s['others_cpu_percent']:.0f}% of the CPUs during "
             "the run, so these timings are noisy: run it again on a quiet machine."
         )
     return out
+
+
+def combined_report(results: dict, settings: dict) -> dict:
+    """The report of the cases that ran: the fast ones (`summarise`), the sliding
+    cache's (benchmarks.sliding_cache), or both."""
+    report = {"settings": settings}
+    optional = ("bpe:", "train-lecture:")  # reported when they ran
+    if all(name in results for name in bench_cases.CASES if not name.startswith(optional)):
+        report.update(summarise(results, settings))
+    if all(name in results for name in sliding_cache.CASES):
+        report.update(sliding_cache.summarise(results))
+    report["cases"] = {n: {k: v for k, v in r.items() if k != "ids"} for n, r in results.items()}
+    return report
+
+
+def combined_lines(report: dict) -> list[str]:
+    """The fast cases' tables if they ran, then the sliding cache's if it ran."""
+    lines = report_lines(report) if "train_speedup_fused" in report else []
+    if "generate_speedup_sliding_cache" in report:
+        lines += [""] * bool(lines) + sliding_cache.report_lines(report)
+    return lines

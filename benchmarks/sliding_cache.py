@@ -1,4 +1,4 @@
-"""The sliding cache's row of `make bench`: the modern GPT's generate against
+"""The sliding cache's cases of `make bench`: the modern GPT's generate against
 `modern.generate_sliding` (the modern kata), side by side, each in a fresh process.
 
 Both run the same ModernGPT at the `lecture` preset's sizes (6 layers, 6 heads, 384
@@ -11,28 +11,29 @@ same ids. Then one step at contexts of 64, 256 and 512 ids.
 
 `make bench` runs these cases after its own and adds `generate_speedup_sliding_cache`
 (with `generate_sliding_same_ids` and `step_speedup_sliding_cache`) to
-runs/bench.json. `python -m gptkata.lab.bench_modern` runs only them (the same
-flags as `make bench`) and prints their table.
+runs/bench.json (benchmarks.bench_report puts the tables together);
+`python -m benchmarks.bench_modern` runs only these.
 """
 
 from __future__ import annotations
 
 import statistics
-import sys
 import time
+
+import torch
+
+from benchmarks.measure import best_seconds, peak_rss_mib, rss_mib
+from benchmarks.tables import ratio, table, verdict
+from gptkata.lab.presets import PRESETS
+from solutions import modern
 
 CASES = ("generate:modern", "generate:sliding_cache")
 CONTEXTS = (64, 256, 512)
 GOAL = 5.0
 
 
-def modern_model(preset_name: str, window: int):
+def modern_model(preset_name: str, window: int) -> modern.ModernGPT:
     """A ModernGPT at a preset's sizes with `window`, random weights, eval mode."""
-    import torch
-
-    from gptkata.lab.presets import PRESETS
-    from solutions import modern
-
     p = PRESETS[preset_name]
     torch.manual_seed(1337)
     config = modern.ModernConfig(
@@ -44,11 +45,6 @@ def modern_model(preset_name: str, window: int):
 
 def sliding_case(method: str, preset_name: str, window: int, new_tokens: int, repeats: int):
     """Generation ids/s and per-step times of ModernGPT.generate or generate_sliding."""
-    import torch
-
-    from gptkata.lab.bench_cases import best_seconds, peak_rss_mib, rss_mib
-    from solutions import modern
-
     model = modern_model(preset_name, window)
     prompt = torch.zeros((1, 1), dtype=torch.long)
 
@@ -79,10 +75,6 @@ def step_seconds(method: str, model, context, repeats: int) -> float:
     """The median time of one step for the id after `context` (1, L): the whole
     context through the model, or one id through `forward_sliding` with caches that
     already hold the first L - 1 ids (filled before the clock starts)."""
-    import torch
-
-    from solutions import modern
-
     times = []
     with torch.no_grad():
         for _ in range(repeats):
@@ -99,6 +91,7 @@ def step_seconds(method: str, model, context, repeats: int) -> float:
 
 
 def run_case(variant: str, args) -> dict:
+    """The case `generate:<variant>` with `make bench`'s flags."""
     return sliding_case(
         variant, args.generate_preset, args.block_size, args.new_tokens, args.repeats
     )
@@ -106,8 +99,6 @@ def run_case(variant: str, args) -> dict:
 
 def summarise(results: dict) -> dict:
     """The sliding cache's figures for runs/bench.json."""
-    from gptkata.lab.bench_report import ratio
-
     naive, cached = results["generate:modern"], results["generate:sliding_cache"]
     return {
         "generate_speedup_sliding_cache": ratio(cached["tokens_per_s"], naive["tokens_per_s"]),
@@ -121,8 +112,6 @@ def summarise(results: dict) -> dict:
 
 def report_lines(report: dict) -> list[str]:
     """The table of the two cases, their ratios and the verdict."""
-    from gptkata.lab.bench_report import table, verdict
-
     s, cases = report["settings"], report["cases"]
     naive, cached = cases["generate:modern"], cases["generate:sliding_cache"]
     same = "yes" if report["generate_sliding_same_ids"] else "NO"
@@ -161,37 +150,3 @@ def report_lines(report: dict) -> list[str]:
         "the CPUs during the run (timings are comparable only on a quiet machine)"
     )
     return out
-
-
-def combined_report(results: dict, settings: dict, summarise_fast) -> dict:
-    """The report of the cases that ran: bench.py's (`summarise_fast`, from bench_report),
-    these, or both."""
-    from gptkata.lab.bench import CASES as FAST_CASES
-
-    report = {"settings": settings}
-    optional = ("bpe:", "train-lecture:")  # reported when they ran
-    if all(name in results for name in FAST_CASES if not name.startswith(optional)):
-        report.update(summarise_fast(results, settings))
-    if all(name in results for name in CASES):
-        report.update(summarise(results))
-    report["cases"] = {n: {k: v for k, v in r.items() if k != "ids"} for n, r in results.items()}
-    return report
-
-
-def combined_lines(report: dict, fast_lines) -> list[str]:
-    """bench_report's table (`fast_lines`) if its cases ran, then this one if these ran."""
-    lines = fast_lines(report) if "train_speedup_fused" in report else []
-    if "generate_speedup_sliding_cache" in report:
-        lines += [""] * bool(lines) + report_lines(report)
-    return lines
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Only the sliding cache's cases, with `make bench`'s flags."""
-    from gptkata.lab import bench
-
-    return bench.main(argv, cases=CASES)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

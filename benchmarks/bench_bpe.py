@@ -21,14 +21,16 @@ import time
 from collections import Counter
 from itertools import pairwise
 
+from benchmarks.measure import best_seconds
+from gptkata.data import CorpusError, read_corpus
+from solutions import bpe
+
 GOAL_SECONDS = 5.0
 NAIVE_MERGES = 5
 
 
 def naive_train(text: str, merges: int) -> float:
     """Seconds the recount-everything algorithm takes for its first `merges` merges."""
-    from solutions import bpe
-
     words = [list(chunk.encode("utf-8")) for chunk in bpe.split_text(text)]
     start = time.perf_counter()
     for i in range(merges):
@@ -42,20 +44,14 @@ def naive_train(text: str, merges: int) -> float:
 
 def bpe_case(vocab_size: int, repeats: int) -> dict:
     """Training and encoding times of the reference BPE on the whole corpus."""
-    from gptkata.data import CorpusError, read_corpus
-    from solutions import bpe
-
     try:
         text = read_corpus()
     except CorpusError as error:
         return {"skipped": str(error)}
-    train_seconds, merges = min(
-        (_timed(bpe.train_bpe, text, vocab_size) for _ in range(repeats)), key=lambda r: r[0]
-    )
-    encode_seconds, ids = min(
-        (_timed(bpe.BPETokenizer(merges).encode, text) for _ in range(repeats)),
-        key=lambda r: r[0],
-    )
+    train_seconds, merges = best_seconds(lambda: bpe.train_bpe(text, vocab_size), repeats)
+    # a fresh tokenizer (an empty cache) for each repeat, made before its clock starts
+    fresh = iter([bpe.BPETokenizer(merges) for _ in range(repeats)])
+    encode_seconds, ids = best_seconds(lambda: next(fresh).encode(text), repeats)
     naive = naive_train(text, NAIVE_MERGES)
     return {
         "vocab_size": vocab_size,
@@ -68,12 +64,6 @@ def bpe_case(vocab_size: int, repeats: int) -> dict:
         "encode_seconds": encode_seconds,
         "naive_seconds_per_merge": naive / NAIVE_MERGES,
     }
-
-
-def _timed(function, *args) -> tuple[float, object]:
-    start = time.perf_counter()
-    result = function(*args)
-    return time.perf_counter() - start, result
 
 
 def summary(case: dict | None) -> dict:

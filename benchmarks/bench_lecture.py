@@ -20,15 +20,11 @@ second hardly depend on it at these sizes.
 
 from __future__ import annotations
 
-from gptkata.lab import cpu
+from benchmarks.tables import describe_cpu, ratio, table, verdict
 from gptkata.lab.presets import PRESETS
 
 GOAL = 2.0
 TEACHING, FUSED = "train-lecture:teaching", "train-lecture:fused"
-
-
-def ratio(faster: float, slower: float) -> float:
-    return faster / slower if slower > 0 else float("inf")
 
 
 def summary(results: dict) -> dict:
@@ -44,7 +40,7 @@ def machine_lines(settings: dict) -> list[str]:
     if "cpu" not in settings:
         return []
     return [
-        f"CPU: {cpu.describe(settings['cpu'])}",
+        f"CPU: {describe_cpu(settings['cpu'])}",
         f"Precision of the training cases: {settings.get('precision', 'fp32')} "
         "(auto: bf16 autocast where bf16 units are in use, fp32 otherwise)",
     ]
@@ -96,8 +92,6 @@ def report_lines(cases: dict, figures: dict, settings: dict) -> list[str]:
     """The lecture-size paragraph of the bench's report."""
     if TEACHING not in cases or FUSED not in cases:
         return []
-    from gptkata.lab.bench_report import table, verdict
-
     p = PRESETS["lecture"]
     teaching, fused = cases[TEACHING], cases[FUSED]
     out = [

@@ -1,54 +1,34 @@
-"""The cases of `make bench` (gptkata.lab.bench), each run in a fresh Python process of
+"""The cases of `make bench` (benchmarks.bench), each run in a fresh Python process of
 its own: training throughput of the teaching and the fused GPT, and generation
 throughput of naive generation and the KV cache, with the memory each run added.
-What they measure and why is told in gptkata.lab.bench.
+What they measure and why is told in benchmarks.bench; `run_case` also runs the
+BPE case (benchmarks.bench_bpe) and the sliding cache's (benchmarks.sliding_cache).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import resource
 import statistics
-import sys
 import time
-from pathlib import Path
 
-from gptkata.lab import bench_modern
+import torch
+
+from benchmarks import bench_bpe, sliding_cache
+from benchmarks.measure import best_seconds, peak_rss_mib, rss_mib
+from gptkata.lab import attention_paths, machine
 from gptkata.lab.presets import PRESETS
+from solutions import batching, fast_attention, gpt, kv_cache, training
 
+CASES = ("train:teaching", "train:fused", "generate:naive", "generate:kv_cache", "bpe:reference")
+CASES += ("train-lecture:teaching", "train-lecture:fused")  # benchmarks.bench_lecture
+ALL_CASES = CASES + sliding_cache.CASES
 VOCAB_SIZE = 65  # tiny Shakespeare's characters
 CONTEXTS = (64, 128, 256)  # plus block_size + 1, the first context that is cropped
 
 
-def rss_mib() -> float:
-    """The resident set size of this process now, in MiB (Linux; 0.0 elsewhere)."""
-    try:
-        pages = int(Path("/proc/self/statm").read_text().split()[1])
-    except (OSError, IndexError, ValueError):
-        return 0.0
-    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
-def peak_rss_mib() -> float:
-    """The largest resident set size this process has had, in MiB."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes vs KiB
-
-
-def best_seconds(run, repeats: int) -> tuple[float, object]:
-    """The shortest wall time of `repeats` calls of `run()`, and what the last call returned."""
-    best, result = float("inf"), None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = run()
-        best = min(best, time.perf_counter() - start)
-    return best, result
-
-
-def gpt_config(preset_name: str, block_size: int | None = None):
-    from solutions import gpt
-
+def gpt_config(preset_name: str, block_size: int | None = None) -> gpt.GPTConfig:
+    """Kata 9's GPTConfig at a preset's sizes (and `block_size`, if given), for
+    tiny Shakespeare's 65 characters."""
     p = PRESETS[preset_name]
     return gpt.GPTConfig(
         vocab_size=VOCAB_SIZE,
@@ -72,11 +52,6 @@ def train_case(
     `batch_size` sequences per step instead of the preset's, if given), in the
     precision `precision` ("auto" as the trainer decides it). The fused GPT's
     attention kernel is chosen as the trainer chooses it: timed (gptkata.lab.attention_paths)."""
-    import torch
-
-    from gptkata.lab import attention_paths, machine
-    from solutions import batching, fast_attention, gpt, training
-
     p = PRESETS[preset_name]
     batch_size = batch_size or p.batch_size
     cpu = torch.device("cpu")
@@ -120,10 +95,6 @@ def attention_seconds(model, batch_size: int, block_size: int, bf16: bool, repea
     """The attention layers' share of a training step: one block's attention (the
     teaching heads, or the fused layer on its chosen kernel), forward and backward
     on random activations, timed alone (best of `repeats`), times the blocks."""
-    import torch
-
-    from gptkata.lab import machine
-
     layer = model.blocks[0].sa
     x = torch.randn(batch_size, block_size, model.config.n_embd, requires_grad=True)
 
@@ -140,11 +111,6 @@ def generate_case(
     method: str, preset_name: str, block_size: int, new_tokens: int, repeats: int
 ) -> dict:
     """Generation ids/s and per-step times of naive generate or the KV cache."""
-    import torch
-
-    from gptkata.lab import attention_paths
-    from solutions import fast_attention, kv_cache
-
     torch.manual_seed(1337)
     config = gpt_config(preset_name, block_size)
     config.dropout = 0.0
@@ -189,10 +155,6 @@ def step_seconds(method: str, model, context, repeats: int) -> float:
     """The median time of one generation step for the id after `context` (1, L): the
     naive model call on the last block_size ids, or `next_token_logits` with caches
     that already hold the first L - 1 ids (filled before the clock starts)."""
-    import torch
-
-    from solutions import kv_cache
-
     block_size = model.config.block_size
     times = []
     with torch.no_grad():
@@ -210,16 +172,14 @@ def step_seconds(method: str, model, context, repeats: int) -> float:
 
 
 def run_case(name: str, args: argparse.Namespace) -> dict:
-    import torch
-
+    """The figures of the case `name` ("kind:variant", one of ALL_CASES) with the
+    bench's flags `args`, on `--threads` threads."""
     torch.set_num_threads(args.threads)
     kind, variant = name.split(":")
-    if name in bench_modern.CASES:
-        return bench_modern.run_case(variant, args)
+    if name in sliding_cache.CASES:
+        return sliding_cache.run_case(variant, args)
     if kind == "bpe":
-        from gptkata.lab.bench_bpe import bpe_case
-
-        return bpe_case(args.bpe_vocab_size, args.repeats)
+        return bench_bpe.bpe_case(args.bpe_vocab_size, args.repeats)
     if kind == "train":
         return train_case(
             variant, args.preset, args.train_steps, args.repeats, precision=args.precision

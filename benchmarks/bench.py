@@ -30,11 +30,11 @@ machine). The report says how much of the CPUs other processes used during the
 run (from /proc/stat, less the cases' own CPU time): timings taken while other
 processes use the cores are not comparable, so run it on a quiet machine.
 
-Then kata 12's BPE tokenizer on the whole corpus (gptkata.lab.bench_bpe): training a
+Then kata 12's BPE tokenizer on the whole corpus (benchmarks.bench_bpe): training a
 1,024-id vocabulary and encoding the corpus, each with a goal of 5 seconds.
 
 Last, the modern preset against the cpu preset, 85 s of training each, side by side
-(gptkata.lab.versus): with `--versus` measured now (about 4 minutes, written to
+(benchmarks.versus): with `--versus` measured now (about 4 minutes, written to
 runs/bench.json as `modern_preset`), otherwise the last comparison it wrote.
 
 Prints a table and writes everything to runs/bench.json, including the ratios
@@ -42,8 +42,8 @@ Prints a table and writes everything to runs/bench.json, including the ratios
 `bpe_encode_seconds`.
 
 This module runs the cases and checks the flags first (a one-line error for a flag
-that makes no sense); the cases themselves are gptkata.lab.bench_cases, the report
-gptkata.lab.bench_report.
+that makes no sense); the cases themselves are benchmarks.bench_cases, the report
+benchmarks.bench_report, and how they measure benchmarks.measure.
 """
 
 from __future__ import annotations
@@ -51,55 +51,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 from pathlib import Path
 
 import torch
 
+from benchmarks import bench_report, versus
+from benchmarks.bench_cases import ALL_CASES, VOCAB_SIZE, run_case
+from benchmarks.measure import cpu_mark, others_share
 from gptkata import outputs, paths
-from gptkata.lab import bench_modern, cpu, sizes
-from gptkata.lab.bench_cases import VOCAB_SIZE, run_case
-from gptkata.lab.bench_report import report_lines, summarise
+from gptkata.lab import cpu, sizes
 from gptkata.lab.presets import PRESETS
-
-CASES = ("train:teaching", "train:fused", "generate:naive", "generate:kv_cache", "bpe:reference")
-CASES += ("train-lecture:teaching", "train-lecture:fused")  # gptkata.lab.bench_lecture
-ALL_CASES = CASES + bench_modern.CASES  # the sliding cache's row: gptkata/lab/bench_modern.py
-
-
-def machine_cpu_seconds() -> tuple[float, float]:
-    """(busy, total) CPU seconds of the whole machine since boot, all cores together,
-    from /proc/stat (Linux); (0.0, 0.0) elsewhere."""
-    try:
-        ticks = [int(t) for t in Path("/proc/stat").read_text().split()[1:9]]
-    except (OSError, ValueError):
-        return 0.0, 0.0
-    hz = os.sysconf("SC_CLK_TCK")
-    idle = ticks[3] + ticks[4]  # idle and iowait
-    return (sum(ticks) - idle) / hz, sum(ticks) / hz
-
-
-def children_cpu_seconds() -> float:
-    """CPU seconds used so far by this process's finished children (the cases)."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def cpu_mark() -> tuple[float, float, float]:
-    """Now, for `others_share`: the machine's busy and total CPU seconds, and this
-    process's finished children's."""
-    return (*machine_cpu_seconds(), children_cpu_seconds())
-
-
-def others_share(since: tuple[float, float, float]) -> float:
-    """The fraction (0 .. 1) of the machine's CPU time since `since` (a `cpu_mark`)
-    that other processes used: not this one's children, which are the measurement."""
-    busy, total, ours = since
-    busy_after, total_after, ours_after = cpu_mark()
-    others = busy_after - busy - (ours_after - ours)
-    return max(0.0, others / max(total_after - total, 1e-9))
 
 
 class CaseFailed(Exception):
@@ -111,7 +74,7 @@ def run_in_child(name: str, args: argparse.Namespace) -> dict:
     command = [
         sys.executable,
         "-m",
-        "gptkata.lab.bench",
+        "benchmarks.bench",
         "--case",
         name,
         "--preset",
@@ -202,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--versus",
         action="store_true",
         help="also train the modern and the cpu preset for 85 s each, side by side "
-        "(gptkata.lab.versus, about 4 minutes)",
+        "(benchmarks.versus, about 4 minutes)",
     )
     parser.add_argument("--out", type=Path, default=paths.RUNS / "bench.json")
     parser.add_argument("--case", choices=ALL_CASES, help=argparse.SUPPRESS)  # a child's one case
@@ -250,9 +213,7 @@ def run_all(args: argparse.Namespace, cases: tuple[str, ...] = ALL_CASES) -> int
         print(f"running {name} ...", flush=True)
         results[name] = run_in_child(name, args)
     settings["others_cpu_percent"] = 100 * others_share(mark)
-    from gptkata.lab import versus  # it imports this module's CPU counters
-
-    report = bench_modern.combined_report(results, settings, summarise)
+    report = bench_report.combined_report(results, settings)
     modern_preset = None
     if getattr(args, "versus", False):
         print("running the cpu and the modern preset, 85 s each ...", flush=True)
@@ -262,7 +223,7 @@ def run_all(args: argparse.Namespace, cases: tuple[str, ...] = ALL_CASES) -> int
         except SystemExit as failed:  # one preset's run failed: the rest is still reported
             print(failed, flush=True)
     print()
-    print("\n".join(bench_modern.combined_lines(report, report_lines)))
+    print("\n".join(bench_report.combined_lines(report)))
     print("\n".join(versus.bench_lines(modern_preset, paths.RUNS / "versus.json")))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     outputs.write_json(args.out, report)
