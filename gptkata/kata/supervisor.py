@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import select as selectors
 import signal
 import subprocess
@@ -80,6 +81,32 @@ class Records:
             self.forged = "a record that the test recorder did not write reached the runner"
             return None
         return record
+
+
+MORE_PROCESSES = 512  # processes (threads count too) a test child may add to its user's
+
+
+def limit_processes(more: int = MORE_PROCESSES) -> None:
+    """In a child about to run kata code: let its user have at most `more` processes
+    beyond those it has now (RLIMIT_NPROC counts the user's, threads included), so a
+    fork runaway stops there. The kernel does not apply the limit to root: a root
+    user's runaway is stopped by the process group's end (and, in grading, by the
+    sandbox's own limit)."""
+    uid = os.geteuid()
+    if uid == 0:
+        return
+    mine = 0
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit() and os.stat(f"/proc/{entry}").st_uid == uid:
+                mine += len(os.listdir(f"/proc/{entry}/task"))
+        except OSError:
+            continue
+    _, hard = resource.getrlimit(resource.RLIMIT_NPROC)
+    wanted = mine + more
+    if hard != resource.RLIM_INFINITY:
+        wanted = min(wanted, hard)
+    resource.setrlimit(resource.RLIMIT_NPROC, (wanted, hard))
 
 
 def kill(child: subprocess.Popen) -> None:
@@ -225,6 +252,7 @@ def start(command, env, key, sink, sandbox, root) -> tuple[subprocess.Popen, Rec
             pass_fds=(write_end, key_read),
             stdin=subprocess.DEVNULL if sandbox else None,
             process_group=0,
+            preexec_fn=None if sandbox else limit_processes,
             **streams,
         )
     finally:

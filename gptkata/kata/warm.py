@@ -135,6 +135,7 @@ def _child(
     code = 70
     try:
         os.setpgid(0, 0)  # its own group: killed together with anything it started
+        supervisor.limit_processes()
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         log = os.open(folder / "output.txt", os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
         os.dup2(log, 1)

@@ -134,3 +134,20 @@ def test_an_import_that_never_ends_is_stopped_once_for_the_whole_kata(root):
 
     assert time.monotonic() - started < 60, run.stdout[-500:]
     assert run.returncode != 0 and "did not finish importing" in run.stdout
+
+
+def test_a_learners_child_may_add_a_bounded_number_of_processes(monkeypatch):
+    from gptkata.kata import supervisor
+
+    set_to = {}
+    monkeypatch.setattr(supervisor.os, "geteuid", lambda: os.getuid() or 4242)
+    monkeypatch.setattr(supervisor.resource, "getrlimit", lambda which: (-1, -1))
+    monkeypatch.setattr(supervisor.resource, "RLIM_INFINITY", -1)
+    monkeypatch.setattr(
+        supervisor.resource, "setrlimit", lambda which, limits: set_to.update({which: limits})
+    )
+
+    supervisor.limit_processes(more=100)
+
+    soft, _ = set_to[supervisor.resource.RLIMIT_NPROC]
+    assert 100 <= soft < 100 + 100_000  # what the user has now, plus 100
