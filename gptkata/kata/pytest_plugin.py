@@ -366,13 +366,17 @@ def pytest_configure(config):
     config.pluginmanager.register(_Collector(recorder), "gptkata-collector")
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config):
     """The run's last line always ends with a line break, so what prints next (make's
-    own error line) starts on a line of its own."""
+    own error line) starts on a line of its own; then the recorder ends the process."""
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     writer = getattr(reporter, "_tw", None)  # pytest's TerminalWriter of that reporter
     if writer is not None and writer.width_of_current_line:
         writer.line()
+    recorder = config.pluginmanager.get_plugin("gptkata-recorder")
+    if recorder is not None:
+        recorder.finish()
 
 
 def pytest_collection_modifyitems(session, config, items):

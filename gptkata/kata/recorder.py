@@ -93,6 +93,7 @@ class Recorder:
         self._send = _writer(fd, key)
         self.guard, self.memory_mb = guard, memory_mb
         self.kata, self.before, self.config = None, None, None
+        self.exitstatus: int | None = None
         self._watch_exit()
 
     def write(self, **record) -> None:
@@ -161,7 +162,17 @@ class Recorder:
 
     def pytest_sessionfinish(self, session, exitstatus):
         self._check(modules=True)
-        self.write(complete=int(exitstatus), collected=session.testscollected)
+        self.exitstatus = int(exitstatus)
+        self.write(complete=self.exitstatus, collected=session.testscollected)
+
+    def finish(self) -> None:
+        """Called last of all (gptkata.kata.pytest_plugin's unconfigure): end the process
+        here, with pytest's own status. Everything is reported by now, and an interpreter
+        that loaded torch takes about a second of processor time to tear itself down."""
+        if self.exitstatus is not None:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            self._real_exit(self.exitstatus)
 
     def _watched(self) -> tuple:
         """The plugins the record passes through: this one, and the collector that feeds it."""

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.tooling.repo import at_import, gptkata, into_function, scratch, solve
+from tests.tooling.repo import at_import, exercise, gptkata, into_function, scratch, solve
 
 
 @pytest.fixture
@@ -77,13 +77,18 @@ def test_a_segfault_is_reported_with_the_signal_and_the_line(root):
     assert "Fatal Python error" not in run.stdout + run.stderr  # the dump went to the log
 
 
-def test_an_exit_code_set_after_the_tests_finished_is_not_a_pass(root):
+def test_an_exit_handler_of_the_code_under_test_cannot_change_the_runs_status(root):
+    # the test process ends with pytest's own status, before any exit handler runs
     at_import(root, "tokenizer", "import atexit, os; atexit.register(os._exit, 3)")
+    solved = gptkata(root, "test", "--kata", "tokenizer")
+    at_import(root, "tokenizer", "import atexit, os; atexit.register(os._exit, 0)")
+    exercise(root, "tokenizer").write_text(
+        exercise(root, "tokenizer").read_text().replace("sorted(set(text))", "list(text)")
+    )
+    wrong = gptkata(root, "test", "--kata", "tokenizer")
 
-    run = gptkata(root, "test", "--kata", "tokenizer")
-
-    assert "13 passed" in run.stdout and run.returncode == 1
-    assert "exited with code 3 after the tests finished" in run.stdout
+    assert "13 passed" in solved.stdout and solved.returncode == 0
+    assert "passed" in wrong.stdout and wrong.returncode == 1
 
 
 def test_a_skipped_test_is_not_a_pass(root):
