@@ -29,9 +29,9 @@ CPU_GRACE = 10.0  # processor seconds past a test's own limit before the child i
 QUIET_CPU = 60.0  # processor seconds outside a test (start-up, collection, the summary)
 WALL_FACTOR = 10  # a wall-clock backstop: this many times each processor-time limit
 FINISH_LIMIT = 15.0  # seconds from the completion record to the child's exit
-POLL = 0.02  # seconds between looks at the child
+POLL = 0.1  # seconds between looks at the child (its record wakes the supervisor at once)
 LONGEST_RECORD = 1 << 20  # bytes: a longer line is not the recorder's
-CPU_EVERY = 0.25  # seconds between measurements of the child's processor time
+CPU_EVERY = 1.0  # seconds between measurements of the child's processor time
 
 
 class Records:
@@ -222,6 +222,11 @@ class Watch:
         """Wait for the child, killing it when it must stop; returns why it was killed,
         or None when it ended by itself."""
         while True:
+            if self.records.closed:  # nothing more to read: wait on the child itself
+                try:
+                    self.child.wait(timeout=POLL)
+                except subprocess.TimeoutExpired:
+                    pass
             for record in self.records.read(POLL):
                 self.take(record)
             why = self.why_killed()
