@@ -63,14 +63,15 @@ class Sandbox:
         args += ["--unshare-net", "--unshare-ipc", "--unshare-uts", "--clearenv"]
         if os.geteuid() != 0:
             args.append("--unshare-user")
-        made: set[Path] = set()
+        # the writable folders first: a system path mounted later may lie under /tmp (a
+        # course cloned there), and must not be hidden by /tmp's mount
+        (self.scratch / "tmp").mkdir(exist_ok=True)
+        args += ["--bind", str(self.scratch / "tmp"), "/tmp"]
+        args += ["--bind", str(self.scratch), str(INSIDE)]
+        made: set[Path] = {Path("/tmp"), INSIDE}
         for path in _system_paths():
             args += _parents(path, made) + _mirror(path)
         args += ["--proc", "/proc", "--dev", "/dev"]
-        args += ["--bind", str(self.scratch), str(INSIDE)]
-        made.add(INSIDE)
-        (self.scratch / "tmp").mkdir(exist_ok=True)
-        args += ["--bind", str(self.scratch / "tmp"), "/tmp"]
         for host, inside in self.binds.items():
             args += _parents(INSIDE / inside, made) + ["--ro-bind", str(host), str(INSIDE / inside)]
         for name, value in env.items():
