@@ -4,7 +4,7 @@
     manifest.py     reads it; every other module asks here which katas exist
     select.py       the seam: which implementation the tests import (exercises or
                     solutions) and where a kata's earlier pieces come from
-    pytest_plugin.py, results.py
+    pytest_plugin.py, blame.py, results.py
                     one line per problem instead of a traceback, and the results file
                     that the views below read back
     next_step.py    the end of a run: stubs left in the current kata, the next step,

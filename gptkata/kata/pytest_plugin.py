@@ -35,7 +35,7 @@ import pytest
 
 from gptkata import paths
 from gptkata.data import CorpusError
-from gptkata.kata import limits, manifest, select, stubs
+from gptkata.kata import blame, limits, manifest, select, stubs
 from gptkata.kata.next_step import summary_lines
 from gptkata.kata.recorder import Recorder, from_environment
 from gptkata.kata.results import (
@@ -74,10 +74,6 @@ def one_line(text: str, limit: int = 160) -> str:
     return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
-def _at(frame) -> str:
-    return f"{paths.shown(frame.filename)}:{frame.lineno}"
-
-
 def _named_function(kata_name: str | None, call: str) -> str | None:
     """The kata function that `call` (e.g. "encode('Hola', stoi)") is about: the one
     named earliest in it. A method is also named by its class and its name as a word
@@ -95,32 +91,6 @@ def _named_function(kata_name: str | None, call: str) -> str | None:
             if of_class and re.search(rf"\b{re.escape(name)}\b", call):
                 found.append((of_class.start(), 1, qualified))
     return min(found)[2] if found else None
-
-
-def _frames_in(error: BaseException, folder: Path) -> list:
-    """The frames of `error`'s traceback that run code of a file in `folder`."""
-    folder = folder.resolve()
-    frames = traceback.extract_tb(error.__traceback__)
-    return [f for f in frames if Path(f.filename).resolve().parent == folder]
-
-
-def _qualified(frame) -> str | None:
-    """'tokenizer.encode' for a frame in exercises/tokenizer.py, function encode: the
-    function whose line it is, a given helper ('rope.RopeAttention._rope_table') too."""
-    try:
-        kata = manifest.by_module(Path(frame.filename).stem)
-    except ValueError:
-        return None
-    try:
-        own = stubs.function_at(Path(frame.filename).read_text(encoding="utf-8"), frame.lineno)
-    except (OSError, UnicodeDecodeError):
-        own = None
-    if own:
-        return f"{kata.name}.{own}"
-    for qualified in stubs.stubbed_functions(kata):
-        if qualified.rsplit(".", 1)[-1] == frame.name:
-            return qualified
-    return None
 
 
 def _describe(item, error: BaseException) -> dict | None:
@@ -141,7 +111,7 @@ def _describe(item, error: BaseException) -> dict | None:
         return described
     if isinstance(error, NotImplementedError) and str(error).startswith(stubs.PREFIX):
         stub = str(error)[len(stubs.PREFIX) :]
-        where = _at(traceback.extract_tb(error.__traceback__)[-1])
+        where = blame.at(traceback.extract_tb(error.__traceback__)[-1])
         text = f"{error} ({where})"
         owner = stub.split(".", 1)[0]
         if kata_name and owner != kata_name:  # CHAIN=mine: an earlier kata is unfinished
@@ -173,59 +143,15 @@ def _describe(item, error: BaseException) -> dict | None:
 def _describe_exit(error: SystemExit) -> dict:
     """Learner code called sys.exit (or raised SystemExit) during a test: the kata is
     broken, whatever the exit code - an exit must never read as a pass."""
-    frames = _frames_in(error, paths.ROOT / select.impl_name()) or _frames_in(
+    frames = blame.frames_in(error, paths.ROOT / select.impl_name()) or blame.frames_in(
         error, paths.EXERCISES
     )
-    where = f" at {_at(frames[-1])}" if frames else ""
-    function = next(filter(None, map(_qualified, reversed(frames))), None)
+    where = f" at {blame.at(frames[-1])}" if frames else ""
+    function = next(filter(None, map(blame.qualified, reversed(frames))), None)
     text = f"the code under test exits: sys.exit({error.code!r}){where}"
     return dict(
         outcome=BROKEN, message=text, details=text, where=where[4:] or None, function=function
     )
-
-
-def _reference_frame(error: BaseException):
-    """The reference solution's frame that raised `error`, when the exception came from
-    code in solutions/ called by the learner's code (CHAIN=reference); else None."""
-    if select.impl_name() == "solutions":
-        return None
-    inside = {(paths.ROOT / select.impl_name()).resolve(), paths.SOLUTIONS.resolve()}
-    frames = [
-        f
-        for f in traceback.extract_tb(error.__traceback__)
-        if Path(f.filename).resolve().parent in inside
-    ]
-    if frames and Path(frames[-1].filename).resolve().parent == paths.SOLUTIONS.resolve():
-        return frames[-1]
-    return None
-
-
-def _in_given_code(frame) -> bool:
-    """Whether `frame`'s line is given code of its kata's file (a helper, or the
-    validation above `# -- your code below --`)."""
-    try:
-        kata = manifest.by_module(Path(frame.filename).stem)
-        source = Path(frame.filename).read_text(encoding="utf-8")
-    except (ValueError, OSError, UnicodeDecodeError):
-        return False
-    return stubs.in_given_code(source, frame.lineno, kata.name)
-
-
-def _given_check(mine: list, kata_name: str | None) -> tuple[str, str | None, object] | None:
-    """For a ValueError whose innermost learner's frame is given code (a helper such
-    as `_check_ids`, or the validation above `# -- your code below --`): the name of
-    the public function whose check it is, the function to edit, and the learner's own
-    frame that passed the refused value (their `generate` calling `forward`), if any:
-    that function is the one to edit. Else None."""
-    if not mine or kata_name is None or not _in_given_code(mine[-1]):
-        return None
-    callers = [f for f in mine if not stubs.is_given(f.name) and f.name != "<module>"]
-    if not callers:
-        return None
-    makers = [f for f in mine if f.name != "<module>" and not _in_given_code(f)]
-    maker = makers[-1] if makers else None
-    function = _qualified(maker or callers[-1])
-    return callers[-1].name, function, maker
 
 
 def _refused(item, error, given) -> tuple[str, str, str, str | None]:
@@ -236,15 +162,15 @@ def _refused(item, error, given) -> tuple[str, str, str, str | None]:
     headline += f" (the given input check of {caller} refused what it was passed)"
     place = f"in given code, called by {caller}"
     if maker is not None:  # the learner's own code made the call: blame it
-        blamed = _at(maker)
+        blamed = blame.at(maker)
         advice = (
             f"  the check is given and correct: your {maker.name} passed it, at"
             f" {blamed}:  {(maker.line or '').strip()}"
         )
         return headline, place, advice, blamed
-    test = (_frames_in(error, Path(item.path).parent) or [None])[-1]
+    test = (blame.frames_in(error, Path(item.path).parent) or [None])[-1]
     line = (test.line or "").strip().rstrip(",") if test else ""
-    source = f" at {_at(test)}:  {line}" if test else ""
+    source = f" at {blame.at(test)}:  {line}" if test else ""
     advice = (
         f"  the check is given and correct: look at what the test passed to {caller}"
         f"{source} (one of your functions may have made it)"
@@ -257,29 +183,29 @@ def _describe_exception(item, error, kata_name, example_line, checked_at) -> dic
     that got something it could not use; never the frames of torch or of pytest. A
     plain assert in a test is better shown by pytest itself, and so is anything outside
     the kata tests."""
-    mine = _frames_in(error, paths.ROOT / select.impl_name())
+    mine = blame.frames_in(error, paths.ROOT / select.impl_name())
     if kata_name is None or (isinstance(error, AssertionError) and not mine):
         return None
-    frame = (mine or _frames_in(error, Path(item.path).parent) or [None])[-1]
+    frame = (mine or blame.frames_in(error, Path(item.path).parent) or [None])[-1]
     if frame is None:
         return None
-    where = _at(frame)
+    where = blame.at(frame)
     code = (frame.line or "").strip()
     if mine:  # the learner's function, even when the line is inside a comprehension
-        function = next(filter(None, map(_qualified, reversed(mine))), None)
+        function = next(filter(None, map(blame.qualified, reversed(mine))), None)
     else:
         function = _named_function(kata_name, code)
     name = function.split(".", 1)[1] if function else frame.name
     headline = one_line(f"{type(error).__name__}: {error}")
-    reference = _reference_frame(error) if mine else None
+    reference = blame.reference_frame(error) if mine else None
     if reference is not None:  # the reference raised it, on what the learner's code passed
         headline = one_line(
             f"{type(error).__name__} from the reference {reference.name} "
-            f"({_at(reference)}), called by your {name}: {error}"
+            f"({blame.at(reference)}), called by your {name}: {error}"
         )
     place = f"in {name}" if mine else "in the test"
     advice = f"  what {name} must do: its docstring, or make show KATA={kata_name}"
-    given = _given_check(mine, kata_name) if isinstance(error, ValueError) else None
+    given = blame.given_check(mine, kata_name) if isinstance(error, ValueError) else None
     blamed = None
     if given is not None:  # the exercise's own input check refused what it was passed
         function = given[1]

@@ -17,6 +17,7 @@ import pytest
 
 from gptkata import paths
 from gptkata.kata import manifest, stubs
+from tests.tooling.cheats import FORGED_PASS, PATCHED_HELPERS, PLUGIN
 from tests.tooling.repo import digest
 
 pytestmark = pytest.mark.skipif(
@@ -27,37 +28,6 @@ TOKENIZER, BATCHING = manifest.get("tokenizer"), manifest.get("batching")
 SOLVED = TOKENIZER.solution_file.read_text(encoding="utf-8")
 STUB = stubs.stub_source(TOKENIZER)
 SECRET = "classmate-secret-7f3a"
-FORGE = """
-import json, os, posix
-_line = json.dumps({"body": json.dumps({"complete": 0, "collected": 13, "seq": 1}), "mac": "0" * 64})
-for _fd in os.listdir("/proc/self/fd"):
-    try:
-        os.write(int(_fd), (_line + "\\n").encode())
-    except OSError:
-        pass
-posix._exit(0)
-"""
-PLUGIN = """
-import sys, pytest
-class _Pass:
-    @pytest.hookimpl(hookwrapper=True)
-    def pytest_runtest_makereport(self, item, call):
-        outcome = yield
-        outcome.get_result().outcome = "passed"
-_frame = sys._getframe()
-while _frame is not None:
-    _config = _frame.f_locals.get("config")
-    if hasattr(_config, "pluginmanager"):
-        _config.pluginmanager.register(_Pass(), "always-pass")
-        break
-    _frame = _frame.f_back
-"""
-TAMPER = """
-import tests.expect as _expect
-for _name in dir(_expect):
-    if not _name.startswith("_") and callable(getattr(_expect, _name)):
-        setattr(_expect, _name, lambda *args, **kwargs: None)
-"""
 # at most 500 processes even if the sandbox's limit were broken; each sleeps, then ends
 FORKS = """
 import os, time
@@ -83,9 +53,9 @@ def cheats(root: Path) -> dict[str, str]:
         "partial": SOLVED.replace("return sorted(set(text))", "return sorted(set(text))[::-1]"),
         "syntax": SOLVED + "def oops(:\n",
         "stub": STUB,
-        "tamper": SOLVED + TAMPER,
+        "tamper": SOLVED + PATCHED_HELPERS,
         "plugin": STUB + PLUGIN,
-        "forge": STUB + FORGE,
+        "forge": STUB + FORGED_PASS,
         "exit": SOLVED + "import os\nos._exit(0)\n",
         "kill": SOLVED + "import os, signal\nos.kill(0, signal.SIGKILL)\n",
         "forks": SOLVED + FORKS,
