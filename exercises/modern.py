@@ -76,8 +76,10 @@ class RMSNorm(nn.Module):
 
     def __init__(self, dim: int, eps: float = 1e-6):
         """A learned `weight` of `dim` ones (no bias), and `eps`. An eps that is
-        negative, NaN or infinite is a ValueError (`_check_eps`)."""
-        _check_eps(eps)
+        negative, NaN or infinite is a ValueError: a negative eps can make
+        mean(x^2) + eps negative, and its inverse square root NaN."""
+        if isinstance(eps, bool) or not isinstance(eps, Real) or not 0 <= eps < math.inf:
+            raise ValueError(f"eps must be a finite number of 0 or more, got {eps!r}")
         # -- your code below --
         raise NotImplementedError("not implemented yet: modern.RMSNorm.__init__")
 
@@ -90,14 +92,6 @@ class RMSNorm(nn.Module):
             raise ValueError(f"x must have shape (..., dim={dim}), got {tuple(x.shape)}")
         # -- your code below --
         raise NotImplementedError("not implemented yet: modern.RMSNorm.forward")
-
-
-# %%
-def _check_eps(eps: float) -> None:
-    """A ValueError naming eps unless it is a finite number of 0 or more: a negative
-    eps can make mean(x^2) + eps negative, and its inverse square root NaN."""
-    if isinstance(eps, bool) or not isinstance(eps, Real) or not 0 <= eps < math.inf:
-        raise ValueError(f"eps must be a finite number of 0 or more, got {eps!r}")
 
 
 # %%
@@ -132,19 +126,21 @@ class ModernConfig:
 def hidden_size(n_embd: int) -> int:
     """The SwiGLU's hidden width, 8 * n_embd // 3: as many parameters as a 4n ReLU
     feed-forward (1,024 for n_embd 384). An n_embd that is not a whole number of at
-    least 1 is a ValueError."""
-    _check_n_embd(n_embd)
+    least 1 is a ValueError (`_check_count`)."""
+    _check_count(n_embd, "n_embd")
     # -- your code below --
     raise NotImplementedError("not implemented yet: modern.hidden_size")
 
 
 # %%
-def _check_n_embd(n_embd: int) -> None:
-    """A ValueError naming n_embd unless it is a whole number of at least 1."""
-    if isinstance(n_embd, bool) or not isinstance(n_embd, Integral):
-        raise ValueError(f"n_embd must be a whole number, got {n_embd!r}")
-    if n_embd < 1:
-        raise ValueError(f"n_embd must be at least 1, got {n_embd}")
+def _check_count(value: int, name: str, least: int = 1) -> None:
+    """A ValueError naming `name` unless `value` is a whole number of at least `least`:
+    every size of the model, the window and max_new_tokens count something (a bool is
+    no count, though Python treats True as 1)."""
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise ValueError(f"{name} must be a whole number, got {value!r}")
+    if value < least:
+        raise ValueError(f"{name} must be at least {least}, got {value}")
 
 
 # %%
@@ -218,18 +214,8 @@ def _check_config(config: ModernConfig) -> None:
     """A ValueError naming the field unless vocab_size, window, n_embd and n_head are
     whole numbers of at least 1, n_layer a whole number of 0 or more, and dropout a
     probability in [0, 1) (a dropout of 1 zeroes everything: nothing is learned)."""
-    for name, least in (
-        ("vocab_size", 1),
-        ("window", 1),
-        ("n_embd", 1),
-        ("n_head", 1),
-        ("n_layer", 0),
-    ):
-        value = getattr(config, name)
-        if isinstance(value, bool) or not isinstance(value, Integral):
-            raise ValueError(f"config.{name} must be a whole number, got {value!r}")
-        if value < least:
-            raise ValueError(f"config.{name} must be at least {least}, got {value}")
+    for name in ("vocab_size", "window", "n_embd", "n_head", "n_layer"):
+        _check_count(getattr(config, name), f"config.{name}", 0 if name == "n_layer" else 1)
     dropout = config.dropout
     if isinstance(dropout, bool) or not isinstance(dropout, Real) or not 0 <= dropout < 1:
         raise ValueError(f"config.dropout must be in [0, 1), got {dropout!r}")
@@ -266,11 +252,8 @@ def _check_ids(
 # %%
 def _check_generation(idx: torch.Tensor, max_new_tokens: int, vocab_size: int) -> None:
     """`_check_ids(idx, vocab_size)`, and a ValueError naming max_new_tokens unless it
-    is a whole number of 0 or more."""
-    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, Integral):
-        raise ValueError(f"max_new_tokens must be a whole number, got {max_new_tokens!r}")
-    if max_new_tokens < 0:
-        raise ValueError(f"max_new_tokens must be 0 or more, got {max_new_tokens}")
+    is a whole number of 0 or more (`_check_count`)."""
+    _check_count(max_new_tokens, "max_new_tokens", least=0)
     _check_ids(idx, vocab_size)
 
 
@@ -283,7 +266,7 @@ class RollingKVCache:
         """Keep `window`; `k`, `v` and `positions` start as None (allocated on the first
         update, when B, n_head and head_size are known); `seen = 0` positions so far.
         A window that is not a whole number of at least 1 is a ValueError."""
-        _check_window(window)
+        _check_count(window, "window")  # slot p % window needs at least one slot
         # -- your code below --
         raise NotImplementedError("not implemented yet: modern.RollingKVCache.__init__")
 
@@ -308,16 +291,6 @@ class RollingKVCache:
         _check_kv(k, v, self.k)
         # -- your code below --
         raise NotImplementedError("not implemented yet: modern.RollingKVCache.update")
-
-
-# %%
-def _check_window(window: int) -> None:
-    """A ValueError naming window unless it is a whole number of at least 1 (slot
-    p % window needs at least one slot)."""
-    if isinstance(window, bool) or not isinstance(window, Integral):
-        raise ValueError(f"window must be a whole number, got {window!r}")
-    if window < 1:
-        raise ValueError(f"window must be at least 1, got {window}")
 
 
 # %%
@@ -361,18 +334,12 @@ def forward_sliding(
     caches have seen (one RollingKVCache per block): the model's forward with each
     block's attention replaced by `attend_sliding(block.attn, ..., cache)`. A number
     of caches other than n_layer, and ids that are not (B, T) torch.long ids below
-    vocab_size, are ValueErrors (`_check_caches`, `_check_ids`)."""
-    _check_caches(model, caches)
+    vocab_size, are ValueErrors (`_check_ids`)."""
+    if len(caches) != len(model.blocks):
+        raise ValueError(f"{len(caches)} caches for a model with {len(model.blocks)} blocks")
     _check_ids(idx, model.config.vocab_size)
     # -- your code below --
     raise NotImplementedError("not implemented yet: modern.forward_sliding")
-
-
-# %%
-def _check_caches(model: ModernGPT, caches: list[RollingKVCache]) -> None:
-    """A ValueError naming both counts unless there is one cache per block."""
-    if len(caches) != len(model.blocks):
-        raise ValueError(f"{len(caches)} caches for a model with {len(model.blocks)} blocks")
 
 
 # %%

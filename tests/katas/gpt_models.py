@@ -1,5 +1,6 @@
-"""The GPTs that the gpt kata's tests (test_gpt.py) are built from, and the parameter
-count they check against."""
+"""The GPTs that the gpt kata's tests (test_gpt.py) are built from, and what those
+tests compare with or look at: the parameter count, the best loss a bigram gets, the
+ids each call of the model was given."""
 
 import functools
 
@@ -38,3 +39,27 @@ def lecture_model():
 def small_model():
     """A small model (SMALL) in eval mode."""
     return make_model().eval()
+
+
+def inputs_seen(model) -> list[torch.Tensor]:
+    """The list that gets a copy of the ids of every later call model(idx): the model's
+    forward is wrapped, as model(idx) calls it, to record its input."""
+    seen = []
+    forward = model.forward
+
+    def recording_forward(idx, targets=None):
+        seen.append(idx.clone())
+        return forward(idx, targets)
+
+    model.forward = recording_forward
+    return seen
+
+
+def bigram_val_loss(train: torch.Tensor, val: torch.Tensor, vocab_size: int = 65) -> float:
+    """The best a bigram fitted to the training text does on the validation text: the
+    mean negative log-likelihood of val under the next-character counts of train, plus
+    one so that no pair has probability 0."""
+    V = vocab_size
+    counts = torch.bincount(train[:-1] * V + train[1:], minlength=V * V).view(V, V) + 1.0
+    log_probs = (counts / counts.sum(dim=1, keepdim=True)).log().view(-1)
+    return -log_probs[val[:-1] * V + val[1:]].mean().item()

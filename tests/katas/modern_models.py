@@ -1,5 +1,7 @@
 """The small ModernGPTs, ids and rolling caches that the modern kata's tests
-(test_modern.py) are built from, and the parameter count they check against.
+(test_modern.py) are built from, and what those tests compare with or look at: the
+parameter count, generate done by hand, the logits of ids fed in pieces, the modes
+the modules ran in, every function that takes ids.
 
 The models get weights drawn with std 0.5 instead of 0.02, as in the kv_cache kata:
 with tiny weights every next-id distribution is nearly uniform, so a wrong position
@@ -7,6 +9,7 @@ or a key that left the window would hide in the noise.
 """
 
 import torch
+from torch.nn import functional as F
 
 from gptkata.kata.select import Lazy, implementation
 
@@ -42,3 +45,80 @@ def parameter_count(vocab_size, n_embd, n_layer, **_):
     n, V, hidden = n_embd, vocab_size, 8 * n_embd // 3
     block = 4 * n * n + 3 * n * hidden + 2 * n  # attention, SwiGLU, two RMSNorm weights
     return V * n + n_layer * block + n + n * V  # embedding, blocks, final RMSNorm, head
+
+
+def parameter_shapes(module) -> dict[str, tuple[int, ...]]:
+    """{name: shape} of every parameter of `module`."""
+    return {name: tuple(w.shape) for name, w in module.named_parameters()}
+
+
+def rms_norms(dim: int, seed: int):
+    """RMSNorm(dim) and torch.nn.RMSNorm(dim, eps=1e-6), both with the same random
+    weight drawn from `seed`: two layers that must compute the same function."""
+    mine, theirs = modern.RMSNorm(dim), torch.nn.RMSNorm(dim, eps=1e-6)
+    with torch.no_grad():
+        w = torch.randn(dim, generator=torch.Generator().manual_seed(seed))
+        mine.weight.copy_(w)
+        theirs.weight.copy_(w)
+    return mine, theirs
+
+
+def numbered_kv(first: int, T: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Keys and values (1, 1, T, 1) of the positions first .. first + T - 1 whose numbers
+    are their positions (the values negated), so any slot shows what it holds."""
+    t = torch.arange(first, first + T, dtype=torch.float32).view(1, 1, T, 1)
+    return t, -t
+
+
+@torch.no_grad()
+def generate_by_hand(model, prompt: torch.Tensor, n: int, generator: torch.Generator):
+    """What model.generate(prompt, n, generator) must give: n times, the softmax of the
+    last logits of model(the whole sequence so far), one multinomial draw."""
+    idx = prompt
+    for _ in range(n):
+        probs = F.softmax(model(idx)[0][:, -1], dim=-1)
+        idx = torch.cat([idx, torch.multinomial(probs, 1, generator=generator)], dim=1)
+    return idx
+
+
+def in_pieces(model, idx: torch.Tensor, cuts: list[int]) -> torch.Tensor:
+    """forward_sliding on idx[:, a:b] for each piece between the `cuts`, one set of
+    fresh caches throughout, the logits concatenated along the time axis."""
+    caches, T = caches_for(model), idx.shape[1]
+    with torch.no_grad():
+        return torch.cat(
+            [
+                modern.forward_sliding(model, idx[:, a:b], caches)
+                for a, b in zip([0, *cuts], [*cuts, T], strict=True)
+            ],
+            dim=1,
+        )
+
+
+def modes_during(model, run):
+    """`(run(), modes)`: what run() returns, and the training flag of every module of
+    the model each time it ran during run()."""
+    modes = []
+    hooks = [
+        m.register_forward_pre_hook(lambda m, _: modes.append(m.training)) for m in model.modules()
+    ]
+    try:
+        return run(), modes
+    finally:
+        for hook in hooks:
+            hook.remove()
+
+
+def id_takers(model, n: int = 2):
+    """Every function of the kata that takes ids, as (the call, with {} where the ids
+    go; a function of the ids): the model itself, generate_sliding and model.generate
+    for n new ids, and forward_sliding with fresh caches."""
+    return (
+        ("model({})", model),
+        (f"generate_sliding(model, {{}}, {n})", lambda idx: modern.generate_sliding(model, idx, n)),
+        (f"model.generate({{}}, {n})", lambda idx: model.generate(idx, n)),
+        (
+            "forward_sliding(model, {}, caches)",
+            lambda idx: modern.forward_sliding(model, idx, caches_for(model)),
+        ),
+    )

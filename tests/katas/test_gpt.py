@@ -19,6 +19,8 @@ from gptkata.kata.select import Lazy, dependency
 from tests import expect, strategies
 from tests.katas.gpt_models import (
     LECTURE_PARAMETERS,
+    bigram_val_loss,
+    inputs_seen,
     lecture_model,
     make_model,
     parameter_count,
@@ -248,14 +250,7 @@ def test_generate_keeps_the_prompt_and_is_reproducible(prompt, n, seed):
 
 def test_generate_shows_the_model_only_the_last_block_size_ids():
     model = small_model()
-    seen = []
-    forward = model.forward
-
-    def recording_forward(idx, targets=None):
-        seen.append(idx.clone())
-        return forward(idx, targets)
-
-    model.forward = recording_forward  # what model(idx) calls, recording its input
+    seen = inputs_seen(model)
     prompt = torch.randint(65, (2, 12), generator=torch.Generator().manual_seed(0))
     out = model.generate(prompt, 3, generator=torch.Generator().manual_seed(1))
     expect.equal(
@@ -296,11 +291,7 @@ def test_bad_prompts_and_a_negative_count_are_value_errors():
 
 def test_a_short_training_run_beats_any_bigram(shakespeare):
     train, val = shakespeare.train, shakespeare.val
-    # The best a bigram fitted to the training text does on the validation text
-    # (next-character counts of train, plus one so that no pair has probability 0).
-    counts = torch.bincount(train[:-1] * 65 + train[1:], minlength=65 * 65).view(65, 65) + 1.0
-    log_probs = (counts / counts.sum(dim=1, keepdim=True)).log().view(-1)
-    bigram_val = -log_probs[val[:-1] * 65 + val[1:]].mean().item()  # about 2.48
+    bigram_val = bigram_val_loss(train, val)  # about 2.48
     # One block with one head of 32, 150 AdamW steps on batches of 48 x 24 characters:
     # about 0.6 s on one CPU core, the longest test of `make watch`. So the batches are
     # gathered in one indexing each (the starts get_batch would draw, the same ids) and
@@ -346,28 +337,13 @@ def test_ids_outside_the_vocabulary_are_a_value_error():
 def test_targets_that_do_not_match_idx_are_a_value_error():
     model = small_model()
     idx = torch.zeros((2, 3), dtype=torch.long)
-    for shape in ((3, 2), (6,)):
-        expect.value_error(
-            f"model(idx of (2, 3), targets of {shape})",
-            model,
-            idx,
-            torch.zeros(shape, dtype=torch.long),
-            mentions=("targets", str(shape)),
-        )
-    expect.value_error(
-        "model(idx, torch.zeros((2, 3))), float targets",
-        model,
-        idx,
-        torch.zeros((2, 3)),
-        mentions=("targets", "torch.float32"),
-    )
-    expect.value_error(
-        "model(idx, targets holding 65) with vocab_size 65",
-        model,
-        idx,
-        torch.full((2, 3), 65),
-        mentions=("targets", "[0, 65)"),
-    )
+    for call, targets, mentions in (
+        ("model(idx of (2, 3), targets of (3, 2))", idx.view(3, 2), "(3, 2)"),
+        ("model(idx of (2, 3), targets of (6,))", idx.view(6), "(6,)"),
+        ("model(idx, torch.zeros((2, 3))), float targets", torch.zeros((2, 3)), "torch.float32"),
+        ("model(idx, targets holding 65) with vocab_size 65", torch.full((2, 3), 65), "[0, 65)"),
+    ):
+        expect.value_error(call, model, idx, targets, mentions=("targets", mentions))
 
 
 @pytest.mark.bad_input
@@ -383,18 +359,13 @@ def test_an_empty_prompt_is_a_value_error():
 
 @pytest.mark.bad_input
 def test_a_vocab_size_of_zero_is_refused_naming_the_field():
-    expect.value_error(
-        "GPTLanguageModel(GPTConfig(vocab_size=0, ...))",
-        make_model,
-        vocab_size=0,
-        mentions=("vocab_size", "0"),
-    )
-    expect.value_error(
-        "GPTLanguageModel(GPTConfig(n_embd=2.5, ...))",
-        make_model,
-        n_embd=2.5,
-        mentions=("n_embd", "whole number", "2.5"),
-    )
+    for field, bad, mentions in (("vocab_size", 0, ()), ("n_embd", 2.5, ("whole number",))):
+        expect.value_error(
+            f"GPTLanguageModel(GPTConfig({field}={bad}, ...))",
+            make_model,
+            **{field: bad},
+            mentions=(field, *mentions, str(bad)),
+        )
 
 
 @pytest.mark.bad_input

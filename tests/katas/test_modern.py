@@ -1,8 +1,7 @@
 """Kata 16 - modern: RMSNorm, SwiGLU, a GPT without a position table, a sliding cache.
 
-The models for the cache have weights drawn with std 0.5 instead of 0.02, as in the
-kv_cache kata: with tiny weights every next-id distribution is nearly uniform, so a
-wrong position or a key that left the window would hide in the noise.
+The models, ids and caches, and what the tests compare with, come from
+modern_models.py; the models for the cache have weights of std 0.5 (see there).
 
 Tolerance: the sliding cache computes the full forward's numbers, grouped
 differently (one position at a time, keys in slot order, an explicit mask), so
@@ -16,6 +15,7 @@ values of size ~1 (below 1e-6 measured).
 """
 
 import math
+from functools import partial
 
 import pytest
 import torch
@@ -25,7 +25,20 @@ from torch.nn import functional as F
 
 from gptkata.kata.select import Lazy, implementation
 from tests import expect, strategies
-from tests.katas.modern_models import VOCAB, caches_for, ids, model_for, parameter_count
+from tests.katas.modern_models import (
+    VOCAB,
+    caches_for,
+    generate_by_hand,
+    id_takers,
+    ids,
+    in_pieces,
+    model_for,
+    modes_during,
+    numbered_kv,
+    parameter_count,
+    parameter_shapes,
+    rms_norms,
+)
 
 modern = Lazy(implementation, "modern")
 
@@ -35,12 +48,9 @@ NORM_ATOL = 1e-5
 
 def test_rms_norm_starts_as_a_plain_rescaling_without_a_bias():
     norm = modern.RMSNorm(5)
-    expect.equal(
-        "{name: shape} of RMSNorm(5)'s parameters",
-        {name: tuple(w.shape) for name, w in norm.named_parameters()},
-        {"weight": (5,)},
-        "a scale per channel and no bias: RMSNorm does not centre",
-    )
+    call = "{name: shape} of RMSNorm(5)'s parameters"
+    why = "a scale per channel and no bias: RMSNorm does not centre"
+    expect.equal(call, parameter_shapes(norm), {"weight": (5,)}, why)
     expect.equal("RMSNorm(5).weight", norm.weight.detach(), torch.ones(5))
     expect.equal("RMSNorm(5).eps", norm.eps, 1e-6)
 
@@ -54,11 +64,7 @@ def test_rms_norm_starts_as_a_plain_rescaling_without_a_bias():
 def test_rms_norm_equals_torch_rms_norm_in_values_and_gradients(z, offset, scale, seed):
     x = offset + scale * z
     dim = x.shape[-1]
-    mine, theirs = modern.RMSNorm(dim), torch.nn.RMSNorm(dim, eps=1e-6)
-    with torch.no_grad():
-        w = torch.randn(dim, generator=torch.Generator().manual_seed(seed))
-        mine.weight.copy_(w)
-        theirs.weight.copy_(w)
+    mine, theirs = rms_norms(dim, seed)
     a, b = x.clone().requires_grad_(), x.clone().requires_grad_()
     got, want = mine(a), theirs(b)
     expect.close(
@@ -72,24 +78,21 @@ def test_rms_norm_equals_torch_rms_norm_in_values_and_gradients(z, offset, scale
     grad = torch.randn(x.shape, generator=torch.Generator().manual_seed(seed + 1))
     got.backward(grad)
     want.backward(grad)
-    expect.close("the gradient of x after backward", a.grad, b.grad, atol=NORM_ATOL * 10, rtol=1e-4)
-    expect.close(
-        "the gradient of weight after backward",
-        mine.weight.grad,
-        theirs.weight.grad,
-        atol=NORM_ATOL * 10,
-        rtol=1e-4,
-    )
+    for name, mine_grad, their_grad in (
+        ("x", a.grad, b.grad),
+        ("weight", mine.weight.grad, theirs.weight.grad),
+    ):
+        call = f"the gradient of {name} after backward"
+        expect.close(call, mine_grad, their_grad, atol=NORM_ATOL * 10, rtol=1e-4)
 
 
 @given(st.integers(1, 12), st.integers(1, 20), strategies.seeds)
 def test_swiglu_gates_up_by_silu_of_gate_then_goes_down(n_embd, hidden, seed):
     torch.default_generator.manual_seed(seed)
     layer = modern.SwiGLU(n_embd, hidden)
-    shapes = {name: tuple(w.shape) for name, w in layer.named_parameters()}
     expect.equal(
         f"{{name: shape}} of SwiGLU({n_embd}, {hidden})'s parameters",
-        shapes,
+        parameter_shapes(layer),
         {
             "gate.weight": (hidden, n_embd),
             "up.weight": (hidden, n_embd),
@@ -111,19 +114,10 @@ def test_swiglu_gates_up_by_silu_of_gate_then_goes_down(n_embd, hidden, seed):
 
 def test_the_default_config_is_the_lectures_sizes_with_a_window_and_a_1024_wide_swiglu():
     config = modern.ModernConfig()
-    expect.equal(
-        "ModernConfig()",
-        config,
-        modern.ModernConfig(
-            vocab_size=65, window=256, n_embd=384, n_head=6, n_layer=6, dropout=0.2
-        ),
-    )
-    expect.equal(
-        "hidden_size(384)",
-        modern.hidden_size(config.n_embd),
-        1024,
-        "8 * n_embd // 3: three matrices as large as the two of a 4n ReLU feed-forward",
-    )
+    sizes = dict(vocab_size=65, window=256, n_embd=384, n_head=6, n_layer=6, dropout=0.2)
+    expect.equal("ModernConfig()", config, modern.ModernConfig(**sizes))
+    why = "8 * n_embd // 3: three matrices as large as the two of a 4n ReLU feed-forward"
+    expect.equal("hidden_size(384)", modern.hidden_size(config.n_embd), 1024, why)
 
 
 @given(
@@ -146,14 +140,10 @@ def test_the_parameter_count_follows_from_the_config(sizes, vocab_size, n_layer,
 
 
 def test_every_weight_starts_small():
-    model = model_for(0, std=None)
-    std = model.blocks[0].ffwd.gate.weight.std().item()
-    expect.equal(
-        f"blocks[0].ffwd.gate.weight.std() = {std:.3f} is near 0.02",
-        0.01 < std < 0.03,
-        True,
-        "self.apply(self._init_weights): GPT-2's Normal(0, 0.02)",
-    )
+    std = model_for(0, std=None).blocks[0].ffwd.gate.weight.std().item()
+    call = f"blocks[0].ffwd.gate.weight.std() = {std:.3f} is near 0.02"
+    why = "self.apply(self._init_weights): GPT-2's Normal(0, 0.02)"
+    expect.equal(call, 0.01 < std < 0.03, True, why)
 
 
 @given(st.integers(1, 3), st.integers(1, 20), strategies.seeds)
@@ -162,13 +152,9 @@ def test_forward_reads_any_length_and_gives_the_cross_entropy_loss(B, T, seed):
     idx, targets = ids(B, T, seed), ids(B, T, seed + 1)
     with torch.no_grad():
         logits, loss = model(idx, targets)
-        expect.tensor_like(
-            f"model(idx of shape {(B, T)}, targets)[0] with window 3",
-            logits,
-            (B, T, VOCAB),
-            torch.float32,
-            "no position table, so no block_size: any T",
-        )
+        call = f"model(idx of shape {(B, T)}, targets)[0] with window 3"
+        why = "no position table, so no block_size: any T"
+        expect.tensor_like(call, logits, (B, T, VOCAB), torch.float32, why)
         expect.close(
             "model(idx, targets)[1]",
             loss,
@@ -183,29 +169,18 @@ def test_forward_reads_any_length_and_gives_the_cross_entropy_loss(B, T, seed):
 
 @given(strategies.future_edits(strategies.id_batches(VOCAB, max_t=12), VOCAB), strategies.seeds)
 def test_no_logit_depends_on_a_later_token(edit, seed):
-    expect.causal(
-        "model(idx)[0]",
-        lambda idx: model_for(seed)(idx)[0],
-        edit,
-        atol=ATOL,
-        why="every layer's window ends at its own position",
-        argument="idx",
-    )
+    model = model_for(seed)
+    why = "every layer's window ends at its own position"
+    expect.causal("model(idx)[0]", lambda idx: model(idx)[0], edit, ATOL, why, argument="idx")
 
 
 def test_generate_runs_the_whole_sequence_every_step_and_never_crops():
     model = model_for(1, window=2, n_layer=3)
     prompt = ids(2, 9, 1)
-    got = model.generate(prompt, 6, generator=torch.Generator().manual_seed(7))
-    want, generator = prompt, torch.Generator().manual_seed(7)
-    with torch.no_grad():
-        for _ in range(6):
-            probs = F.softmax(model(want)[0][:, -1], dim=-1)
-            want = torch.cat([want, torch.multinomial(probs, 1, generator=generator)], dim=1)
     expect.equal(
         "model.generate(prompt of shape (2, 9), 6) with window 2, 3 layers",
-        got,
-        want,
+        model.generate(prompt, 6, generator=torch.Generator().manual_seed(7)),
+        generate_by_hand(model, prompt, 6, torch.Generator().manual_seed(7)),
         "each step: softmax of model(idx)[0][:, -1] on the whole idx, one multinomial draw; "
         "three layers of window 2 look 4 positions back, so cropping to the window changes it",
     )
@@ -214,15 +189,10 @@ def test_generate_runs_the_whole_sequence_every_step_and_never_crops():
 def test_the_rolling_cache_puts_position_p_in_slot_p_mod_window():
     cache = modern.RollingKVCache(3)
     expect.equal("len(RollingKVCache(3))", len(cache), 0, "nothing seen yet")
-
-    def kv(first, T):  # keys whose numbers are their positions
-        t = torch.arange(first, first + T, dtype=torch.float32).view(1, 1, T, 1)
-        return t, -t
-
-    keys, values, positions = cache.update(*kv(0, 2))
+    keys, values, positions = cache.update(*numbered_kv(0, 2))
     expect.equal("cache.update(keys of positions 0, 1)[2]", positions, torch.tensor([0, 1]))
     expect.equal("len(cache) after 2 positions", len(cache), 2)
-    keys, values, positions = cache.update(*kv(2, 3))
+    keys, values, positions = cache.update(*numbered_kv(2, 3))
     expect.equal(
         "cache.update(keys of positions 2, 3, 4)[2], after 0, 1",
         positions,
@@ -231,12 +201,9 @@ def test_the_rolling_cache_puts_position_p_in_slot_p_mod_window():
     )
     expect.equal("its keys", keys.flatten(), torch.arange(5, dtype=torch.float32))
     expect.equal("its values", values.flatten(), -torch.arange(5, dtype=torch.float32))
-    expect.equal(
-        "cache.positions after positions 0 .. 4 with window 3",
-        cache.positions,
-        torch.tensor([3, 4, 2]),
-        "position p goes into slot p % 3: 3 overwrote 0, 4 overwrote 1",
-    )
+    call = "cache.positions after positions 0 .. 4 with window 3"
+    why = "position p goes into slot p % 3: 3 overwrote 0, 4 overwrote 1"
+    expect.equal(call, cache.positions, torch.tensor([3, 4, 2]), why)
     expect.equal("cache.k after positions 0 .. 4", cache.k.flatten(), torch.tensor([3.0, 4, 2]))
     expect.equal("len(cache) after 5 positions, window 3", len(cache), 3, "never more")
     expect.equal("cache.seen after 5 positions", cache.seen, 5)
@@ -248,17 +215,12 @@ def test_ids_fed_in_pieces_give_the_logits_of_feeding_them_at_once(B, window, n_
     T = data.draw(st.integers(1, 16))
     idx = ids(B, T, seed)
     cuts = sorted(data.draw(st.sets(st.integers(1, T - 1), max_size=4)) if T > 1 else [])
-    caches = caches_for(model)
     with torch.no_grad():
         want = model(idx)[0]
-        pieces = [
-            modern.forward_sliding(model, idx[:, a:b], caches)
-            for a, b in zip([0, *cuts], [*cuts, T], strict=True)
-        ]
     expect.close(
         f"forward_sliding on idx[:, a:b] for the pieces {[0, *cuts, T]}, concatenated "
         f"(window {window}, {n_layer} layers)",
-        torch.cat(pieces, dim=1),
+        in_pieces(model, idx, cuts),
         want,
         atol=ATOL,
         why="each layer's cache holds the keys and values made from that layer's inputs at "
@@ -282,12 +244,9 @@ def test_every_step_has_the_full_forward_logits_far_past_the_window(window, n_la
                 why="the new id sits at position cache.seen, not at its slot, and sees the "
                 "window's cached keys only",
             )
-            expect.equal(
-                f"len(caches[0]) after {L} ids, window {window}",
-                len(caches[0]),
-                min(L, window),
-                "a rolling buffer of window positions: the cost of a step stays the same",
-            )
+            call = f"len(caches[0]) after {L} ids, window {window}"
+            why = "a rolling buffer of window positions: the cost of a step stays the same"
+            expect.equal(call, len(caches[0]), min(L, window), why)
 
 
 @given(
@@ -298,32 +257,20 @@ def test_generate_sliding_gives_the_ids_of_generate_under_the_same_seed(B, T, n,
     prompt = ids(B, T, seed)
     want = model.generate(prompt, n, generator=torch.Generator().manual_seed(seed))
     got = modern.generate_sliding(model, prompt, n, generator=torch.Generator().manual_seed(seed))
-    expect.equal(
-        f"generate_sliding(model, prompt of shape {(B, T)}, {n}), window 3, {n_layer} layers",
-        got,
-        want,
-        "the same logits give the same probabilities, and the same generator the same draws",
-    )
+    call = f"generate_sliding(model, prompt of shape {(B, T)}, {n}), window 3, {n_layer} layers"
+    why = "the same logits give the same probabilities, and the same generator the same draws"
+    expect.equal(call, got, want, why)
 
 
 def test_generate_sliding_runs_in_eval_mode_and_restores_the_mode():
     model = model_for(0, dropout=0.5).train()
     prompt = ids(2, 4, 0)
-    modes = []  # the mode of every module of the model each time it runs
-    hooks = [
-        m.register_forward_pre_hook(lambda m, _: modes.append(m.training)) for m in model.modules()
-    ]
-    try:
-        got = modern.generate_sliding(model, prompt, 8, generator=torch.Generator().manual_seed(1))
-    finally:
-        for hook in hooks:
-            hook.remove()
+    generator = torch.Generator().manual_seed(1)
+    got, modes = modes_during(model, lambda: modern.generate_sliding(model, prompt, 8, generator))
     call = "generate_sliding(model in training mode, prompt of shape (2, 4), 8)"
+    why = "generation is inference: model.eval() before the first forward, so no dropout"
     expect.equal(
-        f"some module of the model ran in training mode during {call}",
-        any(modes),
-        False,
-        "generation is inference: model.eval() before the first forward, so no dropout",
+        f"some module of the model ran in training mode during {call}", any(modes), False, why
     )
     expect.equal("model.training after generate_sliding", model.training, True)
     want = model.eval().generate(prompt, 8, generator=torch.Generator().manual_seed(1))
@@ -340,12 +287,8 @@ def test_generate_sliding_runs_in_eval_mode_and_restores_the_mode():
 def test_bad_prompts_and_a_negative_count_are_refused():
     model = model_for(0)
     prompt = ids(1, 2, 0)
-    for name, function in (("generate_sliding", modern.generate_sliding), ("generate", None)):
-        call = (
-            (lambda *a: model.generate(*a))
-            if function is None
-            else (lambda *a: modern.generate_sliding(model, *a))
-        )
+    sliding = partial(modern.generate_sliding, model)
+    for name, call in (("generate_sliding", sliding), ("generate", model.generate)):
         expect.value_error(f"{name}(..., prompt, -1)", call, prompt, -1, mentions=("-1",))
         expect.value_error(
             f"{name}(..., prompt.float(), 3)", call, prompt.float(), 3, mentions=("float32",)
@@ -355,13 +298,10 @@ def test_bad_prompts_and_a_negative_count_are_refused():
 
 def test_a_wrong_number_of_caches_is_refused():
     model = model_for(0)
+    call = "forward_sliding(model, idx, one cache for two blocks)"
+    one_cache = [modern.RollingKVCache(3)]
     expect.value_error(
-        "forward_sliding(model, idx, one cache for two blocks)",
-        modern.forward_sliding,
-        model,
-        ids(1, 2, 0),
-        [modern.RollingKVCache(3)],
-        mentions=("1", "2"),
+        call, modern.forward_sliding, model, ids(1, 2, 0), one_cache, mentions=("1", "2")
     )
 
 
@@ -369,66 +309,30 @@ def test_the_loss_of_an_untrained_model_is_near_ln_vocab_size():
     model = model_for(0, std=None)
     with torch.no_grad():
         _, loss = model(ids(4, 32, 0), ids(4, 32, 1))
-    expect.equal(
-        f"the untrained loss {loss.item():.3f} is within 0.1 of ln {VOCAB} = {math.log(VOCAB):.3f}",
-        abs(loss.item() - math.log(VOCAB)) < 0.1,
-        True,
-        "small initial weights make every logit small: nearly uniform guesses",
-    )
+    ln_vocab = math.log(VOCAB)
+    call = f"the untrained loss {loss.item():.3f} is within 0.1 of ln {VOCAB} = {ln_vocab:.3f}"
+    why = "small initial weights make every logit small: nearly uniform guesses"
+    expect.equal(call, abs(loss.item() - ln_vocab) < 0.1, True, why)
 
 
 @pytest.mark.bad_input
 def test_ids_outside_the_vocabulary_are_refused_naming_idx():
     model = model_for(0)
+    mentions = ("idx", f"[0, {VOCAB})")
     for bad in (VOCAB, -1):
-        idx = torch.tensor([[0, bad]])
-        expect.value_error(
-            f"model(torch.tensor([[0, {bad}]])) with vocab_size {VOCAB}",
-            model,
-            idx,
-            mentions=("idx", f"[0, {VOCAB})"),
-        )
-        expect.value_error(
-            f"generate_sliding(model, torch.tensor([[0, {bad}]]), 2) with vocab_size {VOCAB}",
-            modern.generate_sliding,
-            model,
-            idx,
-            2,
-            mentions=("idx", f"[0, {VOCAB})"),
-        )
-        expect.value_error(
-            f"model.generate(torch.tensor([[0, {bad}]]), 2) with vocab_size {VOCAB}",
-            model.generate,
-            idx,
-            2,
-            mentions=("idx", f"[0, {VOCAB})"),
-        )
-        expect.value_error(
-            f"forward_sliding(model, torch.tensor([[0, {bad}]]), caches)",
-            modern.forward_sliding,
-            model,
-            idx,
-            caches_for(model),
-            mentions=("idx", f"[0, {VOCAB})"),
-        )
-    expect.value_error(
-        f"model(idx, torch.tensor([[0, {VOCAB}]])), targets outside the vocabulary",
-        model,
-        torch.tensor([[0, 1]]),
-        torch.tensor([[0, VOCAB]]),
-        mentions=("targets", f"[0, {VOCAB})"),
-    )
+        for template, take in id_takers(model):
+            call = f"{template.format(f'torch.tensor([[0, {bad}]])')} with vocab_size {VOCAB}"
+            expect.value_error(call, take, torch.tensor([[0, bad]]), mentions=mentions)
+    call = f"model(idx, torch.tensor([[0, {VOCAB}]])), targets outside the vocabulary"
+    idx, targets = torch.tensor([[0, 1]]), torch.tensor([[0, VOCAB]])
+    expect.value_error(call, model, idx, targets, mentions=("targets", f"[0, {VOCAB})"))
 
 
 @pytest.mark.bad_input
 def test_rms_norm_refuses_x_with_another_channel_count_naming_dim():
     for shape in ((2, 6), (2, 3, 10)):
-        expect.value_error(
-            f"RMSNorm(8)(x of shape {shape})",
-            modern.RMSNorm(8),
-            torch.zeros(shape),
-            mentions=("x", "dim=8", str(shape)),
-        )
+        call, mentions = f"RMSNorm(8)(x of shape {shape})", ("x", "dim=8", str(shape))
+        expect.value_error(call, modern.RMSNorm(8), torch.zeros(shape), mentions=mentions)
 
 
 @pytest.mark.bad_input
@@ -441,13 +345,9 @@ def test_a_negative_or_nan_eps_is_refused_naming_eps():
 
 @pytest.mark.bad_input
 def test_hidden_size_refuses_a_size_that_is_not_a_whole_number_of_at_least_one():
-    for bad in (-3, 0):
-        expect.value_error(
-            f"hidden_size({bad})", modern.hidden_size, bad, mentions=("n_embd", str(bad))
-        )
-    expect.value_error(
-        "hidden_size(2.5)", modern.hidden_size, 2.5, mentions=("n_embd", "whole number", "2.5")
-    )
+    for bad, mentions in ((-3, ()), (0, ()), (2.5, ("whole number",))):
+        mentions = ("n_embd", *mentions, str(bad))
+        expect.value_error(f"hidden_size({bad})", modern.hidden_size, bad, mentions=mentions)
 
 
 @pytest.mark.bad_input
@@ -461,21 +361,15 @@ def test_a_rolling_cache_without_a_whole_window_of_at_least_one_is_refused_namin
 @pytest.mark.bad_input
 def test_update_refuses_keys_and_values_of_different_shapes_naming_both():
     cache = modern.RollingKVCache(3)
+    k, v = torch.zeros(1, 2, 1, 4), torch.zeros(1, 1, 1, 4)
+    call = "RollingKVCache(3).update(k of (1, 2, 1, 4), v of (1, 1, 1, 4))"
     expect.value_error(
-        "RollingKVCache(3).update(k of (1, 2, 1, 4), v of (1, 1, 1, 4))",
-        cache.update,
-        torch.zeros(1, 2, 1, 4),
-        torch.zeros(1, 1, 1, 4),
-        mentions=("k and v", "(1, 2, 1, 4)", "(1, 1, 1, 4)"),
+        call, cache.update, k, v, mentions=("k and v", "(1, 2, 1, 4)", "(1, 1, 1, 4)")
     )
-    cache.update(torch.zeros(1, 2, 1, 4), torch.zeros(1, 2, 1, 4))
-    expect.value_error(
-        "cache.update(k, v of (1, 2, 1, 6)) after keys of (1, 2, 1, 4)",
-        cache.update,
-        torch.zeros(1, 2, 1, 6),
-        torch.zeros(1, 2, 1, 6),
-        mentions=("(1, 2, T, 4)", "(1, 2, 1, 6)"),
-    )
+    cache.update(k, k)
+    k = torch.zeros(1, 2, 1, 6)
+    call = "cache.update(k, v of (1, 2, 1, 6)) after keys of (1, 2, 1, 4)"
+    expect.value_error(call, cache.update, k, k, mentions=("(1, 2, T, 4)", "(1, 2, 1, 6)"))
 
 
 @pytest.mark.bad_input
@@ -483,30 +377,19 @@ def test_a_config_with_a_vocab_size_of_zero_or_a_dropout_of_one_is_refused():
     sizes = dict(vocab_size=VOCAB, window=3, n_embd=8, n_head=2, n_layer=1, dropout=0.0)
     for field, bad in (("vocab_size", 0), ("window", 2.5), ("dropout", 1.0), ("dropout", -0.1)):
         config = modern.ModernConfig(**{**sizes, field: bad})
-        expect.value_error(
-            f"ModernGPT(ModernConfig({field}={bad}, ...))",
-            modern.ModernGPT,
-            config,
-            mentions=(field, str(bad)),
-        )
+        call = f"ModernGPT(ModernConfig({field}={bad}, ...))"
+        expect.value_error(call, modern.ModernGPT, config, mentions=(field, str(bad)))
 
 
 @pytest.mark.bad_input
 def test_a_max_new_tokens_that_is_not_a_whole_number_is_refused():
     model = model_for(0)
-    prompt = ids(1, 2, 0)
-    expect.value_error(
-        "generate_sliding(model, prompt, max_new_tokens=2.5)",
-        modern.generate_sliding,
-        model,
-        prompt,
-        max_new_tokens=2.5,
-        mentions=("max_new_tokens", "whole number", "2.5"),
-    )
-    expect.value_error(
-        "model.generate(prompt, max_new_tokens=2.5)",
-        model.generate,
-        prompt,
-        max_new_tokens=2.5,
-        mentions=("max_new_tokens", "whole number", "2.5"),
-    )
+    sliding = partial(modern.generate_sliding, model)
+    for name, call in (("generate_sliding(model, ", sliding), ("model.generate(", model.generate)):
+        expect.value_error(
+            f"{name}prompt, max_new_tokens=2.5)",
+            call,
+            ids(1, 2, 0),
+            max_new_tokens=2.5,
+            mentions=("max_new_tokens", "whole number", "2.5"),
+        )
