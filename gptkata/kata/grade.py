@@ -12,11 +12,13 @@ its own): partial credit that does not depend on the earlier katas.
 The tests run through the one runner (gptkata.kata.runner), inside a bubblewrap
 sandbox (gptkata.kata.isolation): no other student's folder, no submissions folder,
 no solutions beyond the edition's, no output folder, no network, a process namespace
-and process-count limit, a memory limit. Every limit that decides a state is
+and process-count limit, a memory limit. Each job keeps one warm sandbox
+(gptkata.kata.slot): every run is a fresh child of a process that has imported torch,
+pytest and hypothesis once, and nothing a run leaves behind reaches the next. Every limit that decides a state is
 processor time: per test (the kata's own limit), per kata (TIMEOUT=, processor
 seconds), with wall-clock backstops many times longer. A kata whose tests end the
 process (os._exit, a crash), run past its limit, or tamper with the harness is graded
-broken, timed out or tampered, and a fresh sandbox grades the katas after it.
+broken, timed out or tampered, and a fresh run grades the katas after it.
 
 ISOLATION=none grades without the sandbox, with the in-process guards only; the
 outputs say "not isolated". Per kata: done, in progress (k of n), not started,
@@ -38,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gptkata import paths
-from gptkata.kata import grade_report, isolation, manifest, release, roster, runner, scan
+from gptkata.kata import grade_report, isolation, manifest, release, roster, runner, scan, slot
 from gptkata.kata.results import kata_of
 
 BIGGEST_FILE = 1 << 20  # bytes: a student's file larger than this is left out
@@ -111,48 +113,41 @@ def build_edition(target: Path, solutions: list[str], katas: list[str]) -> dict[
     return counts
 
 
-def _scratch(sub: Submission, course: Course) -> Path:
-    """A fresh writable folder for one run, with the student's files beside it."""
+def _exercises(sub: Submission, course: Course) -> Path:
+    """The edition's exercises/ with the student's own files over it, for one run."""
     sub.starts += 1
-    scratch = course.work / f"{sub.name}-{sub.starts}"
     mine = course.work / f"{sub.name}-{sub.starts}-exercises"
     shutil.copytree(course.edition / "exercises", mine)
     for theirs in sub.exercises.glob("*.py"):
         if theirs.is_file() and not theirs.is_symlink() and theirs.stat().st_size <= BIGGEST_FILE:
             shutil.copyfile(theirs, mine / theirs.name)
-    scratch.mkdir()
-    return scratch
+    return mine
 
 
-def _sandbox(scratch: Path, course: Course, solutions: Path) -> isolation.Sandbox:
+def new_slot(course: Course, number: int) -> slot.Slot:
+    """A warm sandbox for one job: the edition's harness and the corpus, read-only."""
     edition = course.edition
     binds = {
         edition / "gptkata": "gptkata",
         edition / "tests": "tests",
         edition / "pyproject.toml": "pyproject.toml",
-        solutions: "solutions",
-        scratch.with_name(scratch.name + "-exercises"): "exercises",
         (paths.DATA / "tinyshakespeare.txt").resolve(): "data/tinyshakespeare.txt",
     }
-    return isolation.Sandbox(scratch, binds, course.memory_mb)
+    return slot.Slot(course.work / f"slot-{number}", binds, course.memory_mb)
 
 
-def _run(sub: Submission, course: Course, katas: list[str], solutions: Path) -> list[str]:
-    """Run the tests of `katas` once; returns the katas still to grade (those after a
-    kata that ended the process)."""
-    scratch = _scratch(sub, course)
+def _run(sub: Submission, course: Course, katas: list[str], solutions: Path, job) -> list[str]:
+    """Run the tests of `katas` once (in the job's warm sandbox, or unisolated); returns
+    the katas still to grade (those after a kata that ended the process)."""
+    mine = _exercises(sub, course)
     targets = [f"tests/katas/test_{k}.py" for k in katas]
     args = ["-p", "no:cacheprovider", "-q"]
     if course.isolated:
-        outcome = runner.run(
-            targets,
-            args,
-            capture=True,
-            sandbox=_sandbox(scratch, course, solutions),
-            kata_cpu=course.kata_cpu,
-        )
+        job.fill(mine, solutions)
+        outcome = runner.run(targets, args, capture=True, sandbox=job, kata_cpu=course.kata_cpu)
     else:
-        outcome = _run_unisolated(targets, args, scratch, course, solutions)
+        outcome = _run_unisolated(targets, args, mine, course, solutions)
+    shutil.rmtree(mine)
     sub.cpu_seconds += outcome.cpu_seconds
     sub.wall_seconds += outcome.wall_seconds
     for result in outcome.results:
@@ -188,14 +183,16 @@ def _verdict(outcome: runner.Run, sub: Submission, kata: str) -> tuple[str, str]
     return "broken", f"{outcome.stopped or 'the test process ended early'}{look}"
 
 
-def _run_unisolated(targets, args, scratch, course, solutions) -> runner.Run:
-    """ISOLATION=none: the edition copied into the scratch folder, run by the runner
+def _run_unisolated(targets, args, mine: Path, course: Course, solutions: Path) -> runner.Run:
+    """ISOLATION=none: the edition copied into a scratch folder, run by the runner
     with the in-process guards of gptkata.kata.sandbox only."""
+    scratch = mine.with_name(mine.name.removesuffix("-exercises"))
+    scratch.mkdir()
     for name in ("gptkata", "tests"):
         shutil.copytree(course.edition / name, scratch / name, symlinks=True)
     shutil.copy2(course.edition / "pyproject.toml", scratch / "pyproject.toml")
     shutil.copytree(solutions, scratch / "solutions")
-    shutil.copytree(scratch.with_name(scratch.name + "-exercises"), scratch / "exercises")
+    shutil.copytree(mine, scratch / "exercises")
     (scratch / "data").mkdir()
     (scratch / "data" / "tinyshakespeare.txt").symlink_to(paths.DATA / "tinyshakespeare.txt")
     return runner.run(
@@ -203,16 +200,17 @@ def _run_unisolated(targets, args, scratch, course, solutions) -> runner.Run:
     )
 
 
-def grade_one(sub: Submission, course: Course) -> None:
-    """Every kata of one submission: in one run and its restarts (the edition), or a
-    run per kata, each with the references of the katas before it (CHAIN=reference)."""
+def grade_one(sub: Submission, course: Course, job: slot.Slot | None = None) -> None:
+    """Every kata of one submission, in `job` (the warm sandbox of the job grading it;
+    None without isolation): in one run and its restarts (the edition), or a run per
+    kata, each with the references of the katas before it (CHAIN=reference)."""
     if course.chain == "reference":
         for number, kata in enumerate(course.katas):
-            _run(sub, course, [kata], _references(course, number))
+            _run(sub, course, [kata], _references(course, number), job)
         return
     left = list(course.katas)
     while left:
-        left = _run(sub, course, left, course.edition / "solutions")
+        left = _run(sub, course, left, course.edition / "solutions", job)
 
 
 def _references(course: Course, number: int) -> Path:
@@ -264,26 +262,36 @@ def grade(
 
 def _grade_all(todo: list[Submission], course: Course, jobs: int, bar) -> None:
     """JOBS threads, each grading one submission at a time (the work is in the children)."""
-    queue, lock = list(todo), threading.Lock()
+    queue, lock, errors = list(todo), threading.Lock(), []
     if bar:
         bar.start(len(todo))
 
-    def worker() -> None:
-        while True:
-            with lock:
-                if not queue:
-                    return
-                sub = queue.pop(0)
-            grade_one(sub, course)
-            if bar:
+    def worker(number: int) -> None:
+        job = None
+        try:
+            job = new_slot(course, number) if course.isolated else None
+            while True:
                 with lock:
-                    bar.step()
+                    if not queue:
+                        return
+                    sub = queue.pop(0)
+                grade_one(sub, course, job)
+                if bar:
+                    with lock:
+                        bar.step()
+        except BaseException as error:  # noqa: B036 - said by the main thread below
+            errors.append(error)
+        finally:
+            if job is not None:
+                job.close()  # from the thread that started it: bwrap dies with its thread
 
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(max(1, jobs))]
+    threads = [threading.Thread(target=worker, args=(n,), daemon=True) for n in range(max(1, jobs))]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    if errors:
+        raise errors[0]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -327,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
             args.kata,
             bar,
         )
-    except (ValueError, isolation.Unavailable) as error:
+    except (ValueError, isolation.Unavailable, slot.Broken) as error:
         print(f"make grade: {error}", file=sys.stderr)
         return 2
     bar.close()

@@ -12,6 +12,7 @@ namespaces and limits cannot: `make grade` runs each submission's tests inside
              exercises/                 the student's files, read-only
              data/tinyshakespeare.txt   the corpus, read-only
            /tmp                         writable, inside the scratch folder
+           /proc, /dev, /dev/mqueue     the sandbox's own
          Nothing else of the host is there: no other student's folder, no submissions
          folder, no solutions the edition leaves out, no output folder, no home.
 
@@ -71,7 +72,7 @@ class Sandbox:
         made: set[Path] = {Path("/tmp"), INSIDE}
         for path in _system_paths():
             args += _parents(path, made) + _mirror(path)
-        args += ["--proc", "/proc", "--dev", "/dev"]
+        args += ["--proc", "/proc", "--dev", "/dev", "--mqueue", "/dev/mqueue"]
         for host, inside in self.binds.items():
             args += _parents(INSIDE / inside, made) + ["--ro-bind", str(host), str(INSIDE / inside)]
         for name, value in env.items():
@@ -83,6 +84,18 @@ class Sandbox:
                 os.chown(folder, SANDBOX_UID, SANDBOX_UID)
             args[-1:] = ["--cap-add", "CAP_SETUID,CAP_SETGID,CAP_SETPCAP", "--", *_drop_root()]
         return args + _limited(inner)
+
+
+def environment() -> dict[str, str]:
+    """What every process in a sandbox finds in its environment (nothing of the host's)."""
+    return dict(
+        PATH=f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        HOME="/tmp",
+        TMPDIR="/tmp",
+        LANG="C.UTF-8",
+        PYTHONDONTWRITEBYTECODE="1",
+        HYPOTHESIS_PROFILE=os.environ.get("HYPOTHESIS_PROFILE", "fast"),
+    )
 
 
 def _bwrap() -> str:

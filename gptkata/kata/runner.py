@@ -218,12 +218,7 @@ def _environment(impl, chain, report, sandbox, crash: Path) -> dict[str, str]:
         return env
     return dict(
         chosen,
-        PATH=f"{Path(sys.executable).parent}:/usr/bin:/bin",
-        HOME="/tmp",
-        TMPDIR="/tmp",
-        LANG="C.UTF-8",
-        PYTHONDONTWRITEBYTECODE="1",
-        HYPOTHESIS_PROFILE=os.environ.get("HYPOTHESIS_PROFILE", "fast"),
+        **isolation.environment(),
         **{
             recorder.CRASH: "/tmp/crash.txt",
             recorder.GUARD: "integrity",

@@ -245,6 +245,12 @@ def start(command, env, key, sink, sandbox, root) -> tuple[subprocess.Popen, Rec
     key_read, key_write = os.pipe()
     os.write(key_write, key)
     os.close(key_write)
+    if hasattr(sandbox, "start"):  # a warm sandbox (gptkata.kata.slot) starts its own child
+        try:
+            return sandbox.start(command, env, (write_end, key_read), sink), Records(read_end, key)
+        finally:
+            os.close(write_end)
+            os.close(key_read)
     env = dict(env, **{recorder.RECORD_FD: str(write_end), recorder.KEY_FD: str(key_read)})
     streams = dict(stdout=sink, stderr=subprocess.STDOUT) if sink else {}
     if sandbox is not None:

@@ -58,6 +58,7 @@ def cheats(root: Path) -> dict[str, str]:
         "forge": STUB + FORGED_PASS,
         "exit": SOLVED + "import os\nos._exit(0)\n",
         "kill": SOLVED + "import os, signal\nos.kill(0, signal.SIGKILL)\n",
+        "parent": SOLVED + "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n",
         "forks": SOLVED + FORKS,
         "memory": SOLVED + "import torch\n_big = torch.ones(50 * 10**9, dtype=torch.uint8)\n",
         "save": SOLVED + f"import torch\ntorch.save(1, {str(outside / 'saved.pt')!r})\n",
@@ -156,6 +157,48 @@ def test_a_classmates_file_cannot_be_read(graded):
 
 def test_nothing_the_graded_code_started_is_left_running(graded):
     assert graded["left"] == []
+
+
+# left behind by one submission, for the next one graded in the same warm sandbox: a
+# copy of its solution, a conftest.py for the next run, and a process that keeps the
+# copy there (it ends by itself after 120 s)
+LEAVER = """
+import subprocess, sys
+_source = open(__file__).read()
+for _path in ("/tmp/planted.py", "/grade/planted.py"):
+    open(_path, "w").write(_source)
+open("/grade/conftest.py", "w").write("def pytest_runtest_logreport(report):\\n    report.outcome = 'passed'\\n")
+_keeper = "import time\\nfor _ in range(2400):\\n    open('/tmp/planted.py', 'w').write(%r)\\n    time.sleep(0.05)\\n"
+subprocess.Popen([sys.executable, "-c", _keeper % _source], start_new_session=True)
+"""
+FINDER = """
+for _path in ("/tmp/planted.py", "/grade/planted.py"):
+    try:
+        exec(open(_path).read())
+    except OSError:
+        pass
+"""
+
+
+def test_nothing_a_submission_leaves_behind_reaches_the_next_one_in_its_sandbox(tmp_path):
+    subs = tmp_path / "subs"
+    for name, text in {
+        "a_leaver": SOLVED + LEAVER,
+        "b_finder": STUB + FINDER,
+        "c_stub": STUB,
+    }.items():
+        folder = subs / name / "exercises"
+        folder.mkdir(parents=True)
+        (folder / "tokenizer.py").write_text(text)
+    run = grade(subs, tmp_path / "out", "--kata", "tokenizer", "--jobs", "1")
+    assert run.returncode == 0, run.stderr
+    got = states(tmp_path / "out")
+    assert got["a_leaver"]["state"] == "done", got["a_leaver"]
+    assert (got["b_finder"]["state"], got["b_finder"]["passed"]) == (
+        got["c_stub"]["state"],
+        got["c_stub"]["passed"],
+    ), got
+    assert _sandbox_processes() == []
 
 
 def test_a_process_bomb_stops_at_the_sandboxs_process_limit(graded):
