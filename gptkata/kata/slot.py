@@ -37,6 +37,7 @@ from gptkata.kata import isolation, zygote
 
 START_SECONDS = 180.0  # wall seconds for a fresh sandbox to import what the tests need
 CLEAN_SECONDS = 60.0
+STUCK_SECONDS = 10.0  # wall seconds for the zygote to report a killed child's end
 
 
 class Broken(RuntimeError):
@@ -57,12 +58,18 @@ class Child:
         return self.returncode
 
     def wait(self, timeout: float | None = None) -> int:
-        deadline = None if timeout is None else time.monotonic() + timeout
+        """The exit code; without `timeout` (after a kill), a zygote that does not tell
+        within STUCK_SECONDS (stopped by the run, say) ends with its sandbox."""
+        deadline = time.monotonic() + (STUCK_SECONDS if timeout is None else timeout)
         while self.returncode is None:
-            left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
+            left = deadline - time.monotonic()
+            if left <= 0 and timeout is None:
+                self.slot.close()
+                self.returncode = -signal.SIGKILL
+            elif left <= 0:
                 raise subprocess.TimeoutExpired("the sandboxed test process", timeout)
-            self.slot.receive(self, left)
+            else:
+                self.slot.receive(self, left)
         return self.returncode
 
     def kill(self) -> None:

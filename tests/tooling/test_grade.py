@@ -59,6 +59,11 @@ def cheats(root: Path) -> dict[str, str]:
         "exit": SOLVED + "import os\nos._exit(0)\n",
         "kill": SOLVED + "import os, signal\nos.kill(0, signal.SIGKILL)\n",
         "parent": SOLVED + "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n",
+        "stopper": SOLVED + "import os, signal\nos.kill(os.getppid(), signal.SIGSTOP)\n",
+        # the warm process's descriptors (its socket to the grader) would give credit
+        "zygote": STUB
+        + "import os\ntry:\n    os.listdir(f'/proc/{os.getppid()}/fd')\n"
+        + f"    exec({SOLVED!r})\nexcept OSError:\n    pass\n",
         "forks": SOLVED + FORKS,
         "memory": SOLVED + "import torch\n_big = torch.ones(50 * 10**9, dtype=torch.uint8)\n",
         "save": SOLVED + f"import torch\ntorch.save(1, {str(outside / 'saved.pt')!r})\n",
