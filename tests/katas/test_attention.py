@@ -180,6 +180,27 @@ def test_a_sequence_of_block_size_is_allowed():
     )
 
 
+def test_sizes_of_one_are_allowed_and_nothing_is_dropped_unless_asked():
+    torch.default_generator.manual_seed(0)
+    head = expect.returns(
+        "Head(1, 1, block_size=1)",
+        attention.Head,
+        1,
+        1,
+        1,
+        why="a size of 1 is a size: only sizes below 1 are refused",
+    )
+    x = torch.randn(2, 1, 1, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        trained, evaluated = head.train()(x), head.eval()(x)
+    expect.equal(
+        "Head(1, 1, 1) in training mode: head(x) against head.eval()(x)",
+        trained,
+        evaluated,
+        "dropout defaults to 0.0: nothing is dropped, even while training",
+    )
+
+
 @pytest.mark.bad_input
 def test_a_sequence_longer_than_block_size_is_a_value_error():
     head = make_head(n_embd=8, head_size=4, block_size=6)

@@ -80,6 +80,26 @@ def test_the_three_methods_agree(x):
         expect.close(f"{call}{name}(x)", got, expected, atol=ATOL, why=why)
 
 
+def test_the_averages_keep_xs_dtype():
+    x = seed_x().double()
+    for name in ("average_matmul", "average_softmax"):
+        got = expect.returns(
+            f"{name}(x of dtype float64)",
+            getattr(averaging, name),
+            x,
+            why="the weights must have x's dtype to multiply it: torch.matmul does not mix "
+            "float32 and float64",
+        )
+        expect.close(
+            f"{name}(x of dtype float64)",
+            got,
+            prefix_mean(x),
+            atol=ATOL,
+            why="the weights are made in x's dtype (.to(x.dtype), dtype=x.dtype), so a float64 "
+            "x gives float64 averages",
+        )
+
+
 @given(strategies.future_edits(strategies.float_tensors(strategies.btc_shapes())))
 def test_averages_never_see_the_future(edit):
     for name in ("average_loop", "average_matmul", "average_softmax"):

@@ -28,6 +28,17 @@ def test_the_corpus_becomes_one_long_tensor_matching_the_seed(shakespeare):
     )
 
 
+def test_the_empty_text_is_an_empty_long_tensor():
+    expect.tensor_like(
+        "text_to_tensor('', {'a': 0})",
+        batching.text_to_tensor("", {"a": 0}),
+        (0,),
+        torch.long,
+        "ids are int64 even when there are none: torch.tensor([]) alone would be float32, "
+        "so say dtype=torch.long",
+    )
+
+
 @pytest.mark.bad_input
 def test_text_to_tensor_rejects_unknown_characters():
     expect.value_error(
@@ -225,4 +236,24 @@ def test_get_batch_rejects_data_that_is_not_integer_ids():
         torch.arange(20.0),
         8,
         mentions=("data", "torch.float32"),
+    )
+    expect.value_error(
+        "get_batch(torch.tensor([True, False] * 10), 2, 8)",
+        batching.get_batch,
+        torch.tensor([True, False] * 10),
+        2,
+        8,
+        mentions=("data", "torch.bool"),
+    )
+
+
+@pytest.mark.bad_input
+def test_get_batch_rejects_data_that_is_not_one_sequence():
+    expect.value_error(
+        "get_batch(torch.zeros(4, 5, dtype=torch.long), 2, 2)",
+        batching.get_batch,
+        torch.zeros(4, 5, dtype=torch.long),
+        2,
+        2,
+        mentions=("data", "1-D", "(4, 5)"),
     )

@@ -128,6 +128,25 @@ def test_generate_keeps_the_prompt_and_is_reproducible(B, T, n, seed):
     expect.equal(call + ": all ids in range(11)", inside, True)
 
 
+def test_a_vocabulary_of_one_id_is_a_vocabulary():
+    model = expect.returns(
+        "BigramLanguageModel(1)",
+        bigram.BigramLanguageModel,
+        1,
+        why="vocab_size must be at least 1, and 1 is: only 0 or less is refused",
+    )
+    idx = torch.zeros((1, 3), dtype=torch.long)
+    logits, loss = model(idx, idx)
+    expect.tensor_like("model(zeros (1, 3), zeros (1, 3))[0]", logits, (1, 3, 1), torch.float32)
+    expect.close(
+        "model(zeros (1, 3), zeros (1, 3))[1]",
+        loss,
+        torch.tensor(0.0),
+        atol=1e-6,
+        why="with one id, every prediction is certain: the loss is -log 1 = 0",
+    )
+
+
 @pytest.mark.bad_input
 def test_a_negative_max_new_tokens_is_a_value_error():
     model = bigram.BigramLanguageModel(5)
@@ -157,7 +176,7 @@ def test_targets_of_the_wrong_shape_are_a_value_error():
             model,
             idx,
             torch.zeros(shape, dtype=torch.long),
-            mentions=("targets", str(shape)),
+            mentions=("targets must", str(shape)),
         )
 
 
@@ -168,14 +187,15 @@ def test_idx_that_is_not_a_batch_of_long_ids_is_a_value_error():
         "model(torch.zeros((2, 3))), float ids",
         model,
         torch.zeros((2, 3)),
-        mentions=("idx", "torch.float32"),
+        mentions=("idx must", "torch.float32"),
     )
     expect.value_error(
         "model(torch.zeros(3, dtype=torch.long)), 1-D ids",
         model,
         torch.zeros(3, dtype=torch.long),
-        mentions=("idx", "(3,)"),
+        mentions=("idx must", "(3,)"),
     )
+    expect.value_error("model([[0, 1]]), a list", model, [[0, 1]], mentions=("idx must", "list"))
 
 
 @pytest.mark.bad_input
@@ -186,7 +206,7 @@ def test_ids_outside_the_vocabulary_are_a_value_error():
             f"model(torch.tensor([[0, {bad}]])) with vocab_size 5",
             model,
             torch.tensor([[0, bad]]),
-            mentions=("idx", "[0, 5)"),
+            mentions=("idx holds", "[0, 5)"),
         )
     idx = torch.zeros((1, 2), dtype=torch.long)
     expect.value_error(
@@ -194,7 +214,7 @@ def test_ids_outside_the_vocabulary_are_a_value_error():
         model,
         idx,
         torch.tensor([[0, 7]]),
-        mentions=("targets", "[0, 5)"),
+        mentions=("targets holds", "[0, 5)"),
     )
     expect.value_error(
         "model(idx, torch.zeros((1, 2))), float targets",
@@ -208,7 +228,7 @@ def test_ids_outside_the_vocabulary_are_a_value_error():
         model.generate,
         torch.tensor([[9]]),
         2,
-        mentions=("idx", "[0, 5)"),
+        mentions=("idx holds", "[0, 5)"),
     )
 
 

@@ -82,6 +82,29 @@ def test_layer_norm_equals_torch_layer_norm_in_values_and_gradients(z, offset, s
         expect.close(call + name, got, expected, atol=LN_ATOL, why=why)
 
 
+def test_layer_norm_takes_a_single_vector_and_an_eps_of_zero():
+    x = torch.tensor([1.0, 2.0, 3.0, 6.0])
+    ln = expect.returns(
+        "LayerNorm(4, eps=0.0)",
+        block.LayerNorm,
+        4,
+        eps=0.0,
+        why="eps may be 0: only a negative, NaN or infinite eps is refused",
+    )
+    expect.close(
+        "LayerNorm(4, eps=0.0)(tensor([1., 2., 3., 6.]))",
+        expect.returns(
+            "LayerNorm(4, eps=0.0)(x of shape (4,))",
+            ln,
+            x,
+            why="(..., dim) includes a single vector: (dim,) -> (dim,)",
+        ),
+        torch.nn.functional.layer_norm(x, (4,), eps=0.0),
+        atol=1e-6,
+        why="one vector is normalised like every row of a batch",
+    )
+
+
 def test_layer_norm_puts_eps_inside_the_square_root():
     # Variance 1e-6 is ten times smaller than eps: here sqrt(var + eps) and
     # sqrt(var) + eps differ by a factor of three.
@@ -107,6 +130,27 @@ def test_a_block_holds_attention_feed_forward_and_two_layer_norms():
     ):
         expect.equal(f"type(block.{name})", type(getattr(b, name, None)), kind)
     expect.equal("len(block.sa.heads)", len(b.sa.heads), 2, "n_head heads")
+
+
+def test_a_block_hands_its_dropout_on_and_drops_nothing_unless_asked():
+    blk = make_block(8, 2, dropout=0.5)
+    expect.equal(
+        "(blk.sa.dropout.p, blk.ffwd.net[-1].p) of Block(8, 2, ..., dropout=0.5)",
+        (blk.sa.dropout.p, blk.ffwd.net[-1].p),
+        (0.5, 0.5),
+        "MultiHeadAttention(n_embd, n_head, block_size, dropout) and FeedForward(n_embd, "
+        "dropout): both sub-layers get the block's dropout",
+    )
+    torch.default_generator.manual_seed(0)
+    quiet = block.Block(8, 2, BLOCK_SIZE)
+    x = torch.randn(2, BLOCK_SIZE, 8, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        expect.equal(
+            "Block(8, 2, BLOCK_SIZE) in training mode: blk(x) against blk.eval()(x)",
+            quiet.train()(x),
+            quiet.eval()(x),
+            "dropout defaults to 0.0: nothing is dropped, even while training",
+        )
 
 
 @given(strategies.embd_and_heads(max_head=3, max_head_size=4))
@@ -186,8 +230,8 @@ def test_x_with_another_channel_count_is_a_value_error():
 
 
 @pytest.mark.bad_input
-def test_a_negative_or_nan_eps_is_refused_naming_eps():
-    for bad in (-1e-5, float("nan")):
+def test_an_eps_that_is_not_a_finite_number_of_0_or_more_is_refused_naming_eps():
+    for bad in (-1e-5, float("nan"), float("inf"), True, "1e-5"):
         expect.value_error(
-            f"LayerNorm(8, eps={bad})", block.LayerNorm, 8, eps=bad, mentions=("eps", str(bad))
+            f"LayerNorm(8, eps={bad!r})", block.LayerNorm, 8, eps=bad, mentions=("eps", repr(bad))
         )

@@ -129,6 +129,18 @@ def test_train_takes_the_most_frequent_pair_and_breaks_ties_by_the_smallest():
     )
 
 
+def test_a_pair_whose_count_went_down_competes_with_its_new_count():
+    expect.equal(
+        "train_bpe('aa aa a', 258)",
+        bpe.train_bpe("aa aa a", 258),
+        [(32, 97), (97, 97)],
+        "merge 0 is (32, 97) (2 times, tied with (97, 97) and smaller); it turns ' aa' into "
+        "[256, 97], so (97, 97) is left once, in 'aa', and (256, 97) appears once: tied "
+        "again, the smaller (97, 97) wins. Every pair a merge touched must be counted anew, "
+        "the ones that lost occurrences as well as the new ones",
+    )
+
+
 def test_train_stops_when_no_chunk_has_two_ids_left():
     expect.equal(
         "train_bpe('aaaa', 1000)",
@@ -270,6 +282,62 @@ def test_encoding_twice_gives_the_same_ids():
     )
 
 
+def test_the_encode_cache_stops_growing_at_cache_limit(monkeypatch):
+    # CACHE_LIMIT is 100,000 chunks; the same rule is checked with a limit of 3
+    monkeypatch.setattr(implementation("bpe"), "CACHE_LIMIT", 3, raising=False)
+    tokenizer = bpe.BPETokenizer([(104, 101)])  # "he"
+    text = " one two three four five six seven he he"  # nine chunks, eight distinct
+    ids = tokenizer.encode(text)
+    expect.equal(
+        f"len(tokenizer.cache) after encode({text!r}) with CACHE_LIMIT = 3",
+        len(tokenizer.cache),
+        3,
+        "the cache keeps a new chunk only while it holds fewer than CACHE_LIMIT chunks: "
+        "on text with ever new chunks (a corpus, a chat) an unbounded cache grows "
+        "without end",
+    )
+    expect.equal(
+        f"encode({text!r}) once the cache is full",
+        ids,
+        spec_encode([(104, 101)], text),
+        "a chunk the full cache does not hold is still encoded, only not stored",
+    )
+    expect.equal(
+        "tokenizer.cache[' one'] after that encode",
+        tokenizer.cache.get(" one"),
+        [32, 111, 110, 101],
+        "the cache maps each chunk it keeps to that chunk's ids",
+    )
+
+
+def test_encode_looks_a_chunk_it_has_seen_up_in_the_cache():
+    tokenizer = bpe.BPETokenizer([])
+    tokenizer.cache["hi"] = [7, 7]  # not what "hi" encodes to: shows where the ids came from
+    expect.equal(
+        "encode('hi') with tokenizer.cache['hi'] = [7, 7]",
+        tokenizer.encode("hi"),
+        [7, 7],
+        "a chunk already in self.cache is looked up there, not merged again: a cache "
+        "that is written but never read saves nothing",
+    )
+
+
+def test_byte_zero_is_an_id_like_any_other():
+    tokenizer = bpe.BPETokenizer([(0, 0)])
+    expect.equal(
+        "BPETokenizer([(0, 0)]).encode('\\x00\\x00\\x00')",
+        tokenizer.encode("\x00\x00\x00"),
+        [256, 0],
+        "ids 0..255 are the bytes, 0 included: a merge may use byte 0",
+    )
+    expect.equal(
+        "BPETokenizer([(0, 0)]).decode([0, 72])",
+        tokenizer.decode([0, 72]),
+        "\x00H",
+        "id 0 is the byte 0, a valid id to decode",
+    )
+
+
 @given(strategies.id_sequences(vocab_size=300, min_len=0, max_len=40))
 @example(torch.tensor([0xE2, 0x82]))
 @example(torch.tensor([0xFF, 72]))
@@ -336,7 +404,7 @@ def test_an_unknown_id_is_refused_naming_it_and_its_position():
         "BPETokenizer([(97, 98)]).decode([97, 257, 98])",
         bpe.BPETokenizer([(97, 98)]).decode,
         [97, 257, 98],
-        mentions=("257", "position 1"),
+        mentions=("257", "position 1", "0..256"),
     )
 
 
@@ -346,7 +414,7 @@ def test_a_merge_of_ids_that_do_not_exist_yet_is_refused():
         "BPETokenizer([(97, 98), (257, 97)])",
         bpe.BPETokenizer,
         [(97, 98), (257, 97)],
-        mentions=("merges[1]", "257"),
+        mentions=("merges[1]", "257", "0..256"),
     )
 
 
@@ -359,7 +427,7 @@ def test_merge_refuses_a_new_id_below_256_naming_new_id():
             [1, 2],
             (1, 2),
             bad,
-            mentions=("new_id", "256", str(bad)),
+            mentions=("new_id", "256", str(bad), "0..255"),
         )
 
 
@@ -369,6 +437,7 @@ def test_decode_refuses_a_tensor_that_is_not_1d_integer_ids():
     for bad, shown in (
         (torch.tensor([[104, 105]]), "(1, 2)"),
         (torch.tensor([104.0, 105.0]), "torch.float32"),
+        (torch.tensor([True, False]), "torch.bool"),
     ):
         expect.value_error(
             f"BPETokenizer([]).decode(tensor of {shown})",
@@ -376,3 +445,46 @@ def test_decode_refuses_a_tensor_that_is_not_1d_integer_ids():
             bad,
             mentions=("ids", "1-D integer tensor", shown),
         )
+
+
+@pytest.mark.bad_input
+def test_a_vocab_size_that_is_not_an_int_is_refused():
+    for bad in (300.0, True):
+        expect.value_error(
+            f"train_bpe('abc', {bad!r})",
+            bpe.train_bpe,
+            "abc",
+            bad,
+            mentions=("vocab_size", "int", repr(bad)),
+        )
+
+
+@pytest.mark.bad_input
+def test_a_merge_that_is_not_a_pair_of_int_ids_is_refused():
+    for bad in ((97, 98, 99), (97, True), 97):
+        expect.value_error(
+            f"BPETokenizer([{bad!r}])",
+            bpe.BPETokenizer,
+            [bad],
+            mentions=("merges[0]", "pair", repr(bad)),
+        )
+
+
+@pytest.mark.bad_input
+def test_a_merge_made_twice_is_refused():
+    expect.value_error(
+        "BPETokenizer([(97, 98), (97, 98)])",
+        bpe.BPETokenizer,
+        [(97, 98), (97, 98)],
+        mentions=("merges[1]", "(97, 98)", "repeats"),
+    )
+
+
+@pytest.mark.bad_input
+def test_decode_refuses_true_as_an_id():
+    expect.value_error(
+        "BPETokenizer([]).decode([72, True])",
+        bpe.BPETokenizer([]).decode,
+        [72, True],
+        mentions=("True", "position 1"),
+    )

@@ -98,12 +98,42 @@ def test_dropout_acts_on_the_attention_weights_only_while_training():
         first, second = attn(x), attn(x)
         expect.equal("attn.eval(): attn(x) twice", second, first, "no dropout in eval mode")
         attn.train()
+        trained = attn(x)
+    kept = trained != 0  # what resid_dropout kept it scaled by 1 / (1 - 0.5) = 2
+    expect.equal(
+        "attn.train()(x) where resid_dropout kept it, against 2 * attn.eval()(x)",
+        bool((trained[kept] - 2 * first[kept]).abs().max() > 1e-3),
+        True,
+        "pass dropout_p=self.dropout to scaled_dot_product_attention while training: "
+        "resid_dropout alone would only zero or double each output",
+    )
+
+
+def test_nothing_is_dropped_unless_asked_and_the_dropout_is_carried_over():
+    torch.manual_seed(0)
+    attn = fast_attention.CausalSelfAttention(16, 2, 8)
+    x = torch.randn(2, 8, 16)
+    with torch.no_grad():
         expect.equal(
-            "attn.train(): attn(x) differs from eval mode's",
-            bool((attn(x) - first).abs().max() > 1e-3),
-            True,
-            "pass dropout_p=self.dropout to scaled_dot_product_attention while training",
+            "CausalSelfAttention(16, 2, 8) in training mode: attn(x) against attn.eval()(x)",
+            attn.train()(x),
+            attn.eval()(x),
+            "dropout defaults to 0.0: nothing is dropped, even while training",
         )
+    mha = multihead.MultiHeadAttention(16, 2, 8, dropout=0.3)
+    expect.equal(
+        "from_multihead(MultiHeadAttention(16, 2, 8, dropout=0.3)).dropout",
+        fast_attention.from_multihead(mha).dropout,
+        0.3,
+        "the sizes and the dropout come from mha: dropout = mha.dropout.p",
+    )
+    fused = fast_attention.FusedGPT(gpt.GPTConfig(**TINY, dropout=0.3))
+    expect.equal(
+        "[blk.sa.dropout for blk in FusedGPT(config with dropout=0.3).blocks]",
+        [blk.sa.dropout for blk in fused.blocks],
+        [0.3, 0.3],
+        "each block's CausalSelfAttention(n_embd, n_head, block_size, dropout) from config",
+    )
 
 
 def test_a_fused_gpt_has_the_teaching_gpts_parameters():
@@ -196,6 +226,15 @@ def test_bad_sizes_are_value_errors():
         8,
         mentions=("10", "3"),
     )
+    for n_embd, n_head in ((8, 0), (0, 1)):
+        expect.value_error(
+            f"CausalSelfAttention({n_embd}, {n_head}, 8)",
+            fast_attention.CausalSelfAttention,
+            n_embd,
+            n_head,
+            8,
+            mentions=(f"n_embd={n_embd}", f"n_head={n_head}"),
+        )
     attn = fast_attention.CausalSelfAttention(8, 2, 4)
     expect.value_error(
         "attn(x of length 5) with block_size 4",

@@ -56,6 +56,9 @@ def ids(B: int, T: int, seed: int) -> torch.Tensor:
 def test_a_cache_starts_empty_and_grows_along_the_time_axis():
     cache = kv_cache.KVCache()
     expect.equal("len(KVCache())", len(cache), 0, "nothing cached yet")
+    expect.equal(
+        "(KVCache().k, KVCache().v)", (cache.k, cache.v), (None, None), "k and v start as None"
+    )
     k1, v1 = torch.randn(1, 2, 3, 4), torch.randn(1, 2, 3, 4)
     k, v = cache.append(k1, v1)
     expect.equal("cache.append(k of (1, 2, 3, 4), v)[0]", k, k1)
@@ -166,6 +169,39 @@ def test_generate_cached_runs_in_eval_mode_and_restores_the_mode():
     )
 
 
+def test_with_the_previous_context_cached_only_the_last_id_is_computed():
+    model = model_for(0, block_size=8)
+    earlier_ids, idx = ids(1, 7, 1), ids(1, 8, 2)  # two different contexts
+    caches = caches_for(model)
+    with torch.no_grad():
+        kv_cache.forward_cached(model, earlier_ids, caches)  # 7 positions: L - 1 for L = 8
+        got = kv_cache.next_token_logits(model, idx, caches)
+        want = model(torch.cat([earlier_ids, idx[:, -1:]], dim=1))[0][:, -1]
+    expect.close(
+        "next_token_logits(model, idx of 8 ids, caches holding 7 positions of other ids), "
+        "block_size 8",
+        got,
+        want,
+        atol=ATOL,
+        why="caches holding L - 1 positions are the previous call's context, and L <= "
+        "block_size (L = 8 = block_size included): only the last id is run, against the "
+        "cached keys as they are. Rebuilding them every step would make the cache useless",
+    )
+
+
+def test_a_model_without_blocks_needs_no_caches():
+    model = model_for(0, n_layer=0)
+    idx = ids(2, 4, 0)
+    with torch.no_grad():
+        expect.close(
+            "forward_cached(model with n_layer=0, idx, [])",
+            kv_cache.forward_cached(model, idx, []),
+            model(idx)[0],
+            atol=ATOL,
+            why="no blocks, no caches: the ids start at position 0 (P is 0 without caches)",
+        )
+
+
 @pytest.mark.bad_input
 def test_bad_input_is_a_value_error():
     model = model_for(0)
@@ -210,7 +246,41 @@ def test_bad_input_is_a_value_error():
         model,
         ids(1, 2, 0),
         [kv_cache.KVCache()],
-        mentions=("1", "2"),
+        mentions=("1 caches", "2 blocks"),
+    )
+    caches = caches_for(model)
+    kv_cache.forward_cached(model, ids(1, 2, 0), caches)
+    expect.value_error(
+        "next_token_logits(model, idx of 5 ids, caches[:1]) for two blocks",
+        kv_cache.next_token_logits,
+        model,
+        ids(1, 5, 0),
+        caches[:1],
+        mentions=("1 caches", "2 blocks"),
+    )
+    expect.equal(
+        "len(caches[0]) after that ValueError",
+        len(caches[0]),
+        2,
+        "bad input is refused before anything changes: the caches are not cleared",
+    )
+    attn, cache = model.blocks[0].sa, kv_cache.KVCache()
+    for shape in ((1, 3, 6), (3, 8)):
+        expect.value_error(
+            f"attend(model.blocks[0].sa, x of shape {shape}, cache)",
+            kv_cache.attend,
+            attn,
+            torch.zeros(shape),
+            cache,
+            mentions=("x must", "n_embd=8", str(shape)),
+        )
+    expect.value_error(
+        "generate_cached(nn.Linear(2, 2), prompt, 3)",
+        kv_cache.generate_cached,
+        torch.nn.Linear(2, 2),
+        prompt,
+        3,
+        mentions=("FusedGPT", "a Linear without"),
     )
 
 
@@ -223,7 +293,7 @@ def test_ids_outside_the_vocabulary_are_a_value_error():
         model,
         torch.tensor([[0, VOCAB]]),
         3,
-        mentions=("idx", f"[0, {VOCAB})"),
+        mentions=("idx holds", f"[0, {VOCAB})"),
     )
     expect.value_error(
         f"forward_cached(model, torch.tensor([[-1]]), caches) with vocab_size {VOCAB}",
@@ -231,7 +301,7 @@ def test_ids_outside_the_vocabulary_are_a_value_error():
         model,
         torch.tensor([[-1]]),
         caches_for(model),
-        mentions=("idx", f"[0, {VOCAB})"),
+        mentions=("idx holds", f"[0, {VOCAB})"),
     )
 
 

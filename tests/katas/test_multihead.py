@@ -107,14 +107,14 @@ def test_no_output_of_multi_head_attention_depends_on_a_later_position(edit, see
 
 @pytest.mark.bad_input
 def test_n_embd_not_divisible_by_n_head_is_a_value_error():
-    for n_embd, n_head in ((10, 3), (8, 5)):
+    for n_embd, n_head in ((10, 3), (8, 5), (8, 0), (0, 1)):
         expect.value_error(
             f"MultiHeadAttention(n_embd={n_embd}, n_head={n_head}, ...)",
             multihead.MultiHeadAttention,
             n_embd,
             n_head,
             BLOCK_SIZE,
-            mentions=(str(n_embd), str(n_head)),
+            mentions=(f"n_embd={n_embd}", f"n_head={n_head}"),
         )
 
 
@@ -192,6 +192,30 @@ def test_dropout_acts_in_train_mode_and_not_in_eval_mode():
             True,
             "the dropout comes last, on the output itself: it zeroes about half of its "
             "256 numbers (the bias of the last Linear makes exact zeros otherwise unlikely)",
+        )
+
+
+def test_the_heads_get_the_dropout_and_nothing_is_dropped_unless_asked():
+    mha = make_mha(8, 2, dropout=0.5)
+    expect.equal(
+        "[head.dropout.p for head in MultiHeadAttention(8, 2, ..., dropout=0.5).heads]",
+        [head.dropout.p for head in mha.heads],
+        [0.5, 0.5],
+        "each Head(n_embd, head_size, block_size, dropout) drops its attention weights too",
+    )
+    x = torch.randn(2, BLOCK_SIZE, 8, generator=torch.Generator().manual_seed(0))
+    torch.default_generator.manual_seed(0)
+    for name, module in (
+        ("MultiHeadAttention(8, 2, BLOCK_SIZE)", multihead.MultiHeadAttention(8, 2, BLOCK_SIZE)),
+        ("FeedForward(8)", multihead.FeedForward(8)),
+    ):
+        with torch.no_grad():
+            trained, evaluated = module.train()(x), module.eval()(x)
+        expect.equal(
+            f"{name} in training mode: module(x) against module.eval()(x)",
+            trained,
+            evaluated,
+            "dropout defaults to 0.0: nothing is dropped, even while training",
         )
 
 

@@ -161,7 +161,7 @@ def test_adamw_weight_decay_is_decoupled_from_the_gradient():
 def test_adamw_skips_parameters_without_gradients_and_returns_the_closures_loss():
     p = torch.ones(3, requires_grad=True)
     q = torch.ones(3, requires_grad=True)
-    opt = optim.AdamW([p, q])
+    opt = optim.AdamW([q, p])
     loss = opt.step(lambda: (p * 2).sum().backward() or torch.tensor(7.0))
     expect.equal("opt.step(closure)", loss, torch.tensor(7.0), "step returns what closure() does")
     expect.equal(
@@ -170,6 +170,36 @@ def test_adamw_skips_parameters_without_gradients_and_returns_the_closures_loss(
         torch.ones(3),
         "a parameter without a gradient (p.grad is None) is left alone, decay included",
     )
+    expect.close(
+        "p, which comes after q in AdamW([q, p]), after opt.step()",
+        p.detach(),
+        torch.full((3,), 1.0 - 1e-3 * 0.01 - 1e-3),
+        atol=1e-6,
+        why="skipping q goes on with the next parameter (continue, not break): p decays "
+        "and moves by lr against its gradient",
+    )
+    expect.equal(
+        "opt.step() without a closure",
+        opt.step(),
+        None,
+        "no closure, no loss: step returns None, as torch's optimisers do",
+    )
+
+
+def test_adamw_accepts_a_learning_rate_and_betas_of_zero():
+    p = torch.tensor([1.0, -2.0], requires_grad=True)
+    p.grad = torch.tensor([0.5, 0.5])
+    opt = expect.returns(
+        "AdamW([p], lr=0.0, betas=(0.0, 0.0))",
+        optim.AdamW,
+        [p],
+        lr=0.0,
+        betas=(0.0, 0.0),
+        why="lr 0 (a frozen step) and betas of 0 (no averaging) are allowed: lr >= 0, "
+        "0 <= beta < 1",
+    )
+    opt.step()
+    expect.equal("p after a step with lr=0.0", p.detach(), torch.tensor([1.0, -2.0]))
 
 
 def test_cosine_lr_warms_up_decays_and_stays():
@@ -259,6 +289,37 @@ def test_clip_grad_norm_skips_parameters_without_gradients():
     expect.close("p.grad", p.grad, torch.tensor([0.6, 0.8]), atol=1e-6, why="scaled to norm 1")
 
 
+def test_clip_grad_norm_adds_1e_6_to_the_norm_before_dividing():
+    p, q = torch.zeros(1, requires_grad=True), torch.zeros(1, requires_grad=True)
+    p.grad, q.grad = torch.tensor([2e-6]), torch.tensor([2e-6])
+    optim.clip_grad_norm([p], 1e-6)
+    torch.nn.utils.clip_grad_norm_([q], 1e-6)
+    expect.close(
+        "p.grad after clip_grad_norm([p with grad [2e-6]], 1e-6)",
+        p.grad,
+        q.grad,
+        atol=0.0,
+        rtol=CLIP_RTOL,
+        why="scaled by max_norm / (norm + 1e-6) = 1e-6 / 3e-6, as torch's clip_grad_norm_: "
+        "on a norm this small the 1e-6 is a third of the divisor",
+    )
+    expect.equal(
+        "clip_grad_norm([a parameter without a gradient], 1.0)",
+        optim.clip_grad_norm([torch.zeros(2, requires_grad=True)], 1.0),
+        0.0,
+        "no gradient at all is a norm of 0.0",
+    )
+
+
+def test_cosine_lr_with_min_lr_equal_to_max_lr_is_a_warm_up_then_constant():
+    expect.equal(
+        "[cosine_lr(step, 0.1, 0.1, 2, 6) for step in range(8)]",
+        [round(optim.cosine_lr(s, 0.1, 0.1, 2, 6), 9) for s in range(8)],
+        [0.0, 0.05, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1],
+        "0 <= min_lr <= max_lr: min_lr may equal max_lr, and the decay is then flat",
+    )
+
+
 # -- bad input: given in the exercise, tested one by one ---------------------------
 
 
@@ -269,7 +330,7 @@ def test_cross_entropy_of_mismatched_shapes_is_refused():
         optim.cross_entropy,
         torch.zeros(4, 3),
         torch.zeros(5, dtype=torch.long),
-        mentions=("targets", "(5,)"),
+        mentions=("targets", "(5,)", "(N,) = (4,)"),
     )
 
 
@@ -280,7 +341,7 @@ def test_cross_entropy_of_a_target_outside_the_vocabulary_is_refused():
         optim.cross_entropy,
         torch.zeros(2, 3),
         torch.tensor([0, 3]),
-        mentions=("targets[1]", "3"),
+        mentions=("targets[1]", "3", "0..2"),
     )
 
 
@@ -332,3 +393,64 @@ def test_clip_grad_norm_with_a_max_norm_of_zero_is_refused():
     expect.value_error(
         "clip_grad_norm([p], 0.0)", optim.clip_grad_norm, [p], 0.0, mentions=("max_norm",)
     )
+
+
+@pytest.mark.bad_input
+def test_cross_entropy_of_logits_that_are_not_a_float_matrix_is_refused():
+    targets = torch.tensor([0, 1])
+    for bad, shown in (
+        ([[0.0, 1.0], [1.0, 0.0]], "list"),
+        (torch.zeros(2), "(2,)"),
+        (torch.zeros(2, 3, dtype=torch.long), "(2, 3)"),
+    ):
+        expect.value_error(
+            f"cross_entropy(logits: {shown}, targets)",
+            optim.cross_entropy,
+            bad,
+            targets,
+            mentions=("logits", "float tensor of shape (N, V)", shown),
+        )
+
+
+@pytest.mark.bad_input
+def test_cross_entropy_of_targets_that_are_not_long_ids_is_refused():
+    for bad in ([0, 1], torch.tensor([0.0, 1.0])):
+        expect.value_error(
+            f"cross_entropy(torch.zeros(2, 3), {bad!r})",
+            optim.cross_entropy,
+            torch.zeros(2, 3),
+            bad,
+            mentions=("targets", "long tensor"),
+        )
+
+
+@pytest.mark.bad_input
+def test_cross_entropy_of_no_rows_is_refused():
+    expect.value_error(
+        "cross_entropy(torch.zeros(0, 3), torch.zeros(0, dtype=torch.long))",
+        optim.cross_entropy,
+        torch.zeros(0, 3),
+        torch.zeros(0, dtype=torch.long),
+        mentions=("targets", "N >= 1"),
+    )
+
+
+@pytest.mark.bad_input
+def test_adamw_with_eps_or_weight_decay_out_of_range_is_refused():
+    p = torch.zeros(2, requires_grad=True)
+    for name, bad in (("eps", 0.0), ("weight_decay", -0.1)):
+        expect.value_error(
+            f"AdamW([p], {name}={bad})",
+            optim.AdamW,
+            [p],
+            **{name: bad},
+            mentions=(name, str(bad)),
+        )
+
+
+@pytest.mark.bad_input
+def test_cosine_lr_with_a_negative_step_or_warm_up_is_refused():
+    for args, name in (((-1, 1.0, 0.1, 2, 6), "step"), ((0, 1.0, 0.1, -1, 6), "warmup_steps")):
+        expect.value_error(
+            f"cosine_lr{args}", optim.cosine_lr, *args, mentions=(f"{name} must", "-1")
+        )

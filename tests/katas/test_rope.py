@@ -76,6 +76,23 @@ def test_the_frequencies_are_cos_and_sin_of_position_times_base_to_the_minus_2i_
         atol=ATOL,
         why="the default base is 10000.0",
     )
+    _, sin = rope.rope_frequencies(4, 1001)
+    expect.close(
+        "rope_frequencies(4, 1001)[1][1000]",
+        sin[1000],
+        torch.tensor([math.sin(1000.0), math.sin(10.0)]),
+        atol=ATOL,
+        why="the default base is 10000.0: f_1 = 10000 ** -0.5 = 0.01, so 1000 steps turn "
+        "pair 1 by 10 radians (a base of 10001 would be 5e-4 off there)",
+    )
+    cos, _ = rope.rope_frequencies(2, 2, base=0.5)
+    expect.close(
+        "rope_frequencies(2, 2, base=0.5)[0]",
+        cos,
+        torch.tensor([[1.0], [math.cos(1.0)]]),
+        atol=ATOL,
+        why="any positive finite base is a base, 1 or less too (pair 0 always turns 1 radian)",
+    )
 
 
 @given(head_sizes, st.integers(1, 6), st.integers(0, 20), strategies.seeds)
@@ -107,6 +124,19 @@ def test_position_zero_is_the_identity(head_size, lead, T, seed):
         x,
         atol=ATOL,
         why="the angle at position 0 is 0 for every pair: nothing turns",
+    )
+
+
+def test_turning_keeps_xs_dtype():
+    cos, sin = rope.rope_frequencies(4, 8)
+    x = torch.ones(3, 4, dtype=torch.bfloat16)
+    expect.tensor_like(
+        "apply_rope(x of dtype bfloat16, cos and sin of float32, positions)",
+        rope.apply_rope(x, cos, sin, torch.arange(3)),
+        (3, 4),
+        torch.bfloat16,
+        "cos and sin are cast to x's dtype: under bf16 autocast, float32 tables would turn q "
+        "and k into float32",
     )
 
 
@@ -174,7 +204,7 @@ def test_positions_outside_the_table_are_refused():
         cos,
         sin,
         torch.tensor([7, 8]),
-        mentions=("positions", "8"),
+        mentions=("positions", "8", "0 .. 7"),
     )
     expect.value_error(
         "apply_rope(x of shape (2, 4), cos, sin, positions of shape (3,))",
@@ -225,6 +255,28 @@ def test_rope_attention_has_fused_projections_and_no_position_table():
     )
 
 
+def test_the_heads_are_merged_back_in_place_before_c_proj():
+    n_embd, n_head, T = 8, 2, 5
+    attn = rope.RopeAttention(n_embd, n_head, window=1).eval()
+    with torch.no_grad():  # values = x and c_proj = the identity: the output is y itself
+        attn.c_attn.weight.zero_()
+        attn.c_attn.weight[2 * n_embd :] = torch.eye(n_embd)
+        attn.c_proj.weight.copy_(torch.eye(n_embd))
+    x = vectors((1, T, n_embd), 0)
+    with torch.no_grad():
+        got = attn(x)
+    expect.close(
+        f"RopeAttention({n_embd}, {n_head}, window=1)(x) with the values and c_proj the identity",
+        got,
+        x,
+        atol=ATOL,
+        why="with a window of 1 each position sees itself only, so y holds each position's "
+        "own value and the output is x again - unless the heads are merged out of place: "
+        "y (B, n_head, T, head_size) must be transposed to (B, T, n_head, head_size) "
+        "before .view(B, T, n_embd), or the view mixes positions and heads",
+    )
+
+
 @given(
     strategies.embd_and_heads(max_head_size=4).map(lambda e: (2 * e[0], e[1])),
     st.integers(1, 5),
@@ -257,7 +309,7 @@ def test_rope_attention_is_banded_attention_over_turned_queries_and_keys(sizes, 
             attn.c_proj(y),
             atol=SHIFT_ATOL,
             why="q and k turned to their positions (v not), scaled by head_size ** -0.5, "
-            "position t sees t - window + 1 .. t, then c_proj",
+            "position t sees t - window + 1 .. t, the heads merged back in place, then c_proj",
         )
 
 
@@ -302,6 +354,38 @@ def test_rope_attention_is_the_same_wherever_the_window_stands(window, s, extra,
     )
 
 
+def test_the_rotation_table_is_made_once_and_grows_to_twice_its_rows():
+    attn = attention(8, 2, 3, 0)
+    with torch.no_grad():
+        attn(vectors((1, 5, 8), 0))
+        table = attn._cos
+        attn(vectors((1, 5, 8), 1))
+        expect.equal(
+            "attn._cos after a second forward of 5 positions is the first one's table",
+            attn._cos is table,
+            True,
+            "forward takes its table from self._rope_table(T, x.device), which keeps it: a "
+            "step of generation must not recompute a table as long as the text",
+        )
+        got = attn(vectors((1, 6, 8), 2))
+    expect.equal(
+        "len(attn._cos) after forwards of 5, then 6 positions",
+        len(attn._cos),
+        10,
+        "a longer text makes the table again with twice the rows (max(6, 2 * 5))",
+    )
+    fresh = attention(8, 2, 3, 0)
+    with torch.no_grad():
+        want = fresh(vectors((1, 6, 8), 2))
+    expect.close(
+        "attn(x of 6 positions) after x of 5 positions, against a fresh attention",
+        got,
+        want,
+        atol=ATOL,
+        why="the table grows to the longer text: position p is row p, whatever came before",
+    )
+
+
 def test_rope_attention_reads_any_length_and_forgets_what_left_the_window():
     attn = attention(8, 2, 3, 0)
     x = vectors((1, 40, 8), 0)
@@ -316,6 +400,37 @@ def test_rope_attention_reads_any_length_and_forgets_what_left_the_window():
         want[:, 32:],
         atol=ATOL,
         why="position 32 sees 30, 31, 32 only: what lies further back is out of its window",
+    )
+
+
+def test_there_is_no_dropout_unless_asked_for():
+    attn = attention(16, 2, 4, 0).train()
+    x = vectors((2, 8, 16), 0)
+    with torch.no_grad():
+        expect.equal(
+            "RopeAttention(16, 2, 4) in training mode: attn(x) against attn.eval()(x)",
+            attn(x),
+            attn.eval()(x),
+            "dropout defaults to 0.0: nothing is dropped, even while training",
+        )
+
+
+@pytest.mark.parametrize("T", [3, 8])
+def test_dropout_reaches_the_attention_weights_whatever_the_length(T):
+    torch.default_generator.manual_seed(0)
+    attn = rope.RopeAttention(16, 2, 4, dropout=0.5)
+    x = vectors((2, T, 16), 0)
+    with torch.no_grad():
+        first = attn.eval()(x)
+        trained = attn.train()(x)
+    kept = trained != 0  # what resid_dropout kept it scaled by 1 / (1 - 0.5) = 2
+    expect.equal(
+        f"attn.train()(x of {T} positions) where resid_dropout kept it, against 2 * attn.eval()(x)",
+        bool((trained[kept] - 2 * first[kept]).abs().max() > 1e-3),
+        True,
+        f"dropout_p=self.dropout goes to scaled_dot_product_attention while training, in both "
+        f"branches (T = {T} {'<=' if T <= 4 else '>'} window 4): resid_dropout alone would only "
+        f"zero or double each output",
     )
 
 
@@ -340,21 +455,26 @@ def test_bad_attention_sizes_are_refused():
         "RopeAttention(10, 3, 4)", rope.RopeAttention, 10, 3, 4, mentions=("10", "3")
     )
     expect.value_error(
-        "RopeAttention(6, 2, 4)", rope.RopeAttention, 6, 2, 4, mentions=("head_size", "3")
+        "RopeAttention(6, 2, 4)",
+        rope.RopeAttention,
+        6,
+        2,
+        4,
+        mentions=("head_size", "= 3 must be even"),
     )
     expect.value_error("RopeAttention(8, 2, 0)", rope.RopeAttention, 8, 2, 0, mentions=("window",))
 
 
 @pytest.mark.bad_input
 def test_a_base_that_is_not_a_positive_finite_number_is_refused_naming_the_base():
-    for bad in (0.0, -1.0, float("nan")):
+    for bad in (0.0, -1.0, float("nan"), float("inf"), True, "10000"):
         expect.value_error(
-            f"rope_frequencies(4, 8, base={bad})",
+            f"rope_frequencies(4, 8, base={bad!r})",
             rope.rope_frequencies,
             4,
             8,
             base=bad,
-            mentions=("base", str(bad)),
+            mentions=("base", repr(bad)),
         )
 
 
@@ -380,11 +500,38 @@ def test_x_with_another_channel_count_is_refused_naming_n_embd():
             f"RopeAttention(8, 2, 4)(x of shape {shape})",
             attn,
             torch.zeros(shape),
-            mentions=("x", "n_embd=8", str(shape)),
+            mentions=("x must have shape", "n_embd=8", str(shape)),
         )
         expect.value_error(
             f"RopeAttention(8, 2, 4).split_heads(t of shape {shape})",
             attn.split_heads,
             torch.zeros(shape),
-            mentions=("t", "n_embd=8", str(shape)),
+            mentions=("t must have shape", "n_embd=8", str(shape)),
+        )
+
+
+@pytest.mark.bad_input
+def test_max_positions_below_one_is_refused_naming_it():
+    expect.value_error(
+        "rope_frequencies(4, 0)", rope.rope_frequencies, 4, 0, mentions=("max_positions", "0")
+    )
+
+
+@pytest.mark.bad_input
+def test_cos_and_sin_that_do_not_fit_the_head_size_are_refused():
+    cos, sin = rope.rope_frequencies(4, 8)
+    wide = torch.zeros(8, 3)
+    for name, c, s, shown in (
+        ("cos and sin of 3 columns", wide, wide, "(8, 3) and (8, 3)"),
+        ("sin of 7 rows", cos, sin[:7], "(8, 2) and (7, 2)"),
+        ("cos of one dimension", cos[:, 0], sin, "(8,) and (8, 2)"),
+    ):
+        expect.value_error(
+            f"apply_rope(x of shape (2, 4), {name}, positions)",
+            rope.apply_rope,
+            torch.zeros(2, 4),
+            c,
+            s,
+            torch.arange(2),
+            mentions=("(max_positions, 2)", "head_size 4,", shown),
         )

@@ -99,6 +99,23 @@ def test_temperature_zero_is_the_argmax(logits):
     )
 
 
+def test_greedy_decoding_takes_the_argmax_without_dividing_by_the_temperature():
+    logits = torch.tensor([[0.0, -1.0, -2.0], [1.0, float("inf"), 0.0], [float("-inf")] * 3])
+    expect.equal(
+        "sample_next(tensor([[0, -1, -2], [1, inf, 0], [-inf, -inf, -inf]]), temperature=0)",
+        expect.returns(
+            "sample_next(logits, temperature=0)",
+            sampling.sample_next,
+            logits,
+            temperature=0,
+            why="greedy decoding needs no division and no softmax, so every row has an argmax",
+        ),
+        torch.tensor([[0], [1], [0]]),
+        "temperature 0 is the argmax of the logits as they are: no division (0 / 0 is NaN), "
+        "no softmax, so a largest logit of 0, of +inf or of -inf still has its argmax",
+    )
+
+
 @given(strategies.logit_batches(), strategies.seeds)
 def test_top_k_of_one_is_the_argmax(logits, seed):
     call = f"sample_next(logits of shape {tuple(logits.shape)}, top_k=1, generator=g)"
@@ -146,6 +163,22 @@ def test_top_p_filter_keeps_the_smallest_set_that_reaches_p():
             sampling.top_p_filter(FOUR, p),
             FOUR.masked_fill(~keep, float("-inf")),
             f"the likeliest ids until their mass reaches {p}: the {kept} likeliest",
+        )
+
+
+def test_top_p_stops_as_soon_as_the_likelier_ids_hold_exactly_p():
+    # four equally likely ids: probabilities 1/4 each, and masses 1/4, 1/2, 3/4 exact in
+    # float32, so an id whose likelier ids hold exactly p is on the edge, with no rounding
+    uniform = torch.zeros(1, 4)
+    for p, kept in ((0.25, 1), (0.5, 2), (0.75, 3)):
+        filtered = sampling.top_p_filter(uniform, p)
+        expect.equal(
+            f"the number of ids top_p_filter(torch.zeros(1, 4), {p}) keeps (not -inf)",
+            int(torch.isfinite(filtered).sum()),
+            kept,
+            f"the nucleus is complete once its mass reaches p: {kept} ids of 1/4 hold {p} "
+            f"already, so the next one is out (an id stays only while the likelier ids hold "
+            f"less than p, not while they hold p or less)",
         )
 
 
@@ -256,4 +289,55 @@ def test_a_temperature_so_small_that_the_logits_overflow_is_refused():
         FOUR,
         temperature=1e-40,
         mentions=("temperature", "1e-40", "too small"),
+    )
+
+
+@pytest.mark.bad_input
+def test_logits_that_are_not_a_float_tensor_are_refused_naming_the_type():
+    expect.value_error(
+        "sample_next([[0.0, 1.0]])",
+        sampling.sample_next,
+        [[0.0, 1.0]],
+        mentions=("logits", "float", "list"),
+    )
+    expect.value_error(
+        "sample_next(torch.tensor([[1, 2]]))",
+        sampling.sample_next,
+        torch.tensor([[1, 2]]),
+        mentions=("logits", "float"),
+    )
+
+
+@pytest.mark.bad_input
+def test_logits_over_an_empty_vocabulary_are_refused():
+    expect.value_error(
+        "sample_next(torch.zeros(2, 0))",
+        sampling.sample_next,
+        torch.zeros(2, 0),
+        mentions=("logits", "(2, 0)"),
+    )
+
+
+@pytest.mark.bad_input
+def test_a_row_with_inf_or_only_minus_inf_is_refused_naming_the_row():
+    for row, words in (
+        ([float("inf"), 0.0], ("logits[1]", "+inf")),
+        ([float("-inf")] * 2, ("logits[1]", "-inf")),
+    ):
+        expect.value_error(
+            f"sample_next(tensor([[0, 1], {row}]))",
+            sampling.sample_next,
+            torch.tensor([[0.0, 1.0], row]),
+            mentions=words,
+        )
+
+
+@pytest.mark.bad_input
+def test_a_top_k_of_true_is_refused():
+    expect.value_error(
+        "sample_next(logits, top_k=True)",
+        sampling.sample_next,
+        FOUR,
+        top_k=True,
+        mentions=("top_k", "True"),
     )

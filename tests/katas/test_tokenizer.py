@@ -159,12 +159,22 @@ def test_decode_rejects_a_2d_or_float_tensor():
         ITOS,
         mentions=("integer",),
     )
+    expect.value_error(
+        "decode(torch.tensor([True, False]), itos)",
+        tokenizer.decode,
+        torch.tensor([True, False]),
+        ITOS,
+        mentions=("1-D integer tensor", "torch.bool"),
+    )
 
 
 @pytest.mark.bad_input
 def test_a_vocab_with_a_repeated_character_is_not_a_bijection():
     expect.value_error(
-        "build_lookup(['a', 'b', 'a'])", tokenizer.build_lookup, ["a", "b", "a"], mentions=("'a'",)
+        "build_lookup(['a', 'b', 'a'])",
+        tokenizer.build_lookup,
+        ["a", "b", "a"],
+        mentions=("repeats ['a']",),
     )
     expect.value_error("build_lookup(['ab'])", tokenizer.build_lookup, ["ab"], mentions=("'ab'",))
 
@@ -176,7 +186,7 @@ def test_decode_rejects_ids_that_are_not_integers():
         tokenizer.decode,
         [1.0, 2.0],
         ITOS,
-        mentions=("ids[0]", "1.0", "integers"),
+        mentions=("ids[0]", "1.0", "a float", "integers"),
     )
     expect.value_error(
         "decode([0, True], itos)", tokenizer.decode, [0, True], ITOS, mentions=("ids[1]", "True")

@@ -86,8 +86,9 @@ def test_train_step_starts_from_fresh_gradients():
 def test_train_returns_one_loss_per_step_and_is_deterministic(seed):
     data = torch.randint(13, (300,), generator=torch.Generator().manual_seed(seed))
     runs = []
-    for _ in range(2):
+    for run in range(2):
         model = small_model(seed)
+        torch.default_generator.manual_seed(1000 + run)  # a global generator unlike the other run's
         runs.append(
             training.train(
                 model, data, 5, 4, 8, lr=1e-2, generator=torch.Generator().manual_seed(seed)
@@ -99,7 +100,25 @@ def test_train_returns_one_loss_per_step_and_is_deterministic(seed):
         "train(...) twice with the same seeds",
         runs[1],
         runs[0],
-        "batches come from get_batch with the generator you are given",
+        "batches come from get_batch with the generator you are given, not from torch's "
+        "global generator (seeded differently before each of the two runs)",
+    )
+
+
+def test_train_uses_adamw_with_a_default_lr_of_1e_3():
+    data = torch.randint(13, (200,), generator=torch.Generator().manual_seed(0))
+    model, theirs = small_model(), small_model()
+    training.train(model, data, 1, 4, 8, generator=torch.Generator().manual_seed(3))
+    x, y = batching.get_batch(data, 4, 8, torch.Generator().manual_seed(3))
+    optimizer = torch.optim.AdamW(theirs.parameters(), lr=1e-3)
+    theirs(x, y)[1].backward()
+    optimizer.step()
+    expect.close(
+        "the embedding after train(model, data, 1, 4, 8) without an lr",
+        model.token_embedding_table.weight.detach(),
+        theirs.token_embedding_table.weight.detach(),
+        atol=1e-7,
+        why="one step of torch.optim.AdamW with lr=1e-3, the default, on the first batch",
     )
 
 
@@ -190,6 +209,15 @@ def test_estimate_loss_is_the_mean_of_the_batch_losses():
         round(got["val"], 5),
         round(sum(losses) / 3, 5),
         "average eval_iters losses of batches drawn with the given generator",
+    )
+    one = training.estimate_loss(
+        model, {"val": data}, 4, 8, 1, generator=torch.Generator().manual_seed(5)
+    )
+    expect.equal(
+        "round(estimate_loss(..., eval_iters=1)['val'], 5)",
+        round(one["val"], 5),
+        round(losses[0], 5),
+        "one iteration is allowed (only fewer than 1 is refused): the loss of one batch",
     )
 
 

@@ -80,3 +80,34 @@ def test_an_impl_that_is_no_folder_is_refused_in_one_line(tmp_path):
     assert run.returncode == 2
     assert run.stderr.strip().count("\n") == 0
     assert "neither exercises, solutions nor a folder" in run.stderr
+
+
+def test_a_folder_may_word_its_value_errors_otherwise_and_one_note_lists_them(tmp_path):
+    root = scratch(tmp_path, "tokenizer")
+    mine = own_tokenizer(tmp_path / "mine")
+    text = mine.read_text(encoding="utf-8")
+    reworded = text.replace(": ids must be integers", ": not a whole number")
+    assert reworded != text
+    mine.write_text(reworded, encoding="utf-8")
+
+    run = gptkata(root, "test", "--impl", str(tmp_path / "mine"))
+
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.count("worded otherwise than the reference's") == 1, run.stdout
+    listed = [line for line in run.stdout.splitlines() if "does not mention" in line]
+    assert len(listed) == 1 and "decode([1.0, 2.0], itos)" in listed[0], run.stdout
+    assert "'integers'" in listed[0], listed
+
+
+def test_exercises_and_solutions_still_have_their_value_errors_worded_as_the_docstrings_say(
+    tmp_path,
+):
+    root = scratch(tmp_path, "tokenizer")
+    solution = root / "solutions" / "tokenizer.py"
+    text = solution.read_text(encoding="utf-8")
+    solution.write_text(text.replace(": ids must be integers", ": not a whole number"))
+
+    run = gptkata(root, "test", "--impl", "solutions")
+
+    assert run.returncode == 1
+    assert "a ValueError whose message mentions 'integers'" in run.stdout, run.stdout
