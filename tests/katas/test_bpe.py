@@ -1,15 +1,10 @@
 """Kata 12 - byte-level BPE: split, merge, train, encode and decode.
 
-The specifications are plain loops written here: training recounts every pair of
-every chunk for every merge (slow, obviously right), and encoding applies the
-merges one by one in training order. The implementation must agree with both. Every
-text is small (at most a few thousand characters): the corpus-sized figures are
-`make bench`'s job, never a test's.
+The texts and the specifications the implementation must agree with (training that
+recounts every pair for every merge, encoding that applies the merges one by one in
+training order) come from bpe_cases.py. Every text is small (at most a few thousand
+characters): the corpus-sized figures are `make bench`'s job, never a test's.
 """
-
-from collections import Counter
-from functools import cache
-from itertools import pairwise
 
 import pytest
 import torch
@@ -17,66 +12,9 @@ from hypothesis import example, given
 
 from gptkata.kata.select import Lazy, implementation
 from tests import expect, strategies
+from tests.katas.bpe_cases import TRAINING_TEXT, UNICODE_EXAMPLES, spec_encode, spec_train, trained
 
 bpe = Lazy(implementation, "bpe")
-
-# Words that repeat, several bytes per character among them: an accent, a combining
-# acute accent (e + U+0301), a dash, emoji with a skin tone and a flag.
-TRAINING_TEXT = (
-    "First Citizen: we are accounted poor citizens, the patricians good.\n"
-    "Caf\u00e9, na\u00efve, cafe\u0301 \U0001f600\U0001f600 \U0001f44d\U0001f3fd \u2014 "
-    "the the the 42 42 \U0001f1eb\U0001f1f7\n"
-) * 3
-UNICODE_EXAMPLES = (
-    "\U0001f600\U0001f44d\U0001f3fd caf\u00e9 cafe\u0301 \U0001f1eb\U0001f1f7",
-    "e\u0301\u0301\u0301 \u0915\u094d\u0937 \u4e2d\u6587 \U0001f468\u200d\U0001f469\u200d\U0001f467",
-    "",
-    "   \n\n\t it's  ",
-)
-
-
-@cache
-def trained():
-    """The tokenizer of TRAINING_TEXT, 300 ids (learned once per run)."""
-    return bpe.BPETokenizer.train(TRAINING_TEXT, 300)
-
-
-def spec_merge(ids, pair, new_id):
-    """The merge, as the specification: left to right, an id used at most once."""
-    out, i = [], 0
-    while i < len(ids):
-        if tuple(ids[i : i + 2]) == tuple(pair):
-            out.append(new_id)
-            i += 2
-        else:
-            out.append(ids[i])
-            i += 1
-    return out
-
-
-def spec_train(text, vocab_size):
-    """BPE training the slow, obvious way: recount everything for every merge."""
-    words = [list(chunk.encode("utf-8")) for chunk in bpe.split_text(text)]
-    merges = []
-    while len(merges) < vocab_size - 256:
-        counts = Counter(pair for ids in words for pair in pairwise(ids))
-        if not counts:
-            break
-        pair = min(counts, key=lambda p: (-counts[p], p))  # most frequent, then smallest
-        merges.append(pair)
-        words = [spec_merge(ids, pair, 255 + len(merges)) for ids in words]
-    return merges
-
-
-def spec_encode(merges, text):
-    """Encoding as the specification: each chunk's bytes, then every merge in order."""
-    out = []
-    for chunk in bpe.split_text(text):
-        ids = list(chunk.encode("utf-8"))
-        for i, pair in enumerate(merges):
-            ids = spec_merge(ids, pair, 256 + i)
-        out.extend(ids)
-    return out
 
 
 def test_split_keeps_a_words_leading_space_and_splits_off_punctuation():
@@ -330,12 +268,8 @@ def test_byte_zero_is_an_id_like_any_other():
         [256, 0],
         "ids 0..255 are the bytes, 0 included: a merge may use byte 0",
     )
-    expect.equal(
-        "BPETokenizer([(0, 0)]).decode([0, 72])",
-        tokenizer.decode([0, 72]),
-        "\x00H",
-        "id 0 is the byte 0, a valid id to decode",
-    )
+    call, why = "BPETokenizer([(0, 0)]).decode([0, 72])", "id 0 is the byte 0, a valid id to decode"
+    expect.equal(call, tokenizer.decode([0, 72]), "\x00H", why)
 
 
 @given(strategies.id_sequences(vocab_size=300, min_len=0, max_len=40))
@@ -374,12 +308,9 @@ def test_on_shakespeare_the_tokens_are_pieces_of_words(corpus_text):
 
 def test_decode_reads_a_1d_tensor_of_ids_as_its_list():
     tokenizer = bpe.BPETokenizer([(104, 105)])
-    expect.equal(
-        "BPETokenizer([(104, 105)]).decode(torch.tensor([104, 105, 256]))",
-        tokenizer.decode(torch.tensor([104, 105, 256])),
-        "hihi",
-        "a model's samples are a tensor: decode reads them as the ints they hold",
-    )
+    call = "BPETokenizer([(104, 105)]).decode(torch.tensor([104, 105, 256]))"
+    why = "a model's samples are a tensor: decode reads them as the ints they hold"
+    expect.equal(call, tokenizer.decode(torch.tensor([104, 105, 256])), "hihi", why)
 
 
 # -- bad input: given in the exercise, tested one by one ---------------------------
@@ -400,35 +331,24 @@ def test_text_that_is_not_a_str_is_refused():
 
 
 def test_an_unknown_id_is_refused_naming_it_and_its_position():
-    expect.value_error(
+    call, mentions = (
         "BPETokenizer([(97, 98)]).decode([97, 257, 98])",
-        bpe.BPETokenizer([(97, 98)]).decode,
-        [97, 257, 98],
-        mentions=("257", "position 1", "0..256"),
+        ("257", "position 1", "0..256"),
     )
+    expect.value_error(call, bpe.BPETokenizer([(97, 98)]).decode, [97, 257, 98], mentions=mentions)
 
 
 @pytest.mark.bad_input
 def test_a_merge_of_ids_that_do_not_exist_yet_is_refused():
-    expect.value_error(
-        "BPETokenizer([(97, 98), (257, 97)])",
-        bpe.BPETokenizer,
-        [(97, 98), (257, 97)],
-        mentions=("merges[1]", "257", "0..256"),
-    )
+    call, mentions = "BPETokenizer([(97, 98), (257, 97)])", ("merges[1]", "257", "0..256")
+    expect.value_error(call, bpe.BPETokenizer, [(97, 98), (257, 97)], mentions=mentions)
 
 
 @pytest.mark.bad_input
 def test_merge_refuses_a_new_id_below_256_naming_new_id():
     for bad in (255, 0):
-        expect.value_error(
-            f"merge([1, 2], (1, 2), {bad})",
-            bpe.merge,
-            [1, 2],
-            (1, 2),
-            bad,
-            mentions=("new_id", "256", str(bad), "0..255"),
-        )
+        call, mentions = f"merge([1, 2], (1, 2), {bad})", ("new_id", "256", str(bad), "0..255")
+        expect.value_error(call, bpe.merge, [1, 2], (1, 2), bad, mentions=mentions)
 
 
 @pytest.mark.bad_input
@@ -439,52 +359,34 @@ def test_decode_refuses_a_tensor_that_is_not_1d_integer_ids():
         (torch.tensor([104.0, 105.0]), "torch.float32"),
         (torch.tensor([True, False]), "torch.bool"),
     ):
-        expect.value_error(
+        call, mentions = (
             f"BPETokenizer([]).decode(tensor of {shown})",
-            tokenizer.decode,
-            bad,
-            mentions=("ids", "1-D integer tensor", shown),
+            ("ids", "1-D integer tensor", shown),
         )
+        expect.value_error(call, tokenizer.decode, bad, mentions=mentions)
 
 
 @pytest.mark.bad_input
 def test_a_vocab_size_that_is_not_an_int_is_refused():
     for bad in (300.0, True):
-        expect.value_error(
-            f"train_bpe('abc', {bad!r})",
-            bpe.train_bpe,
-            "abc",
-            bad,
-            mentions=("vocab_size", "int", repr(bad)),
-        )
+        call, mentions = f"train_bpe('abc', {bad!r})", ("vocab_size", "int", repr(bad))
+        expect.value_error(call, bpe.train_bpe, "abc", bad, mentions=mentions)
 
 
 @pytest.mark.bad_input
 def test_a_merge_that_is_not_a_pair_of_int_ids_is_refused():
     for bad in ((97, 98, 99), (97, True), 97):
-        expect.value_error(
-            f"BPETokenizer([{bad!r}])",
-            bpe.BPETokenizer,
-            [bad],
-            mentions=("merges[0]", "pair", repr(bad)),
-        )
+        call, mentions = f"BPETokenizer([{bad!r}])", ("merges[0]", "pair", repr(bad))
+        expect.value_error(call, bpe.BPETokenizer, [bad], mentions=mentions)
 
 
 @pytest.mark.bad_input
 def test_a_merge_made_twice_is_refused():
-    expect.value_error(
-        "BPETokenizer([(97, 98), (97, 98)])",
-        bpe.BPETokenizer,
-        [(97, 98), (97, 98)],
-        mentions=("merges[1]", "(97, 98)", "repeats"),
-    )
+    call, mentions = "BPETokenizer([(97, 98), (97, 98)])", ("merges[1]", "(97, 98)", "repeats")
+    expect.value_error(call, bpe.BPETokenizer, [(97, 98), (97, 98)], mentions=mentions)
 
 
 @pytest.mark.bad_input
 def test_decode_refuses_true_as_an_id():
-    expect.value_error(
-        "BPETokenizer([]).decode([72, True])",
-        bpe.BPETokenizer([]).decode,
-        [72, True],
-        mentions=("True", "position 1"),
-    )
+    call, mentions = "BPETokenizer([]).decode([72, True])", ("True", "position 1")
+    expect.value_error(call, bpe.BPETokenizer([]).decode, [72, True], mentions=mentions)

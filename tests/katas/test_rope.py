@@ -1,14 +1,7 @@
 """Kata 15 - rope: rotary positions, and attention over a sliding window.
 
-Tolerance: a rotation changes nothing but the grouping of float32 sums, so a norm
-or a dot product compared before and after turning agrees to about 1e-6 relative
-(2.5e-7 measured on vectors of size ~1 over 1,000 random draws); ATOL = 1e-5 on
-numbers of that size leaves forty times that. The attention outputs compared
-across a shift come from angles p * f of different sizes (cos(1000 f) is rounded
-differently from cos(10 f)), which moves them by at most 3.4e-6 on outputs of size
-~1 over 500 random layers (at positions below 50); SHIFT_ATOL = 1e-4 leaves thirty
-times that. The mistakes the tests are about (a missing rotation of the keys, the
-pairs taken as neighbours, a window one too wide) change outputs by 1e-2 or more.
+The layers, vectors, hand-made computations and tolerances (ATOL, SHIFT_ATOL, with
+their measurements) come from rope_models.py.
 """
 
 import math
@@ -17,31 +10,22 @@ import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
-from torch.nn import functional as F
 
 from gptkata.kata.select import Lazy, implementation
 from tests import expect, strategies
+from tests.katas.rope_models import (
+    ATOL,
+    BAND_OF_3,
+    SHIFT_ATOL,
+    attention,
+    banded_attention_by_hand,
+    cos_and_sin_by_hand,
+    head_sizes,
+    score,
+    vectors,
+)
 
 rope = Lazy(implementation, "rope")
-
-ATOL = 1e-5
-SHIFT_ATOL = 1e-4
-
-
-def vectors(shape, seed: int) -> torch.Tensor:
-    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
-
-
-def attention(n_embd, n_head, window, seed):
-    torch.default_generator.manual_seed(seed)
-    attn = rope.RopeAttention(n_embd, n_head, window).eval()
-    with torch.no_grad():  # weights of size ~1, so every position visibly matters
-        for w in attn.parameters():
-            w.normal_(0.0, 0.5)
-    return attn
-
-
-head_sizes = st.integers(1, 8).map(lambda h: 2 * h)
 
 
 def test_the_frequencies_are_cos_and_sin_of_position_times_base_to_the_minus_2i_over_d():
@@ -54,45 +38,28 @@ def test_the_frequencies_are_cos_and_sin_of_position_times_base_to_the_minus_2i_
         "one row per position, one column per pair of numbers (head_size // 2)",
     )
     expect.tensor_like("rope_frequencies(6, 5, base=100.0)[1]", sin, (5, 3), torch.float32)
-    angles = [[p * 100.0 ** (-2 * i / 6) for i in range(3)] for p in range(5)]
-    expect.close(
-        "rope_frequencies(6, 5, base=100.0)[0]",
-        cos,
-        torch.tensor([[math.cos(a) for a in row] for row in angles]),
-        atol=ATOL,
-        why="cos(p * f_i) with f_i = base ** (-2i / head_size): pair 0 turns one radian a step",
-    )
-    expect.close(
-        "rope_frequencies(6, 5, base=100.0)[1]",
-        sin,
-        torch.tensor([[math.sin(a) for a in row] for row in angles]),
-        atol=ATOL,
-    )
+    want_cos, want_sin = cos_and_sin_by_hand(6, 5, base=100.0)
+    why = "cos(p * f_i) with f_i = base ** (-2i / head_size): pair 0 turns one radian a step"
+    expect.close("rope_frequencies(6, 5, base=100.0)[0]", cos, want_cos, atol=ATOL, why=why)
+    expect.close("rope_frequencies(6, 5, base=100.0)[1]", sin, want_sin, atol=ATOL)
     cos, _ = rope.rope_frequencies(4, 2)
-    expect.close(
-        "rope_frequencies(4, 2)[0][1]",
-        cos[1],
-        torch.tensor([math.cos(1.0), math.cos(0.01)]),
-        atol=ATOL,
-        why="the default base is 10000.0",
-    )
+    want = torch.tensor([math.cos(1.0), math.cos(0.01)])
+    why = "the default base is 10000.0"
+    expect.close("rope_frequencies(4, 2)[0][1]", cos[1], want, atol=ATOL, why=why)
     _, sin = rope.rope_frequencies(4, 1001)
+    want = torch.tensor([math.sin(1000.0), math.sin(10.0)])
     expect.close(
         "rope_frequencies(4, 1001)[1][1000]",
         sin[1000],
-        torch.tensor([math.sin(1000.0), math.sin(10.0)]),
+        want,
         atol=ATOL,
         why="the default base is 10000.0: f_1 = 10000 ** -0.5 = 0.01, so 1000 steps turn "
         "pair 1 by 10 radians (a base of 10001 would be 5e-4 off there)",
     )
     cos, _ = rope.rope_frequencies(2, 2, base=0.5)
-    expect.close(
-        "rope_frequencies(2, 2, base=0.5)[0]",
-        cos,
-        torch.tensor([[1.0], [math.cos(1.0)]]),
-        atol=ATOL,
-        why="any positive finite base is a base, 1 or less too (pair 0 always turns 1 radian)",
-    )
+    want = torch.tensor([[1.0], [math.cos(1.0)]])
+    why = "any positive finite base is a base, 1 or less too (pair 0 always turns 1 radian)"
+    expect.close("rope_frequencies(2, 2, base=0.5)[0]", cos, want, atol=ATOL, why=why)
 
 
 @given(head_sizes, st.integers(1, 6), st.integers(0, 20), strategies.seeds)
@@ -105,26 +72,19 @@ def test_each_pair_turns_in_its_own_plane_first_half_against_second(head_size, T
     positions = torch.full((T,), p)
     want = torch.zeros(T, head_size)
     want[:, i], want[:, i + h] = cos[p, i], sin[p, i]
-    expect.close(
-        f"apply_rope(x = unit vector {i} of size {head_size}, cos, sin, positions all {p})",
-        rope.apply_rope(x, cos, sin, positions),
-        want,
-        atol=ATOL,
-        why=f"pair {i} is (x[{i}], x[{i + h}]): (x1 cos - x2 sin, x1 sin + x2 cos)",
-    )
+    call = f"apply_rope(x = unit vector {i} of size {head_size}, cos, sin, positions all {p})"
+    why = f"pair {i} is (x[{i}], x[{i + h}]): (x1 cos - x2 sin, x1 sin + x2 cos)"
+    expect.close(call, rope.apply_rope(x, cos, sin, positions), want, atol=ATOL, why=why)
 
 
 @given(head_sizes, st.lists(st.integers(1, 3), max_size=2), st.integers(1, 6), strategies.seeds)
 def test_position_zero_is_the_identity(head_size, lead, T, seed):
     x = vectors((*lead, T, head_size), seed)
     cos, sin = rope.rope_frequencies(head_size, 4)
-    expect.close(
-        f"apply_rope(x of shape {tuple(x.shape)}, cos, sin, positions all 0)",
-        rope.apply_rope(x, cos, sin, torch.zeros(T, dtype=torch.long)),
-        x,
-        atol=ATOL,
-        why="the angle at position 0 is 0 for every pair: nothing turns",
-    )
+    call = f"apply_rope(x of shape {tuple(x.shape)}, cos, sin, positions all 0)"
+    got = rope.apply_rope(x, cos, sin, torch.zeros(T, dtype=torch.long))
+    why = "the angle at position 0 is 0 for every pair: nothing turns"
+    expect.close(call, got, x, atol=ATOL, why=why)
 
 
 def test_turning_keeps_xs_dtype():
@@ -163,15 +123,10 @@ def test_turning_keeps_every_vectors_length(head_size, B, T, seed):
 def test_a_query_key_score_depends_only_on_their_distance(head_size, m, n, shift, seed):
     q, k = vectors((1, head_size), seed), vectors((1, head_size), seed + 1)
     cos, sin = rope.rope_frequencies(head_size, 128)
-
-    def score(i, j):
-        at = torch.tensor
-        return (rope.apply_rope(q, cos, sin, at([i])) * rope.apply_rope(k, cos, sin, at([j]))).sum()
-
     expect.close(
         f"q turned to {m + shift} . k turned to {n + shift} (head_size {head_size})",
-        score(m + shift, n + shift),
-        score(m, n),
+        score(q, k, cos, sin, m + shift, n + shift),
+        score(q, k, cos, sin, m, n),
         atol=ATOL,
         rtol=ATOL,
         why=f"the same as q at {m} . k at {n}: turning both by the same angle keeps the angle "
@@ -184,63 +139,29 @@ def test_an_odd_head_size_is_refused():
         "rope_frequencies(5, 8)", rope.rope_frequencies, 5, 8, mentions=("head_size", "5")
     )
     cos, sin = rope.rope_frequencies(4, 8)
-    expect.value_error(
-        "apply_rope(x of shape (3, 5), cos, sin, positions)",
-        rope.apply_rope,
-        torch.zeros(3, 5),
-        cos,
-        sin,
-        torch.arange(3),
-        mentions=("(3, 5)",),
-    )
+    call = "apply_rope(x of shape (3, 5), cos, sin, positions)"
+    x, positions = torch.zeros(3, 5), torch.arange(3)
+    expect.value_error(call, rope.apply_rope, x, cos, sin, positions, mentions=("(3, 5)",))
 
 
 def test_positions_outside_the_table_are_refused():
     cos, sin = rope.rope_frequencies(4, 8)
-    expect.value_error(
-        "apply_rope(x of shape (2, 4), cos of 8 rows, sin, positions [7, 8])",
-        rope.apply_rope,
-        torch.zeros(2, 4),
-        cos,
-        sin,
-        torch.tensor([7, 8]),
-        mentions=("positions", "8", "0 .. 7"),
-    )
-    expect.value_error(
-        "apply_rope(x of shape (2, 4), cos, sin, positions of shape (3,))",
-        rope.apply_rope,
-        torch.zeros(2, 4),
-        cos,
-        sin,
-        torch.arange(3),
-        mentions=("positions",),
-    )
+    x, mentions = torch.zeros(2, 4), ("positions", "8", "0 .. 7")
+    call = "apply_rope(x of shape (2, 4), cos of 8 rows, sin, positions [7, 8])"
+    expect.value_error(call, rope.apply_rope, x, cos, sin, torch.tensor([7, 8]), mentions=mentions)
+    call = "apply_rope(x of shape (2, 4), cos, sin, positions of shape (3,))"
+    expect.value_error(call, rope.apply_rope, x, cos, sin, torch.arange(3), mentions=("positions",))
 
 
 def test_the_sliding_mask_is_a_band_under_the_diagonal():
     positions = torch.arange(5)
-    want = torch.tensor(
-        [
-            [1, 0, 0, 0, 0],
-            [1, 1, 0, 0, 0],
-            [1, 1, 1, 0, 0],
-            [0, 1, 1, 1, 0],
-            [0, 0, 1, 1, 1],
-        ],
-        dtype=torch.bool,
-    )
-    expect.equal(
-        "sliding_mask(arange(5), arange(5), window=3)",
-        rope.sliding_mask(positions, positions, 3),
-        want,
-        "query m sees key n when 0 <= m - n < window: itself and the window - 1 before it",
-    )
-    expect.equal(
-        "sliding_mask(tensor([7]), tensor([3, 4, 5, 6, 7]), window=3)",
-        rope.sliding_mask(torch.tensor([7]), torch.tensor([3, 4, 5, 6, 7]), 3),
-        torch.tensor([[0, 0, 1, 1, 1]], dtype=torch.bool),
-        "positions, not indices: a cache holds keys of later positions",
-    )
+    call = "sliding_mask(arange(5), arange(5), window=3)"
+    why = "query m sees key n when 0 <= m - n < window: itself and the window - 1 before it"
+    expect.equal(call, rope.sliding_mask(positions, positions, 3), BAND_OF_3, why)
+    call = "sliding_mask(tensor([7]), tensor([3, 4, 5, 6, 7]), window=3)"
+    got = rope.sliding_mask(torch.tensor([7]), torch.tensor([3, 4, 5, 6, 7]), 3)
+    want = torch.tensor([[0, 0, 1, 1, 1]], dtype=torch.bool)
+    expect.equal(call, got, want, "positions, not indices: a cache holds keys of later positions")
 
 
 def test_rope_attention_has_fused_projections_and_no_position_table():
@@ -287,26 +208,11 @@ def test_rope_attention_is_banded_attention_over_turned_queries_and_keys(sizes, 
     n_embd, n_head = sizes
     attn = attention(n_embd, n_head, window, seed)
     x = vectors((2, T, n_embd), seed)
-    hs = n_embd // n_head
     with torch.no_grad():
-        q, k, v = (
-            t.view(2, T, n_head, hs).transpose(1, 2) for t in attn.c_attn(x).split(n_embd, dim=2)
-        )
-        angles = torch.arange(T)[:, None] * 10000.0 ** (-torch.arange(0, hs, 2) / hs)
-        c, s = torch.cos(angles), torch.sin(angles)
-
-        def turn(t):
-            t1, t2 = t[..., : hs // 2], t[..., hs // 2 :]
-            return torch.cat([t1 * c - t2 * s, t1 * s + t2 * c], dim=-1)
-
-        scores = turn(q) @ turn(k).transpose(-2, -1) / math.sqrt(hs)
-        d = torch.arange(T)[:, None] - torch.arange(T)[None, :]
-        scores = scores.masked_fill(~((d >= 0) & (d < window)), float("-inf"))
-        y = (F.softmax(scores, dim=-1) @ v).transpose(1, 2).reshape(2, T, n_embd)
         expect.close(
             f"RopeAttention({n_embd}, {n_head}, window={window})(x of shape {(2, T, n_embd)})",
             attn(x),
-            attn.c_proj(y),
+            banded_attention_by_hand(attn, x, n_head, window),
             atol=SHIFT_ATOL,
             why="q and k turned to their positions (v not), scaled by head_size ** -0.5, "
             "position t sees t - window + 1 .. t, the heads merged back in place, then c_proj",
@@ -368,22 +274,15 @@ def test_the_rotation_table_is_made_once_and_grows_to_twice_its_rows():
             "step of generation must not recompute a table as long as the text",
         )
         got = attn(vectors((1, 6, 8), 2))
-    expect.equal(
-        "len(attn._cos) after forwards of 5, then 6 positions",
-        len(attn._cos),
-        10,
-        "a longer text makes the table again with twice the rows (max(6, 2 * 5))",
-    )
+    call = "len(attn._cos) after forwards of 5, then 6 positions"
+    why = "a longer text makes the table again with twice the rows (max(6, 2 * 5))"
+    expect.equal(call, len(attn._cos), 10, why)
     fresh = attention(8, 2, 3, 0)
     with torch.no_grad():
         want = fresh(vectors((1, 6, 8), 2))
-    expect.close(
-        "attn(x of 6 positions) after x of 5 positions, against a fresh attention",
-        got,
-        want,
-        atol=ATOL,
-        why="the table grows to the longer text: position p is row p, whatever came before",
-    )
+    call = "attn(x of 6 positions) after x of 5 positions, against a fresh attention"
+    why = "the table grows to the longer text: position p is row p, whatever came before"
+    expect.close(call, got, want, atol=ATOL, why=why)
 
 
 def test_rope_attention_reads_any_length_and_forgets_what_left_the_window():
@@ -394,25 +293,18 @@ def test_rope_attention_reads_any_length_and_forgets_what_left_the_window():
     with torch.no_grad():
         got, want = attn(edited), attn(x)
     expect.tensor_like("RopeAttention(8, 2, 3)(x of shape (1, 40, 8))", got, (1, 40, 8), x.dtype)
-    expect.close(
-        "RopeAttention(8, 2, window=3)(x)[:, 32:] after changing x[:, :30]",
-        got[:, 32:],
-        want[:, 32:],
-        atol=ATOL,
-        why="position 32 sees 30, 31, 32 only: what lies further back is out of its window",
-    )
+    call = "RopeAttention(8, 2, window=3)(x)[:, 32:] after changing x[:, :30]"
+    why = "position 32 sees 30, 31, 32 only: what lies further back is out of its window"
+    expect.close(call, got[:, 32:], want[:, 32:], atol=ATOL, why=why)
 
 
 def test_there_is_no_dropout_unless_asked_for():
     attn = attention(16, 2, 4, 0).train()
     x = vectors((2, 8, 16), 0)
     with torch.no_grad():
-        expect.equal(
-            "RopeAttention(16, 2, 4) in training mode: attn(x) against attn.eval()(x)",
-            attn(x),
-            attn.eval()(x),
-            "dropout defaults to 0.0: nothing is dropped, even while training",
-        )
+        call = "RopeAttention(16, 2, 4) in training mode: attn(x) against attn.eval()(x)"
+        why = "dropout defaults to 0.0: nothing is dropped, even while training"
+        expect.equal(call, attn(x), attn.eval()(x), why)
 
 
 @pytest.mark.parametrize("T", [3, 8])
@@ -441,12 +333,9 @@ def test_dropout_acts_on_the_attention_weights_only_while_training():
     with torch.no_grad():
         first = attn.eval()(x)
         expect.equal("attn.eval(): attn(x) twice", attn(x), first, "no dropout in eval mode")
-        expect.equal(
-            "attn.train(): attn(x) differs from eval mode's",
-            bool((attn.train()(x) - first).abs().max() > 1e-3),
-            True,
-            "pass dropout_p=self.dropout to scaled_dot_product_attention while training",
-        )
+        call = "attn.train(): attn(x) differs from eval mode's"
+        why = "pass dropout_p=self.dropout to scaled_dot_product_attention while training"
+        expect.equal(call, bool((attn.train()(x) - first).abs().max() > 1e-3), True, why)
 
 
 @pytest.mark.bad_input
@@ -454,60 +343,36 @@ def test_bad_attention_sizes_are_refused():
     expect.value_error(
         "RopeAttention(10, 3, 4)", rope.RopeAttention, 10, 3, 4, mentions=("10", "3")
     )
-    expect.value_error(
-        "RopeAttention(6, 2, 4)",
-        rope.RopeAttention,
-        6,
-        2,
-        4,
-        mentions=("head_size", "= 3 must be even"),
-    )
+    mentions = ("head_size", "= 3 must be even")
+    expect.value_error("RopeAttention(6, 2, 4)", rope.RopeAttention, 6, 2, 4, mentions=mentions)
     expect.value_error("RopeAttention(8, 2, 0)", rope.RopeAttention, 8, 2, 0, mentions=("window",))
 
 
 @pytest.mark.bad_input
 def test_a_base_that_is_not_a_positive_finite_number_is_refused_naming_the_base():
     for bad in (0.0, -1.0, float("nan"), float("inf"), True, "10000"):
-        expect.value_error(
-            f"rope_frequencies(4, 8, base={bad!r})",
-            rope.rope_frequencies,
-            4,
-            8,
-            base=bad,
-            mentions=("base", repr(bad)),
-        )
+        call, mentions = f"rope_frequencies(4, 8, base={bad!r})", ("base", repr(bad))
+        expect.value_error(call, rope.rope_frequencies, 4, 8, base=bad, mentions=mentions)
 
 
 @pytest.mark.bad_input
 def test_a_window_that_is_not_a_whole_number_of_at_least_one_is_refused_naming_the_window():
     positions = torch.arange(4)
     for bad in (0, -1, 2.5):
-        expect.value_error(
-            f"sliding_mask(arange(4), arange(4), window={bad})",
-            rope.sliding_mask,
-            positions,
-            positions,
-            bad,
-            mentions=("window", str(bad)),
-        )
+        call, mentions = f"sliding_mask(arange(4), arange(4), window={bad})", ("window", str(bad))
+        expect.value_error(call, rope.sliding_mask, positions, positions, bad, mentions=mentions)
 
 
 @pytest.mark.bad_input
 def test_x_with_another_channel_count_is_refused_naming_n_embd():
     attn = rope.RopeAttention(8, 2, 4)
     for shape in ((1, 3, 6), (1, 3, 12), (3, 8)):
-        expect.value_error(
-            f"RopeAttention(8, 2, 4)(x of shape {shape})",
-            attn,
-            torch.zeros(shape),
-            mentions=("x must have shape", "n_embd=8", str(shape)),
-        )
-        expect.value_error(
-            f"RopeAttention(8, 2, 4).split_heads(t of shape {shape})",
-            attn.split_heads,
-            torch.zeros(shape),
-            mentions=("t must have shape", "n_embd=8", str(shape)),
-        )
+        call = f"RopeAttention(8, 2, 4)(x of shape {shape})"
+        mentions = ("x must have shape", "n_embd=8", str(shape))
+        expect.value_error(call, attn, torch.zeros(shape), mentions=mentions)
+        call = f"RopeAttention(8, 2, 4).split_heads(t of shape {shape})"
+        mentions = ("t must have shape", "n_embd=8", str(shape))
+        expect.value_error(call, attn.split_heads, torch.zeros(shape), mentions=mentions)
 
 
 @pytest.mark.bad_input
@@ -526,12 +391,7 @@ def test_cos_and_sin_that_do_not_fit_the_head_size_are_refused():
         ("sin of 7 rows", cos, sin[:7], "(8, 2) and (7, 2)"),
         ("cos of one dimension", cos[:, 0], sin, "(8,) and (8, 2)"),
     ):
-        expect.value_error(
-            f"apply_rope(x of shape (2, 4), {name}, positions)",
-            rope.apply_rope,
-            torch.zeros(2, 4),
-            c,
-            s,
-            torch.arange(2),
-            mentions=("(max_positions, 2)", "head_size 4,", shown),
-        )
+        call = f"apply_rope(x of shape (2, 4), {name}, positions)"
+        mentions = ("(max_positions, 2)", "head_size 4,", shown)
+        x, positions = torch.zeros(2, 4), torch.arange(2)
+        expect.value_error(call, rope.apply_rope, x, c, s, positions, mentions=mentions)
