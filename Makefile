@@ -12,10 +12,12 @@
 #   make train [PRESET=cpu] [ARGS="..."]   train the reference GPT (ARGS="--help": every flag;
 #                              "--resume" continues runs/<preset>/, "--overwrite" starts over
 #                              there after moving the earlier run into previous-<n>/)
-#   make sample [ARGS="..."]   sample text from a trained checkpoint
+#   make train MINE=1 [MODEL=fused|modern] [ARGS="..."]   train your own GPT into runs/mine/
+#   make sample [MINE=1] [ARGS="..."]   sample text from a trained checkpoint (MINE=1: yours)
 #   make bench                 speed benchmarks, printed side by side
 #   make bench-nanogpt         make train's cpu preset against nanoGPT's CPU recipe, side by side
 #   make speed                 how long the tests take, against python -c 'import torch'
+#   make mutants [KATA=<name>] [JOBS=n]   mutation testing: wrong solutions the tests must catch
 #   make grade SUBMISSIONS=<dir> [OUT=grades/] [JOBS=n] [TIMEOUT=cpu s] [SOLUTIONS=kata,kata]
 #              [ROSTER=roster.csv] [CHAIN=reference] [ISOLATION=none]
 #                              grade a class in sandboxes: one subfolder per student
@@ -33,9 +35,11 @@ KATA   ?=
 SOURCE ?=
 PRESET ?= cpu
 ARGS   ?=
+MINE   ?=
+MODEL  ?= gpt
 
 .PHONY: install corpus data test check lint progress watch show hint reset train sample bench \
-	bench-nanogpt speed grade release new-kata
+	bench-nanogpt speed mutants grade release new-kata
 
 # The interpreter must be 3.11+ (one line if not); a .venv left by a failed install with
 # a missing, broken or too old interpreter is removed and made again.
@@ -78,11 +82,14 @@ reset: $(VENV)/.installed
 # the lab's commands need the corpus too, unless ARGS names another folder (--data-dir)
 NEEDS_CORPUS = $(if $(findstring --data-dir,$(ARGS)),,corpus)
 
+# MINE=1: your own model (MODEL=gpt, fused or modern); a PRESET= given with it is refused
+WHAT = $(if $(MINE),--mine $(MODEL) $(if $(filter-out file,$(origin PRESET)),--preset $(PRESET)),--preset $(PRESET))
+
 train: $(VENV)/.installed $(NEEDS_CORPUS)
-	@$(PY) -m gptkata.lab.train --preset $(PRESET) $(ARGS)
+	@$(PY) -m gptkata.lab.train $(WHAT) $(ARGS)
 
 sample: $(VENV)/.installed
-	@$(PY) -m gptkata.lab.sample $(ARGS)
+	@$(PY) -m gptkata.lab.sample $(if $(MINE),--mine) $(ARGS)
 
 bench: $(VENV)/.installed $(NEEDS_CORPUS)
 	@$(PY) -m benchmarks.bench $(ARGS)
@@ -92,6 +99,10 @@ bench-nanogpt: $(VENV)/.installed $(NEEDS_CORPUS)
 
 speed: $(VENV)/.installed
 	@$(PY) -m gptkata.kata.speed
+
+# a maintainer's command, not CI's: installs pyproject's `mutants` extra (mutmut) on first use
+mutants: $(VENV)/.installed corpus
+	@$(PY) -m gptkata.kata.mutants $(if $(KATA),--kata "$(KATA)") $(if $(JOBS),--jobs $(JOBS))
 
 grade: $(VENV)/.installed corpus
 	@$(PY) -m gptkata grade --submissions "$(SUBMISSIONS)" $(if $(OUT),--out "$(OUT)") \

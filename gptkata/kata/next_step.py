@@ -34,7 +34,7 @@ def summary_lines(results: list[Result]) -> list[str]:
             hits[r.stub] = hits.get(r.stub, 0) + 1
     package = paths.ROOT / select.impl_name()
     todo = []
-    if now.state != KATA_BROKEN:
+    if now.state != KATA_BROKEN and progress.blocker(now) is None:  # else: the earlier kata
         file = f"{package.name}/{now.kata.module}.py"
         todo = [(stub, f"{file}:{line}") for stub, line in stubs.remaining(package / file)]
         listed = {stub for stub, _ in todo}
@@ -57,8 +57,20 @@ def summary_lines(results: list[Result]) -> list[str]:
     if later > 0:
         lines.append(f"  ({later} more katas to go after this one: make progress lists them)")
     lines.append("")
+    if select.impl_name() == "exercises" and _just_after_gpt(now):
+        lines += progress.your_gpt_lines(states, now)
     lines += progress.next_step_lines(now, select.chain_name(), select.impl_name())
     return lines
+
+
+def _just_after_gpt(now: KataState) -> bool:
+    """Whether `now` is the first kata with tests after kata 9: the learner has just
+    finished their GPT."""
+    gpt = next((k for k in manifest.KATAS if k.name == progress.YOUR_GPT), None)
+    if gpt is None:  # a course without kata 9
+        return False
+    later = [k for k in manifest.KATAS[gpt.number :] if k.test_file.is_file()]
+    return bool(later) and now.kata == later[0]
 
 
 def _first_stub(kata: manifest.Kata) -> tuple[str, int] | None:
@@ -80,8 +92,9 @@ def finished_lines(states: list[KataState], impl: str = "exercises") -> list[str
     last = states[-1].kata
     later = [k for k in manifest.KATAS[last.number :] if k.test_file.is_file()]
     names = ", ".join(s.kata.name for s in states)
+    yours = [progress.TRAIN_YOURS] if any(s.kata.name == progress.YOUR_GPT for s in states) else []
     if not later:
-        return ["", f"All tests pass ({names}). Check the whole path with make progress."]
+        return ["", f"All tests pass ({names}). Check the whole path with make progress.", *yours]
     following = later[0]
     return [
         "",
@@ -89,6 +102,7 @@ def finished_lines(states: list[KataState], impl: str = "exercises") -> list[str
         f" {following.title}",
         f"  read: make show KATA={following.name}    run: make test KATA={following.name}"
         "    or the whole path: make progress",
+        *yours,
     ]
 
 

@@ -99,9 +99,36 @@ def current_kata(chain: str = "reference") -> manifest.Kata | None:
     return state.kata if state else None
 
 
+# Kata 9's GPT is the learner's first model worth training for real: once it is done,
+# make train MINE=1 trains it (gptkata.lab.mine).
+YOUR_GPT = "gpt"
+TRAIN_YOURS = (
+    "Your GPT (kata 9) is done: train it on the whole corpus with make train MINE=1 "
+    "(about 2 minutes), then make sample MINE=1"
+)
+
+
+def your_gpt_lines(states: list[KataState], now: KataState | None) -> list[str]:
+    """The line that points to make train MINE=1 once kata 9 is done, while the kata
+    to work on (`now`) is a later one; [] otherwise."""
+    gpt = next((s for s in states if s.kata.name == YOUR_GPT), None)
+    if gpt is None or gpt.state != DONE or now is None or now.kata.number < gpt.kata.number:
+        return []
+    return [TRAIN_YOURS]
+
+
 def bar(fraction: float, width: int) -> str:
     filled = round(max(0.0, min(1.0, fraction)) * width)
     return "[" + "#" * filled + "-" * (width - filled) + "]"
+
+
+def blocker(state: KataState) -> Result | None:
+    """Under CHAIN=mine, the one thing that holds `state`'s kata up: the problem of the
+    earliest kata it builds on whose code stopped one of its tests ('gpt waits for
+    tokenizer: ...'), whatever failed first; None when nothing earlier does."""
+    waiting = [(select.waits_for(r.message or ""), r) for r in state.results]
+    found = [(manifest.get(w[1]).number, r) for w, r in waiting if w]
+    return min(found, key=lambda pair: pair[0])[1] if found else None
 
 
 def kata_line(state: KataState, is_current: bool = False) -> str:
@@ -109,6 +136,9 @@ def kata_line(state: KataState, is_current: bool = False) -> str:
     width = max(len(k.name) for k in manifest.KATAS)
     marker = ">" if is_current else " "
     head = f"{marker} {state.kata.number:>2} {state.kata.name:<{width}}  {state.state:<11}"
+    held = blocker(state)
+    if held is not None:  # CHAIN=mine: 'gpt waits for tokenizer: ...', whatever its counts
+        return f"{head}  {held.message}"
     if state.state == KATA_BROKEN:
         return f"{head}  {state.first_problem.message}"
     if state.state == NO_TESTS:
@@ -138,9 +168,9 @@ def view_lines(states: list[KataState], chain: str = "reference") -> list[str]:
         "",
     ]
     if now is None:
-        lines.append("Every kata passes: your GPT is complete. Train it for real: make train")
+        lines.append("Every kata passes: your GPT is complete. Train it: make train MINE=1")
     else:
-        lines += next_step_lines(now, chain)
+        lines += your_gpt_lines(states, now) + next_step_lines(now, chain)
     return lines
 
 
@@ -149,7 +179,7 @@ def next_step_lines(
 ) -> list[str]:
     """What to do now in the kata of `state`: at most seven lines. Against anything but
     exercises/ the files and commands name the implementation under test."""
-    kata, problem = state.kata, state.first_problem
+    kata, problem = state.kata, blocker(state) or state.first_problem
     also = " CHAIN=mine" if chain == "mine" else ""
     rerun = f"    or rerun on every save: make watch{also}"  # watch follows exercises/ only
     if impl != "exercises":

@@ -3,9 +3,9 @@
 A folder ready to push as the course's template repository:
 
   exercises/    the pristine stubs            tests/    the kata suite (no tooling tests)
-  gptkata/      the harness and the shared modules; the lab (training, sampling) is
-                left out: it trains the reference GPT, which an edition
-                does not have
+  gptkata/      the harness, the shared modules and the lab: `make train` and
+                `make sample` train and sample the student's own GPT (MINE=1 is
+                always on: there is no reference to train)
   gptkata/kata/pristine/   each kata's pristine stub, for `make reset`, `make show` and
                 the reports, which read the solution where there is one
   solutions/    only the katas named in SOLUTIONS= (none by default)
@@ -14,9 +14,9 @@ A folder ready to push as the course's template repository:
   .github/workflows/katas.yml   CI for student forks: `make test KATA=<name>`, one step
                 per kata, each run whatever the one before did
 
-Every learner command works in it: test, progress, show, hint, watch, reset. A kata
-whose earlier pieces have no reference in the edition builds on the learner's own
-earlier work and says so once. The maintainer checks (`make check`: mirror, stubs),
+Every learner command works in it: test, progress, show, hint, watch, reset, train,
+sample. A kata whose earlier pieces have no reference in the edition builds on the
+learner's own earlier work and says so once. The maintainer checks (`make check`: mirror, stubs),
 grading, releasing and authoring are not part of it.
 """
 
@@ -31,7 +31,7 @@ from pathlib import Path
 from gptkata import paths
 from gptkata.kata import manifest, stubs
 
-LEFT_OUT = ("__pycache__", "lab", "tooling", "pristine")
+LEFT_OUT = ("__pycache__", "lab", "tooling", "pristine")  # of tests/
 MAINTAINER_MODULES = (
     "grade.py",
     "grade_report.py",
@@ -41,13 +41,15 @@ MAINTAINER_MODULES = (
     "scan.py",
     "roster.py",
     "grade_html.py",
+    "mutants.py",
+    "equivalents.py",
+    "attention_paths.py",  # the lab's kernels for the reference's attention
 )
 MAINTAINER_TARGETS = (
-    "train",
-    "sample",
     "bench",
     "bench-nanogpt",
     "speed",
+    "mutants",
     "check",
     "grade",
     "release",
@@ -57,10 +59,30 @@ EDITION_NOTE = """
 > **Student edition.** This copy of GPT Kata has the katas, the tests and every
 > learner command (`make test`, `progress`, `show`, `hint`, `watch`, `reset`). The
 > reference solutions are not part of it{kept}, so a later kata builds on your own earlier
-> katas and says so. Training and sampling (`make train`, `make sample`) and the docs
-> for instructors and maintainers describe the course repository; their commands are
-> not in this edition.
+> katas and says so. `make train` and `make sample` train and sample your own GPT,
+> built from your katas: there is no reference to train. The docs for instructors and
+> maintainers, and the lab's presets, describe the course repository.
 """
+# The README's section on training, as the edition has it: only the student's own model.
+EDITION_TRAINING = """## Train your GPT
+
+Once your GPT passes kata 9, train it on the whole corpus and let it write:
+
+    make train                    # your GPT, about 2 minutes on 2 CPU cores, into runs/mine/
+    make sample                   # more text from it (ARGS="--prompt 'Speak:' --seed 7")
+
+It is your code that runs - your model, and your tokenizer, batches, optimiser and
+sampling where those katas are done (the run starts with a table that says whose
+code runs for each part). `MODEL=fused` or `MODEL=modern` trains kata 10's or kata
+16's model instead. This edition has no reference model to train.
+
+"""
+# The edition's Makefile trains the student's own model: MINE=1 is always on.
+EDITION_MINE = "# an edition has no reference to train: MINE=1, always\nMINE   := 1\n"
+EDITION_HELP = (
+    '#   make train [MODEL=fused|modern] [ARGS="..."]   train your own GPT into runs/mine/\n'
+    '#   make sample [ARGS="..."]   sample text from it\n'
+)
 
 
 def workflow(katas: list[str]) -> dict:
@@ -111,7 +133,12 @@ def _scalar(value) -> str:
 
 
 def makefile(text: str) -> str:
-    """The course Makefile without the maintainers' targets and their help lines."""
+    """The course Makefile without the maintainers' targets and their help lines, and
+    with `make train` and `make sample` for the student's own model (MINE=1)."""
+    text = re.sub(r"^MINE\s*\?=.*\n", EDITION_MINE, text, flags=re.M)
+    start = re.search(r"^#\s+make train\b", text, re.M).start()
+    end = re.search(r"^#\s+make sample\b.*\n", text, re.M).end()
+    text = text[:start] + EDITION_HELP + text[end:]
     blocks = text.split("\n\n")
     kept = [
         b
@@ -122,9 +149,20 @@ def makefile(text: str) -> str:
     words = "|".join(re.escape(t) for t in MAINTAINER_TARGETS)
     lines = [line for line in lines if not re.match(rf"^#\s+make ({words})\b", line)]
     lines = [line for line in lines if not re.match(r"^#\s{10,}\S", line) or "POLL" in line]
-    phony = " ".join(t for t in ("install data test lint progress watch show hint reset".split()))
+    phony = "install data test lint progress watch show hint reset train sample"
     text = "\n".join(lines) + "\n"
     return re.sub(r"\.PHONY:(?:[^\n]*\\\n)*[^\n]*", f".PHONY: {phony}", text)
+
+
+def readme(text: str, solutions: list[str]) -> str:
+    """The course README as the edition has it: the edition's note under the title, and
+    the section on training about the student's own model only."""
+    kept = f" (except {', '.join(solutions)})" if solutions else ""
+    title, _, rest = text.partition("\n")
+    start = rest.index("## Train your GPT\n")
+    end = rest.index("\n## ", start + 1) + 1
+    rest = rest[:start] + EDITION_TRAINING + rest[end:]
+    return f"{title}\n{EDITION_NOTE.format(kept=kept)}{rest}"
 
 
 def release(out: Path, solutions: list[str]) -> list[str]:
@@ -133,7 +171,7 @@ def release(out: Path, solutions: list[str]) -> list[str]:
         manifest.get(name)
     if out.exists() and any(out.iterdir()):
         raise ValueError(f"OUT={out} is not empty: name a new folder for the edition")
-    ignore = shutil.ignore_patterns(*LEFT_OUT, *MAINTAINER_MODULES)
+    ignore = shutil.ignore_patterns("__pycache__", "pristine", *MAINTAINER_MODULES)
     shutil.copytree(paths.ROOT / "gptkata", out / "gptkata", ignore=ignore)
     shutil.copytree(paths.ROOT / "tests", out / "tests", ignore=shutil.ignore_patterns(*LEFT_OUT))
     for folder in ("exercises", "solutions", "data", "gptkata/kata/pristine", ".github/workflows"):
@@ -154,12 +192,8 @@ def release(out: Path, solutions: list[str]) -> list[str]:
         if (paths.ROOT / name).is_file():
             shutil.copy2(paths.ROOT / name, out / name)
     (out / "Makefile").write_text(makefile((paths.ROOT / "Makefile").read_text()), encoding="utf-8")
-    kept = f" (except {', '.join(solutions)})" if solutions else ""
-    readme = (paths.ROOT / "README.md").read_text(encoding="utf-8")
-    title, _, rest = readme.partition("\n")
-    (out / "README.md").write_text(
-        f"{title}\n{EDITION_NOTE.format(kept=kept)}{rest}", encoding="utf-8"
-    )
+    readme_text = readme((paths.ROOT / "README.md").read_text(encoding="utf-8"), solutions)
+    (out / "README.md").write_text(readme_text, encoding="utf-8")
     names = [k.name for k in manifest.KATAS if k.test_file.is_file()]
     (out / ".github" / "workflows" / "katas.yml").write_text(to_yaml(workflow(names)) + "\n")
     return [

@@ -143,7 +143,7 @@ def screen_lines(
         progress.kata_line(state, is_current=True),
         "",
     ]
-    problem = state.first_problem
+    problem = progress.blocker(state) or state.first_problem  # CHAIN=mine: the earlier kata
     if state.state == DONE:
         lines.append(f"Kata {kata.name} is done: all {state.total} tests pass.")
     elif problem is not None:
@@ -231,6 +231,8 @@ class Session:
             if state.state == DONE:
                 if kata.name == self.current and kata.name not in self.done:
                     notes.append(f"Kata {kata.name} is done - on to the next one.")
+                    if kata.name == progress.YOUR_GPT:
+                        notes.append(progress.TRAIN_YOURS)
                 self.done.add(kata.name)
             elif state.state != NO_TESTS and kata.name in self.done:
                 self.done.discard(kata.name)
@@ -333,7 +335,7 @@ def main(kata_name: str = "", chain: str = "reference", poll: bool = False) -> i
                 _draw(
                     [
                         *notes,
-                        "Every kata passes: your GPT is complete. Train it: make train",
+                        "Every kata passes: your GPT is complete. Train it: make train MINE=1",
                         "",
                         f"Watching exercises/ ({how}); Ctrl-C stops.",
                     ]

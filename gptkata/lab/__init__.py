@@ -1,5 +1,6 @@
-"""The lab: training and sampling real models built from the reference solutions
-(the benchmarks that measure them live outside the package, in benchmarks/).
+"""The lab: training and sampling real models built from the reference solutions, or
+from the learner's own katas (`make train MINE=1`; the benchmarks that measure them
+live outside the package, in benchmarks/).
 
     train.py        `make train`: its command line, every setting of a preset a flag
     trainer.py      sets a run up and sees it through
@@ -9,6 +10,8 @@
     report.py       the announcement, and the sample, pictures and log at the end
     presets.py      the named settings (bigram, cpu, nanogpt, modern, lecture)
     models.py       builds a model from a preset; optim.py the optimiser and schedule
+    kit.py          whose code each part of a run is: the reference's, torch's, the learner's
+    mine.py         MINE=1: the learner's kit, the katas it needs done, its table and notes
     checkpoint.py   the checkpoint file: safe loading, checksums, every entry checked
     sizes.py        a model's size before it exists: its description checked, its memory
     rundir.py       the output folder: locked, never overwritten, cleared of unfinished writes
@@ -21,6 +24,10 @@
                     `make sample`, the loss curve and the attention heatmap
 
 A newcomer starts with train.py, then trainer.py and loop.py. May import: the shared modules in
-gptkata/ (paths, data, outputs), the reference solutions, and the harness's kata
-selection (gptkata.kata.select) to load them. Nothing in gptkata.kata imports from here.
+gptkata/ (paths, data, outputs), the harness's kata selection (gptkata.kata.select) to
+load the katas' modules - the reference solutions, or the learner's exercises - and,
+for MINE=1, the harness's verdict on which katas are done (gptkata.kata.cache,
+progress, results) and the learner's line of an error (gptkata.kata.blame). Only
+attention_paths.py imports a reference solution directly; a student edition leaves it
+out. Nothing in gptkata.kata imports from here.
 """

@@ -18,6 +18,9 @@ here from the head's own `query` and `key` layers, exactly as the head does:
         x = block(x)                                    on to the next block
 
 Row t of a head's `wei` is a probability distribution over the characters 0..t.
+The masked softmax is written out here (the averaging kata's `causal_softmax`), so
+the map draws any of the katas' GPTs - the reference's or the learner's own - without
+running more of their code than their own layers.
 """
 
 from __future__ import annotations
@@ -25,7 +28,12 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from solutions.averaging import causal_softmax
+
+def causal_softmax(scores: torch.Tensor) -> torch.Tensor:
+    """The softmax of each row of `scores` (..., T, T) over the positions 0..t only."""
+    T = scores.shape[-1]
+    future = torch.ones(T, T, dtype=torch.bool, device=scores.device).triu(1)
+    return torch.softmax(scores.masked_fill(future, float("-inf")), dim=-1)
 
 
 def attention_weights(model: nn.Module, idx: torch.Tensor) -> torch.Tensor:

@@ -3,7 +3,8 @@ repeats them until the step or time budget is spent.
 
 One optimisation step is kata 4's `train_step` with three additions: a learning rate
 that changes with every step (gptkata.lab.optim), gradient clipping, and bf16
-autocast where the machine has it.
+autocast where the machine has it. The batches, the loss estimates, the schedule and
+the clipping are the run's kit's (gptkata.lab.kit): the reference's, or the learner's.
 
 Gradient clipping: now and then a batch produces a huge gradient (a loss spike), and
 one huge step can undo hours of training. If the norm of all gradients together is
@@ -29,17 +30,23 @@ from tqdm import tqdm
 from gptkata.lab import distributed
 from gptkata.lab.checkpoint import FILENAME
 from gptkata.lab.machine import autocast
-from gptkata.lab.optim import learning_rate, set_learning_rate
+from gptkata.lab.optim import set_learning_rate
 from gptkata.lab.presets import Preset
 from gptkata.lab.resume import save_checkpoint
 from gptkata.lab.run_state import Progress, Setup
-from solutions.batching import get_batch
-from solutions.training import estimate_loss
 
 
 class TrainingStopped(Exception):
     """Training cannot go on: a loss that is not a finite number, or a checkpoint that
     cannot be written at the end. One line, saying what is left and what to do."""
+
+
+class NotFinite(TrainingStopped):
+    """The loss or the weights became nan or inf at `step`."""
+
+    def __init__(self, message: str, step: int):
+        super().__init__(message)
+        self.step = step
 
 
 def last_good(setup: Setup, progress: Progress) -> str:
@@ -65,9 +72,10 @@ def save_or_stop(
     nothing to continue, and how to make the folder writable before starting again.
     """
     if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
-        raise TrainingStopped(
+        raise NotFinite(
             f"the weights are not finite numbers any more after step {progress.step}, so "
-            f"they were not saved; {last_good(setup, progress)}. Lower --learning-rate"
+            f"they were not saved; {last_good(setup, progress)}. Lower --learning-rate",
+            progress.step,
         )
     try:
         save_checkpoint(setup, model, optimizer, progress, batches)
@@ -105,7 +113,7 @@ def optimisation_step(
     optimizer.zero_grad(set_to_none=True)
     loss.backward()  # under DDP the gradients of all ranks are averaged here
     if setup.settings.grad_clip > 0:
-        torch.nn.utils.clip_grad_norm_(model.parameters(), setup.settings.grad_clip)
+        setup.kit.clip_grad_norm(model.parameters(), setup.settings.grad_clip)
     optimizer.step()
     return loss.item()
 
@@ -126,7 +134,9 @@ def evaluate(model: nn.Module, setup: Setup, batches: int) -> dict[str, float]:
     generator = torch.Generator().manual_seed(s.seed + 1_000_003 * (setup.cluster.rank + 1))
     batch_size = s.eval_batch_size or s.batch_size
     with torch.inference_mode(), autocast(setup.device, setup.bf16):
-        losses = estimate_loss(model, setup.splits, batch_size, s.block_size, batches, generator)
+        losses = setup.kit.estimate_loss(
+            model, setup.splits, batch_size, s.block_size, batches, generator
+        )
     return distributed.mean(setup.cluster, losses)
 
 
@@ -191,7 +201,7 @@ def train_loop(
             out_of_time = progress.elapsed_seconds >= s.max_seconds
             done = progress.step >= s.max_steps or out_of_time
             fraction = progress_of(progress.step, progress.elapsed_seconds, s)
-            lr = learning_rate(progress.step, fraction, s.learning_rate, s.min_lr, s.warmup_steps)
+            lr = setup.kit.schedule(progress.step, fraction, s)
             if done:
                 return "max_seconds" if out_of_time else "max_steps"
             evaluated = evals and evals[-1]["step"] == progress.step  # e.g. just resumed
@@ -202,13 +212,14 @@ def train_loop(
                 if progress.step > first_step:
                     save_or_stop(setup, model, optimizer, progress, batches)
             set_learning_rate(optimizer, lr)
-            x, y = get_batch(setup.splits["train"], s.batch_size, s.block_size, batches)  # (B, T)
+            x, y = setup.kit.get_batch(setup.splits["train"], s.batch_size, s.block_size, batches)
             loss = optimisation_step(stepper, optimizer, x, y, setup)
             if not distributed.all_true(cluster, math.isfinite(loss)):  # all ranks stop together
-                raise TrainingStopped(
+                raise NotFinite(
                     f"the loss became {loss} at step {progress.step}, so training stopped; "
                     f"{last_good(setup, progress)}. Lower --learning-rate (this step's was "
-                    f"{lr:.3g}) or use more --warmup-steps"
+                    f"{lr:.3g}) or use more --warmup-steps",
+                    progress.step,
                 )
             step_losses.append(loss)
             progress.step += 1

@@ -10,7 +10,10 @@ without knowing how it was trained, and `--resume` can say exactly which sizes o
 checkpoint differ from the ones asked for.
 
 The models themselves are the reference solutions of the katas: the bigram table of
-kata 3, the GPT of kata 9, and the GPT built from fused attention of kata 10.
+kata 3, the GPT of kata 9, the GPT built from fused attention of kata 10 and the
+modern GPT of kata 16. A spec of `make train MINE=1` also says whose code the model
+is: {"code": "exercises", "chain": "mine"} builds the learner's own class from
+exercises/, on their own earlier katas ("mine") or on the reference's ("reference").
 """
 
 from __future__ import annotations
@@ -20,12 +23,9 @@ import math
 import torch
 import torch.nn as nn
 
+from gptkata.lab import kit
 from gptkata.lab.presets import Preset
 from gptkata.lab.sizes import check_spec
-from solutions.bigram import BigramLanguageModel
-from solutions.fast_attention import FusedGPT
-from solutions.gpt import GPTConfig, GPTLanguageModel
-from solutions.modern import ModernConfig, ModernGPT
 
 # The entries of a spec that decide the shapes of the weights. Two models can share
 # weights only if all of these agree; dropout may differ.
@@ -56,16 +56,25 @@ def model_spec(preset: Preset, vocab_size: int) -> dict:
     return spec
 
 
+def model_kata(spec: dict) -> str:
+    """The kata whose module holds the model of `spec`."""
+    if spec["model"] == "gpt":
+        return "fast_attention" if spec["attention"] == "fused" else "gpt"
+    return spec["model"]  # bigram, modern
+
+
 def build_model(spec: dict) -> nn.Module:
     """A freshly initialised model for `spec` (checked first: a ValueError naming the
-    field that makes no sense)."""
+    field that makes no sense), from the folder its "code" names (the reference's)."""
     check_spec(spec)
+    code = kit.load(spec.get("code", "solutions"), model_kata(spec), spec.get("chain", "reference"))
     if spec["model"] == "bigram":
-        return BigramLanguageModel(spec["vocab_size"])
+        return code.BigramLanguageModel(spec["vocab_size"])
     if spec["model"] == "modern":
         sizes = ("vocab_size", "window", "n_embd", "n_head", "n_layer", "dropout")
-        return ModernGPT(ModernConfig(**{name: spec[name] for name in sizes}))
-    config = GPTConfig(
+        return code.ModernGPT(code.ModernConfig(**{name: spec[name] for name in sizes}))
+    config_class = code.gpt.GPTConfig if spec["attention"] == "fused" else code.GPTConfig
+    config = config_class(
         vocab_size=spec["vocab_size"],
         block_size=spec["block_size"],
         n_embd=spec["n_embd"],
@@ -74,8 +83,8 @@ def build_model(spec: dict) -> nn.Module:
         dropout=spec["dropout"],
     )
     if spec["attention"] == "fused":
-        return FusedGPT(config)
-    return GPTLanguageModel(config)
+        return code.FusedGPT(config)
+    return code.GPTLanguageModel(config)
 
 
 def state_dict_problems(spec: dict, state_dict: dict) -> list[str]:

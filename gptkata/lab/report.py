@@ -66,7 +66,9 @@ def finished_note(preset: str, step: int, max_steps: int) -> str:
 def write_results(setup: Setup, model: nn.Module, log: dict) -> None:
     """The sample, the pictures and log.json; a summary on the terminal."""
     s, out = setup.settings, setup.out
-    text = sample_text(model, setup.spec, setup.vocab, "\n", s.sample_chars, seed=s.seed)
+    text = sample_text(
+        model, setup.spec, setup.vocab, "\n", s.sample_chars, seed=s.seed, parts=setup.kit
+    )
     log["sample"] = text
     outputs.write_text(out / "sample.txt", text)
     title = f"{setup.name}: val {log['val_loss']:.4f} after {log['steps']} steps"
@@ -76,7 +78,9 @@ def write_results(setup: Setup, model: nn.Module, log: dict) -> None:
     written = ["ckpt.pt", "log.json", "loss.png", "sample.txt"]
     if setup.spec["model"] == "gpt" and s.tokenizer == "char":
         heatmap_text = text[:HEATMAP_CHARS]
-        draw_attention(out / "attention.png", model, setup.spec, setup.vocab, heatmap_text, title)
+        draw_attention(
+            out / "attention.png", model, setup.spec, setup.vocab, heatmap_text, title, setup.kit
+        )
         written.append("attention.png")
     outputs.write_json(out / "log.json", log)
     print(f"\n{text}\n")

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from gptkata.lab.distributed import Cluster
+from gptkata.lab.kit import Kit
 from gptkata.lab.presets import Preset
 
 
@@ -32,6 +33,7 @@ class Setup:
     vocab: str  # the tokenizer, as gptkata.lab.tokenizers stores it
     spec: dict
     splits: dict  # {"train": (N_train,), "val": (N_val,)} long tensors on the device
+    kit: Kit  # whose code each part of the run is (gptkata.lab.kit)
     val_characters: int = 0  # characters of the validation text, for bits per character
 
 

@@ -6,8 +6,11 @@
     make sample ARGS="--temperature 0"                greedy: always the likeliest
     make sample ARGS="--prompt 'KING:' --heatmap"     and the attention heatmap PNG
 
-Sampling is kata 9's `generate` with each next id drawn by kata 13's `sample_next`,
-which has the knobs that every text generator has:
+    make sample MINE=1                                from runs/mine/ckpt.pt, with your katas
+
+Sampling is kata 9's `generate` with each next id drawn by kata 13's `sample_next`
+(with MINE=1 your own where kata 13 is done, gptkata.lab.mine), which has the knobs
+that every text generator has:
 
 * temperature: the logits are divided by it before the softmax. Below 1 the
   distribution gets sharper (safer, more repetitive text), above 1 flatter (more
@@ -37,16 +40,18 @@ import torch
 import torch.nn as nn
 
 from gptkata import paths
-from gptkata.lab import checkpoint, tokenizers
+from gptkata.kata import select
+from gptkata.lab import checkpoint, kit, mine, tokenizers
 from gptkata.lab.attention_map import attention_weights
 from gptkata.lab.machine import choose_device
 from gptkata.lab.models import build_model, context_length
 from gptkata.lab.plots import attention_heatmap
 from gptkata.lab.presets import MAX_SAMPLE_CHARS
-from solutions.sampling import sample_next
 
 DEFAULT_CHECKPOINT = paths.RUNS / "cpu" / checkpoint.FILENAME
+MINE_CHECKPOINT = paths.RUNS / mine.NAME / checkpoint.FILENAME
 TRAIN_FIRST = "train one first with `make train PRESET=cpu` (about a minute on 2 CPU cores)"
+TRAIN_MINE_FIRST = "train yours first with `make train MINE=1` (about 2 minutes on 2 CPU cores)"
 
 
 @torch.no_grad()
@@ -59,13 +64,16 @@ def generate(
     top_k: int = 0,
     generator: torch.Generator | None = None,
     top_p: float | None = None,
+    sample_next=None,
 ) -> torch.Tensor:
     """`idx` (B, T) extended by `max_new_tokens` sampled ids: (B, T + max_new_tokens).
 
-    The model sees the last `context` ids; each next id is `sample_next` of the last
-    position's logits (top_k 0 and top_p None: no filter). The model is put in eval
-    mode (no dropout) while sampling and back in its previous mode afterwards.
+    The model sees the last `context` ids; each next id is `sample_next` (kata 13's,
+    the reference's by default) of the last position's logits (top_k 0 and top_p
+    None: no filter). The model is put in eval mode (no dropout) while sampling and
+    back in its previous mode afterwards.
     """
+    sample_next = sample_next or kit.load("solutions", "sampling").sample_next
     if not (math.isfinite(temperature) and temperature >= 0):
         raise ValueError(
             f"the temperature must be a finite number, 0 (greedy) or above, got {temperature}"
@@ -86,17 +94,23 @@ def generate(
     return idx
 
 
-def encode_prompt(prompt: str, vocab: str) -> list[int]:
+def encode_prompt(prompt: str, vocab: str, parts: kit.Kit | None = None) -> list[int]:
     """The prompt's ids under the checkpoint's tokenizer (`vocab`, see
-    gptkata.lab.tokenizers); a ValueError naming any character the model never saw."""
+    gptkata.lab.tokenizers; encoded by `parts`' kata 1, the reference's by default); a
+    ValueError naming any character the model never saw."""
     if not prompt:
         raise ValueError(
             "the prompt is empty: give at least one character (the default is a newline)"
         )
     try:
-        return tokenizers.from_vocab(vocab).encode(prompt)
+        return codec(vocab, parts).encode(prompt)
     except ValueError as error:
         raise ValueError(f"the prompt cannot be encoded: {error} of this model") from error
+
+
+def codec(vocab: str, parts: kit.Kit | None) -> tokenizers.Codec:
+    """The tokenizer of `vocab`, characters encoded by `parts`' kata 1 (the reference's)."""
+    return tokenizers.from_vocab(vocab, parts.tokenizer if parts else None)
 
 
 def sample_text(
@@ -109,16 +123,20 @@ def sample_text(
     top_k: int = 0,
     seed: int = 1337,
     top_p: float | None = None,
+    parts: kit.Kit | None = None,
 ) -> str:
     """The prompt followed by `chars` sampled ids (characters, or BPE tokens), decoded;
-    reproducible under `seed`."""
+    reproducible under `seed`. `parts` gives the tokenizer and sample_next (by default
+    the reference's)."""
     if chars < 0:
         raise ValueError(f"the number of characters must be 0 or more, got {chars}")
     device = next(model.parameters()).device
-    idx = torch.tensor([encode_prompt(prompt, vocab)], dtype=torch.long, device=device)  # (1, T)
+    idx = torch.tensor([encode_prompt(prompt, vocab, parts)], dtype=torch.long, device=device)
     generator = torch.Generator(device=device).manual_seed(seed)
-    out = generate(model, idx, chars, context_length(spec), temperature, top_k, generator, top_p)
-    return tokenizers.from_vocab(vocab).decode(out[0].tolist())
+    draw = parts.sample_next if parts else None
+    context = context_length(spec)
+    out = generate(model, idx, chars, context, temperature, top_k, generator, top_p, draw)
+    return codec(vocab, parts).decode(out[0].tolist())
 
 
 def load_model(saved: dict, device: torch.device) -> nn.Module:
@@ -129,15 +147,21 @@ def load_model(saved: dict, device: torch.device) -> nn.Module:
 
 
 def draw_attention(
-    path: Path, model: nn.Module, spec: dict, vocab: str, text: str, title: str
+    path: Path,
+    model: nn.Module,
+    spec: dict,
+    vocab: str,
+    text: str,
+    title: str,
+    parts: kit.Kit | None = None,
 ) -> Path:
     """The attention heatmap PNG of `text` (at most block_size characters) at `path`.
     Its axes are labelled with characters, so only a character model can draw it."""
-    if tokenizers.from_vocab(vocab).kind != "char":
+    if vocab.startswith(tokenizers.BPE_PREFIX):
         raise ValueError("the heatmap labels its axes with characters: it needs a character model")
     text = text[: context_length(spec)]
     device = next(model.parameters()).device
-    idx = torch.tensor([encode_prompt(text, vocab)], dtype=torch.long, device=device)
+    idx = torch.tensor([encode_prompt(text, vocab, parts)], dtype=torch.long, device=device)
     return attention_heatmap(path, attention_weights(model, idx), text, title)
 
 
@@ -147,9 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Sample text from a checkpoint of `make train`.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument(
-        "--checkpoint", type=Path, default=DEFAULT_CHECKPOINT, help="the checkpoint to sample from"
-    )
+    add_checkpoint_flags(parser)
     parser.add_argument("--prompt", default="\n", help="the text to continue")
     parser.add_argument(
         "--chars",
@@ -196,6 +218,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def add_checkpoint_flags(parser: argparse.ArgumentParser) -> None:
+    """--checkpoint and --mine: which model to sample, and whose code samples it."""
+    parser.add_argument(
+        "--checkpoint",
+        type=Path,
+        help=f"the checkpoint to sample from (default: {paths.shown(DEFAULT_CHECKPOINT)}; "
+        f"with --mine {paths.shown(MINE_CHECKPOINT)})%(default).0s",
+    )
+    parser.add_argument(
+        "--mine",
+        action="store_true",
+        help="sample your own model of make train MINE=1, with your tokenizer (kata 1) and "
+        "sample_next (kata 13) where those katas are done (with make: make sample MINE=1)"
+        "%(default).0s",
+    )
+
+
 def check_args(args: argparse.Namespace) -> None:
     """A ValueError naming the first flag that makes no sense, before the checkpoint is read."""
     if not (math.isfinite(args.temperature) and args.temperature >= 0):
@@ -218,28 +257,34 @@ def check_args(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.checkpoint = args.checkpoint or (MINE_CHECKPOINT if args.mine else DEFAULT_CHECKPOINT)
     try:
         check_args(args)
         device = choose_device(args.device)
         saved = checkpoint.load(args.checkpoint, map_location=device)
+        parts = None
+        if args.mine:
+            parts = mine.sampling_kit(saved["spec"])
+            print(mine.table(parts, "make sample MINE=1"), file=sys.stderr)
         model = load_model(saved, device)
         text = sample_text(
             model, saved["spec"], saved["vocab"], args.prompt, args.chars,
-            args.temperature, args.top_k, args.seed, args.top_p,
+            args.temperature, args.top_k, args.seed, args.top_p, parts,
         )  # fmt: skip
         print(text)
         if args.heatmap is not None:
             path = Path(args.heatmap or args.checkpoint.parent / "attention.png")
             title = f"attention of {args.checkpoint}"
             draw_attention(
-                path, model, saved["spec"], saved["vocab"], text[: args.heatmap_chars], title
+                path, model, saved["spec"], saved["vocab"], text[: args.heatmap_chars], title, parts
             )
             print(f"attention heatmap: {path}", file=sys.stderr)
     except checkpoint.CheckpointError as error:
-        hint = f": {TRAIN_FIRST}" if not args.checkpoint.exists() else ""
+        first = TRAIN_MINE_FIRST if args.mine else TRAIN_FIRST
+        hint = f": {first}" if not args.checkpoint.exists() else ""
         print(f"make sample: {error}{hint}", file=sys.stderr)
         return 1
-    except (ValueError, OSError) as error:
+    except (ValueError, OSError, select.KataBroken) as error:
         print(f"make sample: {error}", file=sys.stderr)
         return 1
     return 0

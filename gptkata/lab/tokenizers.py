@@ -14,6 +14,9 @@ are learned from the training part of the corpus only, never from the validation
 text, and live only in the run's output folder under runs/: they are derived from
 the corpus and are not committed.
 
+The characters are encoded and decoded by kata 1's functions: the reference's, or
+with `make train MINE=1` the learner's own (`chars`, the kata's module).
+
 Losses per token of different tokenizers are not comparable: a BPE token stands for
 about two characters, so predicting one is harder. Bits per character are:
 loss_per_token / ln 2 * tokens / characters, the bits needed to encode the text.
@@ -24,9 +27,9 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
+from types import ModuleType
 
-from solutions.bpe import BPETokenizer, train_bpe
-from solutions.tokenizer import build_lookup, build_vocab, decode, encode
+from gptkata.lab import kit
 
 BPE_PREFIX = "bpe "
 KINDS = ("char", "bpe")
@@ -39,38 +42,42 @@ class Codec:
     kind: str  # "char" or "bpe"
     vocab: str  # what the checkpoint stores (see the module docstring)
     size: int  # the number of ids: the model's vocab_size
-    _bpe: BPETokenizer | None = None
+    _bpe: object | None = None  # kata 12's BPETokenizer
+    chars: ModuleType | None = None  # kata 1's module, for a character codec
 
     def encode(self, text: str) -> list[int]:
         """The ids of `text`; a ValueError naming a character a char model never saw."""
         if self._bpe is not None:
             return self._bpe.encode(text)
-        stoi, _ = build_lookup(list(self.vocab))
-        return encode(text, stoi)
+        stoi, _ = self.chars.build_lookup(list(self.vocab))
+        return self.chars.encode(text, stoi)
 
     def decode(self, ids: list[int]) -> str:
         if self._bpe is not None:
             return self._bpe.decode(ids)
-        _, itos = build_lookup(list(self.vocab))
-        return decode(ids, itos)
+        _, itos = self.chars.build_lookup(list(self.vocab))
+        return self.chars.decode(ids, itos)
 
 
-def from_vocab(vocab: str) -> Codec:
-    """The codec a checkpoint's `vocab` string describes."""
+def from_vocab(vocab: str, chars: ModuleType | None = None) -> Codec:
+    """The codec a checkpoint's `vocab` string describes; a character codec encodes
+    with `chars` (kata 1's module; by default the reference's)."""
     if vocab.startswith(BPE_PREFIX):
         merges = [tuple(pair) for pair in json.loads(vocab[len(BPE_PREFIX) :])]
-        tokenizer = BPETokenizer(merges)
+        tokenizer = kit.load("solutions", "bpe").BPETokenizer(merges)
         return Codec("bpe", vocab, len(tokenizer.vocab), tokenizer)
-    return Codec("char", vocab, len(vocab))
+    return Codec("char", vocab, len(vocab), chars=chars or kit.load("solutions", "tokenizer"))
 
 
-def build(kind: str, text: str, vocab_size: int) -> Codec:
-    """A codec learned from `text`: its characters, or `vocab_size` - 256 BPE merges."""
+def build(kind: str, text: str, vocab_size: int, chars: ModuleType | None = None) -> Codec:
+    """A codec learned from `text`: its characters (found by `chars`, kata 1's module;
+    by default the reference's), or `vocab_size` - 256 BPE merges."""
     if kind == "char":
-        return from_vocab("".join(build_vocab(text)))
+        chars = chars or kit.load("solutions", "tokenizer")
+        return from_vocab("".join(chars.build_vocab(text)), chars)
     if kind != "bpe":
         raise ValueError(f"tokenizer must be one of {', '.join(KINDS)}, got {kind!r}")
-    merges = train_bpe(text, vocab_size)
+    merges = kit.load("solutions", "bpe").train_bpe(text, vocab_size)
     return from_vocab(BPE_PREFIX + json.dumps([list(pair) for pair in merges]))
 
 

@@ -66,12 +66,18 @@ def is_png(path: Path) -> bool:
 
 
 def run_bounded(
-    module: str, *args: str, memory_gb: int = 8, timeout: float = 60
+    module: str,
+    *args: str,
+    memory_gb: int = 8,
+    timeout: float = 60,
+    root: Path = paths.ROOT,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess:
     """`python -m <module> <args>` in a child process that may map at most `memory_gb`
     GB of address space (`ulimit -v`: an allocation beyond it fails at once, before it
     touches any memory) and is killed after `timeout` seconds (subprocess.TimeoutExpired,
-    a failed test); stdout and stderr captured as text."""
+    a failed test); stdout and stderr captured as text. It runs in the repository, or
+    in the copy of it at `root`, with this process's environment or `env`."""
     limit = memory_gb * 10**9
 
     def leash() -> None:  # runs in the child, before it starts Python
@@ -79,7 +85,8 @@ def run_bounded(
 
     return subprocess.run(
         [sys.executable, "-m", module, *args],
-        cwd=paths.ROOT,
+        cwd=root,
+        env=env,
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -133,6 +133,15 @@ def test_when_every_kata_is_done_progress_says_so():
     view = "\n".join(progress.view_lines([outcomes("tokenizer", "passed")]))
 
     assert "1 of 1 katas done" in view and "Every kata passes" in view and "Next:" not in view
+    assert "make train MINE=1" in view
+
+
+def test_once_the_gpt_kata_is_done_progress_points_to_training_it():
+    before = progress.view_lines([outcomes("gpt", TODO), outcomes("fast_attention", TODO)])
+    after = progress.view_lines([outcomes("gpt", "passed"), outcomes("fast_attention", TODO)])
+
+    assert progress.TRAIN_YOURS not in before
+    assert after[after.index(progress.TRAIN_YOURS) + 1].startswith("Next: kata 10")
 
 
 def result(outcome, message="", **fields):
@@ -205,6 +214,30 @@ def test_chain_mine_names_the_earliest_broken_kata_once_and_never_suggests_a_res
     assert "make reset" not in test and "KataBroken" not in test + view
     assert f"attention waits for averaging: {cause}" in kata_row(view, "attention")
     assert f"multihead waits for averaging: {cause}" in kata_row(view, "multihead")
+
+
+def test_chain_mine_names_one_blocker_the_same_in_test_and_progress_never_a_pytest_error(
+    tmp_path,
+):
+    chain = [k.name for k in manifest.KATAS[: manifest.get("gpt").number]]
+    root = scratch(tmp_path, *chain)
+    for name in chain[1:]:  # all but the tokenizer, which gpt's tests build on
+        solve(root, name)
+
+    test = gptkata(root, "test", "--kata", "gpt", "--chain", "mine").stdout
+    view = gptkata(root, "progress", "--chain", "mine").stdout
+
+    assert "ERROR at setup" not in test and "git apply" not in test
+    assert "Not implemented yet in kata gpt" not in test
+    assert "  waits:   gpt waits for tokenizer: not implemented yet: tokenizer." in test
+    assert "  fix:     kata 1, tokenizer, first" in test
+    assert "gpt waits for tokenizer: not implemented yet: tokenizer." in kata_row(view, "gpt")
+    named = {
+        line.split(" waits for ", 1)[1].split(":", 1)[0]
+        for line in (test + view).splitlines()
+        if " waits for " in line
+    }
+    assert named == {"tokenizer"}
 
 
 def test_chain_mine_names_an_unfinished_earlier_kata_as_the_cause(tmp_path):

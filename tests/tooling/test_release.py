@@ -28,8 +28,10 @@ def test_the_edition_has_stubs_and_only_the_named_solutions(edition):
     ]
     for kata in manifest.KATAS:
         assert (edition / "exercises" / f"{kata.module}.py").read_text() == stubs.stub_source(kata)
-    assert not (edition / "gptkata" / "lab").exists()
+    assert (edition / "gptkata" / "lab" / "mine.py").is_file()  # the lab, for the student's GPT
+    assert not (edition / "gptkata" / "lab" / "attention_paths.py").exists()  # the reference's
     assert not (edition / "tests" / "tooling").exists()
+    assert not (edition / "tests" / "lab").exists()
     assert not (edition / "gptkata" / "kata" / "grade.py").exists()
 
 
@@ -37,8 +39,20 @@ def test_the_editions_makefile_has_the_learner_commands_and_no_maintainer_ones(e
     text = (edition / "Makefile").read_text()
     for target in ("test", "progress", "watch", "show", "hint", "reset", "install", "data"):
         assert re.search(rf"^{target}:", text, re.M)
-    for target in ("check", "grade", "release", "new-kata", "train"):
+    for target in ("check", "grade", "release", "new-kata", "bench"):
         assert not re.search(rf"^{target}:", text, re.M)
+
+
+def test_the_editions_make_train_and_sample_are_the_students_own_model(edition):
+    text = (edition / "Makefile").read_text()
+
+    assert re.search(r"^train:", text, re.M) and re.search(r"^sample:", text, re.M)
+    assert re.search(r"^MINE\s*:= 1$", text, re.M), "MINE=1 always: there is no reference"
+    assert "#   make train [MODEL=fused|modern]" in text and "train the reference" not in text
+    readme = (edition / "README.md").read_text()
+    train = readme[readme.index("## Train your GPT") : readme.index("## Without make")]
+    assert "make train" in train and "solutions/" not in train and "PRESET" not in train
+    assert "`make train` and `make sample` train and sample your own GPT" in readme
 
 
 def test_a_wrong_answer_without_the_reference_is_one_line_not_an_internal_error(tmp_path):

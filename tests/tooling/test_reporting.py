@@ -2,7 +2,7 @@
 vs actual with hypothesis's smallest example, an error in the learner's code without
 the frames of torch or the tests."""
 
-from gptkata.kata import manifest
+from gptkata.kata import manifest, progress
 from gptkata.kata.next_step import finished_lines, welcome_lines
 from gptkata.kata.pytest_plugin import one_line, smallest_example
 from gptkata.kata.results import KataState, Result
@@ -109,6 +109,17 @@ def test_a_kata_that_passes_points_to_the_next_one():
 
     assert "All tests of tokenizer pass. Next: kata 2, batching" in lines[1]
     assert "make show KATA=batching" in lines[2] and "make test KATA=batching" in lines[2]
+
+
+def test_finishing_the_gpt_kata_points_to_training_your_own_gpt():
+    gpt = KataState(
+        manifest.get("gpt"), [Result("tests/katas/test_gpt.py::t", "gpt", "passed", "")]
+    )
+
+    lines = finished_lines([gpt])
+
+    assert lines[-1] == progress.TRAIN_YOURS
+    assert "make train MINE=1" in lines[-1] and "make sample MINE=1" in lines[-1]
 
 
 def test_a_green_run_of_the_reference_says_whose_code_passed():

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from gptkata import paths
-from gptkata.kata import manifest, watch
+from gptkata.kata import cache, manifest, progress, watch
 from gptkata.kata.results import KataState, Result
 from tests.tooling.repo import break_syntax, exercise, scratch, solve, solve_all_but
 
@@ -105,6 +105,30 @@ def test_a_finished_kata_moves_watch_on_unless_it_was_chosen():
     )
     assert watch.after(tokenizer, state("tokenizer", ["passed", "passed"]), chosen=True) is None
     assert watch.after(tokenizer, state("tokenizer", ["passed", "failed"]), chosen=False) is None
+
+
+def test_finishing_the_gpt_kata_points_to_training_your_own_gpt(monkeypatch):
+    monkeypatch.setattr(cache, "lookup", lambda *args: None)  # every kata is checked anew
+    monkeypatch.setattr(cache, "store", lambda *args: None)
+    finished = set()
+
+    def run(katas, chain, interrupted):  # katas 1-8 done; gpt once it is in `finished`
+        kata = katas[0]
+        passed = kata.number < 9 or kata.name in finished
+        return [
+            Result(
+                f"tests/katas/test_{kata.name}.py::t", kata.name, "passed" if passed else "todo", ""
+            )
+        ]
+
+    session = watch.Session(None, "reference", run)
+    assert session.refresh()[0].kata.name == "gpt"
+    finished.add("gpt")
+
+    state, notes = session.refresh()
+
+    assert state.kata.name == "fast_attention"
+    assert notes[:2] == ["Kata gpt is done - on to the next one.", progress.TRAIN_YOURS]
 
 
 def test_the_screen_shows_the_progress_line_the_failure_and_what_to_edit():
@@ -306,3 +330,32 @@ def test_a_check_that_did_not_finish_is_named_as_a_sentence_not_a_file_path():
     )
     failure = next(line for line in lines if line.startswith("First failure:"))
     assert failure == "First failure: its tests run to the end"
+
+
+def test_under_chain_mine_the_screen_names_the_earlier_kata_whatever_failed_first():
+    own = Result(
+        "tests/katas/test_gpt.py::test_a",
+        "gpt",
+        "todo",
+        "not implemented yet: gpt.GPTLanguageModel.__init__ (exercises/gpt.py:77)",
+        stub="gpt.GPTLanguageModel.__init__",
+        function="gpt.GPTLanguageModel.__init__",
+        where="exercises/gpt.py:77",
+    )
+    waits = Result(
+        "tests/katas/test_gpt.py::test_b",
+        "gpt",
+        "todo",
+        "gpt waits for tokenizer: not implemented yet: tokenizer.build_vocab"
+        " (exercises/tokenizer.py:37)",
+        details="gpt waits for tokenizer: not implemented yet: tokenizer.build_vocab",
+        stub="tokenizer.build_vocab",
+        function="tokenizer.build_vocab",
+        where="exercises/tokenizer.py:37",
+    )
+    lines = watch.screen_lines(
+        KataState(manifest.get("gpt"), [own, waits]), set(), "file events", "mine"
+    )
+    assert "gpt waits for tokenizer" in lines[2]  # the kata's own line
+    assert "  gpt waits for tokenizer: not implemented yet: tokenizer.build_vocab" in lines
+    assert "edit: exercises/tokenizer.py, function build_vocab (line 37)" in lines
