@@ -143,7 +143,7 @@ def makefile(text: str) -> str:
     kept = [
         b
         for b in blocks
-        if not any(re.match(rf"^{re.escape(t)}:", b.lstrip("\n")) for t in MAINTAINER_TARGETS)
+        if not any(re.search(rf"^{re.escape(t)}:", b, re.M) for t in MAINTAINER_TARGETS)
     ]
     lines = "\n\n".join(kept).splitlines()
     words = "|".join(re.escape(t) for t in MAINTAINER_TARGETS)

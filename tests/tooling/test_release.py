@@ -39,8 +39,9 @@ def test_the_editions_makefile_has_the_learner_commands_and_no_maintainer_ones(e
     text = (edition / "Makefile").read_text()
     for target in ("test", "progress", "watch", "show", "hint", "reset", "install", "data"):
         assert re.search(rf"^{target}:", text, re.M)
-    for target in ("check", "grade", "release", "new-kata", "bench"):
-        assert not re.search(rf"^{target}:", text, re.M)
+    for target in ("check", "grade", "release", "new-kata", "bench", "mutants"):
+        assert not re.search(rf"^{target}:", text, re.M), target
+    assert "gptkata.kata.mutants" not in text  # nor a comment or recipe left of one
 
 
 def test_the_editions_make_train_and_sample_are_the_students_own_model(edition):
