@@ -5,9 +5,10 @@ never in parallel), so the timings and the memory figures of one case do not lea
 into the next:
 
 * training throughput, in tokens per second, of the teaching GPTLanguageModel and
-  of the FusedGPT (kata 10), at the `cpu` preset's model and batch sizes, with the
-  training kata's `train_step` and AdamW, on batches of random ids (speed does not
-  depend on the text, so the corpus is not needed). Goal: fused >= 2x teaching.
+  of the FusedGPT (kata 10), at the `cpu` preset's model and batch sizes, with make
+  train's step (the preset's fused AdamW and clipping), on batches of random ids
+  (speed does not depend on the text, so the corpus is not needed). Goal: fused >= 2x
+  teaching.
 * generation throughput of `model.generate` (naive: the whole context every step)
   and `kv_cache.generate_cached` (kata 11) on the same FusedGPT: the `lecture`
   preset's sizes (the model whose block_size is 256; 10.8M parameters), random
@@ -29,6 +30,13 @@ Timings are the best of a few repeats (the least disturbed by other work on the
 machine). The report says how much of the CPUs other processes used during the
 run (from /proc/stat, less the cases' own CPU time): timings taken while other
 processes use the cores are not comparable, so run it on a quiet machine.
+
+How close training comes to the machine's limit (benchmarks.bench_mfu): a case of its
+own measures the matrix-multiply rate of this machine in fp32 and bf16 (the peak), and
+each training case's model FLOPs per second is reported as a share of the faster one
+(MFU; goals: the fused GPT >= 60% at the lecture's sizes, >= 40% at the cpu preset's,
+`mfu_fused_lecture` and `mfu_fused_cpu`), with a per-operation profile's top line
+where a case falls short.
 
 Then kata 12's BPE tokenizer on the whole corpus (benchmarks.bench_bpe): training a
 1,024-id vocabulary and encoding the corpus, each with a goal of 5 seconds.
@@ -153,7 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--precision",
         default="auto",
         choices=("auto", "fp32", "bf16"),
-        help="of the training cases; auto: bf16 where the CPU has bf16 units, as the trainer",
+        help="of the training cases; auto: fp32 or bf16, whichever a timed step says is "
+        "faster, as the trainer decides (gptkata.lab.precision)",
     )
     parser.add_argument(
         "--lecture-batch", type=int, default=8, help="sequences per step at the lecture's sizes"

@@ -13,14 +13,15 @@ import time
 
 import torch
 
-from benchmarks import bench_bpe, sliding_cache
+from benchmarks import bench_bpe, bench_mfu, sliding_cache
 from benchmarks.measure import best_seconds, peak_rss_mib, rss_mib
-from gptkata.lab import attention_paths, machine
+from gptkata.lab import attention_paths, cpu, machine, optim, precision
 from gptkata.lab.presets import PRESETS
-from solutions import batching, fast_attention, gpt, kv_cache, training
+from solutions import batching, fast_attention, gpt, kv_cache
 
 CASES = ("train:teaching", "train:fused", "generate:naive", "generate:kv_cache", "bpe:reference")
 CASES += ("train-lecture:teaching", "train-lecture:fused")  # benchmarks.bench_lecture
+CASES += (bench_mfu.PEAK_CASE,)  # the machine's matrix-multiply rate (benchmarks.bench_mfu)
 ALL_CASES = CASES + sliding_cache.CASES
 VOCAB_SIZE = 65  # tiny Shakespeare's characters
 CONTEXTS = (64, 128, 256)  # plus block_size + 1, the first context that is cropped
@@ -46,49 +47,78 @@ def train_case(
     steps: int,
     repeats: int,
     batch_size: int | None = None,
-    precision: str = "fp32",
+    precision_wanted: str = "fp32",
 ) -> dict:
     """Training tokens/s of the teaching or the fused GPT at a preset's sizes (and
     `batch_size` sequences per step instead of the preset's, if given), in the
-    precision `precision` ("auto" as the trainer decides it). The fused GPT's
-    attention kernel is chosen as the trainer chooses it: timed (gptkata.lab.attention_paths)."""
+    precision `precision_wanted` ("auto": timed, as the trainer times it,
+    gptkata.lab.precision). The fused GPT's attention kernel is chosen as the trainer
+    chooses it: timed (gptkata.lab.attention_paths). Also the model FLOPs per token and
+    a per-operation profile of one step (benchmarks.bench_mfu)."""
     p = PRESETS[preset_name]
     batch_size = batch_size or p.batch_size
-    cpu = torch.device("cpu")
-    bf16 = machine.use_bf16(precision, cpu)
+    device = torch.device("cpu")
     model_class = fast_attention.FusedGPT if model_kind == "fused" else gpt.GPTLanguageModel
     torch.manual_seed(1337)
     model = model_class(gpt_config(preset_name)).train()
+    chosen = case_precision(
+        model, model_kind == "fused", batch_size, p.block_size, precision_wanted
+    )
+    bf16 = chosen["bf16"]
     kernel, timings = "the katas' heads one by one (a masked softmax each)", None
     if model_kind == "fused":
-        chosen = attention_paths.configure(model, "auto", batch_size, cpu, bf16)
-        kernel, timings = chosen["kernel"], chosen["timings_ms"]
-    optimizer = torch.optim.AdamW(model.parameters(), lr=p.learning_rate)
+        attention = attention_paths.configure(model, "auto", batch_size, device, bf16)
+        kernel, timings = attention["kernel"], attention["timings_ms"]
+    betas = (p.beta1, p.beta2)
+    optimizer = optim.make_optimizer(model, p.learning_rate, p.weight_decay, betas, device)
     generator = torch.Generator().manual_seed(1337)
     data = torch.randint(VOCAB_SIZE, (100_000,), generator=generator)
 
-    def run_steps(n: int) -> None:
+    def run_steps(n: int) -> None:  # make train's step (gptkata.lab.loop), on random ids
         for _ in range(n):
             x, y = batching.get_batch(data, batch_size, p.block_size, generator)
-            with machine.autocast(cpu, bf16):
-                training.train_step(model, optimizer, x, y)
+            with machine.autocast(device, bf16):
+                _, loss = model(x, y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if p.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), p.grad_clip)
+            optimizer.step()
 
     before = rss_mib()
     run_steps(min(3, steps))  # warm up: first calls allocate and pick kernels
     seconds = best_seconds(lambda: run_steps(steps), repeats)[0] / steps
-    attention = attention_seconds(model, batch_size, p.block_size, bf16, repeats)
+    attention_ms = attention_seconds(model, batch_size, p.block_size, bf16, repeats) * 1e3
+    parameters = sum(w.numel() for w in model.parameters())
     return {
-        "attention_ms_per_step": attention * 1e3,
+        "attention_ms_per_step": attention_ms,
         "tokens_per_s": batch_size * p.block_size / seconds,
         "ms_per_step": seconds * 1e3,
-        "parameters": sum(w.numel() for w in model.parameters()),
+        "parameters": parameters,
+        "flops_per_token": bench_mfu.flops_per_token(parameters, p.n_layer, p.block_size, p.n_embd),
         "peak_rss_mib": peak_rss_mib(),
         "run_added_mib": peak_rss_mib() - before,
         "batch_size": batch_size,
-        "precision": "bf16" if bf16 else "fp32",
+        "precision": chosen["precision"],
+        "precision_timings_ms": chosen["timings_ms"],
+        "precision_why": chosen["why"],
         "attention_kernel": kernel,
         "attention_timings_ms": timings,
+        "profile": bench_mfu.profile_top(lambda: run_steps(1)),
     }
+
+
+def case_precision(model, fused: bool, batch_size: int, block_size: int, wanted: str) -> dict:
+    """The case's precision as the trainer decides it (gptkata.lab.precision): `wanted`,
+    or on auto the faster of fp32 and bf16 for this model at these sizes, each timed
+    on the attention kernel it would use."""
+    device = torch.device("cpu")
+
+    def timer() -> dict:
+        path = "auto" if fused else None
+        return precision.measure(model, batch_size, block_size, VOCAB_SIZE, device, path)
+
+    return precision.decide(wanted, device, timer, cpu.report())
 
 
 def attention_seconds(model, batch_size: int, block_size: int, bf16: bool, repeats: int) -> float:
@@ -180,9 +210,11 @@ def run_case(name: str, args: argparse.Namespace) -> dict:
         return sliding_cache.run_case(variant, args)
     if kind == "bpe":
         return bench_bpe.bpe_case(args.bpe_vocab_size, args.repeats)
+    if name == bench_mfu.PEAK_CASE:
+        return bench_mfu.peak_case(args.repeats)
     if kind == "train":
         return train_case(
-            variant, args.preset, args.train_steps, args.repeats, precision=args.precision
+            variant, args.preset, args.train_steps, args.repeats, precision_wanted=args.precision
         )
     if kind == "train-lecture":
         return train_case(

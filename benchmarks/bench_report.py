@@ -9,7 +9,7 @@ goals, and the tables, from the figures of the cases (benchmarks.bench_cases).
 
 from __future__ import annotations
 
-from benchmarks import bench_bpe, bench_cases, bench_lecture, sliding_cache
+from benchmarks import bench_bpe, bench_cases, bench_lecture, bench_mfu, sliding_cache
 from benchmarks.tables import ratio, table, verdict
 from gptkata.lab.presets import PRESETS
 
@@ -33,6 +33,7 @@ def summarise(results: dict, settings: dict) -> dict:
         },
         **bench_bpe.summary(results.get("bpe:reference")),
         **bench_lecture.summary(results),
+        **bench_mfu.summary(results),
         "settings": settings,
         "cases": {name: {k: v for k, v in r.items() if k != "ids"} for name, r in results.items()},
     }
@@ -70,10 +71,11 @@ def training_lines(report: dict) -> list[str]:
         ],
     )
     out += bench_lecture.kernel_lines(fused)
+    out += bench_lecture.precision_lines(cases, ("train:teaching", "train:fused"))
     speedup = report["train_speedup_fused"]
     out += [f"  train_speedup_fused = {speedup:.2f}x   {verdict(speedup, TRAIN_GOAL)}"]
     out += bench_lecture.why_slower(speedup, fused, teaching)
-    return out + bench_lecture.report_lines(cases, report, s)
+    return out + bench_lecture.report_lines(cases, report, s) + bench_mfu.report_lines(report)
 
 
 def generation_table(report: dict) -> list[str]:
@@ -157,7 +159,7 @@ def combined_report(results: dict, settings: dict) -> dict:
     """The report of the cases that ran: the fast ones (`summarise`), the sliding
     cache's (benchmarks.sliding_cache), or both."""
     report = {"settings": settings}
-    optional = ("bpe:", "train-lecture:")  # reported when they ran
+    optional = ("bpe:", "train-lecture:", "peak:")  # reported when they ran
     if all(name in results for name in bench_cases.CASES if not name.startswith(optional)):
         report.update(summarise(results, settings))
     if all(name in results for name in sliding_cache.CASES):

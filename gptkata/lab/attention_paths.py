@@ -15,8 +15,8 @@ The lab has a third way, `masked_softmax`: the attention kata's recipe with the
 heads as a batch dimension - one batched q @ k^T, the causal mask made once and
 kept, softmax, dropout, one batched product with v. It computes the same function
 (the tests compare it to SDPA) with fewer passes over the (T, T) matrix than the
-math kernel, and a cheaper dropout (`dropout_16_bits`), but it stores that matrix,
-which flash does not.
+math kernel, and a cheaper dropout (`dropout_16_bits`, which then serves the
+feed-forward layers too), but it stores that matrix, which flash does not.
 
 Which is fastest depends on the CPU (AVX2 or AVX-512, its caches), on the sizes
 and on dropout, so the trainer and `make bench` time both paths at the run's sizes,
@@ -69,13 +69,30 @@ def masked_softmax(
 
     `mask` (at least T x T) is True above the diagonal, where a position would look
     into its future. The scale goes onto q (T x head_size numbers) rather than onto
-    the scores (T x T); dropout zeroes some weights while training (dropout_p > 0).
+    the scores (T x T), and the -inf of the mask into the scores in place (no copy of
+    the (T, T) matrix); dropout zeroes some weights while training (dropout_p > 0), and
+    its 1 / (1 - p) goes onto the (T, head_size) result rather than the (T, T) weights.
     """
     T = q.shape[-2]
     scores = (q * q.shape[-1] ** -0.5) @ k.transpose(-2, -1)  # (B, nh, T, T)
-    scores = scores.masked_fill(mask[:T, :T], float("-inf"))
+    scores.masked_fill_(mask[:T, :T], float("-inf"))  # a new tensor: nothing needs it unmasked
     weights = torch.softmax(scores, dim=-1)
-    return dropout_16_bits(weights, dropout_p) @ v  # (B, nh, T, head_size)
+    if dropout_p <= 0:
+        return weights @ v  # (B, nh, T, head_size)
+    keep, scale = keep_16_bits(weights, dropout_p)
+    return (weights * keep) @ v * scale
+
+
+def keep_16_bits(x: torch.Tensor, p: float) -> tuple[torch.Tensor, float]:
+    """Which numbers of `x` dropout with probability p (0 < p) keeps - a bool tensor of
+    x's shape, from 16 random bits per number - and the scale of the kept ones."""
+    threshold = round(p * 2**16)
+    if threshold >= 2**16:  # p of 1 (or within 1 / 131072 of it): everything is dropped
+        return torch.zeros_like(x, dtype=torch.bool), 0.0
+    n = x.numel()
+    draws = torch.randint(-(2**63), 2**63 - 1, ((n + 3) // 4,), dtype=torch.int64, device=x.device)
+    bits = draws.view(torch.int16)[:n].view(x.shape)  # uniform over -2**15 .. 2**15 - 1
+    return bits >= threshold - 2**15, 2**16 / (2**16 - threshold)
 
 
 def dropout_16_bits(x: torch.Tensor, p: float) -> torch.Tensor:
@@ -92,14 +109,16 @@ def dropout_16_bits(x: torch.Tensor, p: float) -> torch.Tensor:
     """
     if p <= 0:
         return x
-    threshold = round(p * 2**16)
-    if threshold >= 2**16:  # p of 1 (or within 1 / 131072 of it): everything is dropped
-        return torch.zeros_like(x)
-    n = x.numel()
-    draws = torch.randint(-(2**63), 2**63 - 1, ((n + 3) // 4,), dtype=torch.int64, device=x.device)
-    bits = draws.view(torch.int16)[:n].view(x.shape)  # uniform over -2**15 .. 2**15 - 1
-    keep = bits >= threshold - 2**15
-    return x * keep * (2**16 / (2**16 - threshold))
+    keep, scale = keep_16_bits(x, p)
+    return x * keep * scale
+
+
+class Dropout16(nn.Dropout):
+    """nn.Dropout from 16 random bits per number (`dropout_16_bits`): on the
+    masked-softmax path, the blocks' other dropouts (the feed-forward layer's) too."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return dropout_16_bits(x, self.p) if self.training else x
 
 
 class PathAttention(CausalSelfAttention):
@@ -155,8 +174,9 @@ class PathRopeAttention(RopeAttention):
 def use_path(model: nn.Module, path: str) -> int:
     """Give every block of a FusedGPT (or a ModernGPT) the attention of the chosen
     `path`, holding the block's own attention layers (the same parameter tensors, so an
-    optimiser made before keeps training them); returns how many blocks. A ValueError
-    for an unknown path or another model."""
+    optimiser made before keeps training them), and the dropout that goes with it
+    (`use_dropout`); returns how many blocks. A ValueError for an unknown path or
+    another model."""
     if path not in PATHS:
         raise ValueError(f"the attention path must be one of {', '.join(PATHS)}, got {path!r}")
     blocks = getattr(model, "blocks", [])
@@ -166,7 +186,7 @@ def use_path(model: nn.Module, path: str) -> int:
             block.attn.__class__ = PathRopeAttention  # the same module, a forward with a choice
         block.attn.path = path
     if modern:
-        return len(modern)
+        return use_dropout(modern, path)
     blocks = [b for b in blocks if isinstance(getattr(b, "sa", None), CausalSelfAttention)]
     if not blocks:
         raise ValueError("only a FusedGPT's or a ModernGPT's attention has a choice of path")
@@ -180,6 +200,19 @@ def use_path(model: nn.Module, path: str) -> int:
             new.c_attn, new.c_proj, new.resid_dropout = old.c_attn, old.c_proj, old.resid_dropout
             block.sa = new.to(old.c_attn.weight.device).train(old.training)
         block.sa.path = path
+    return use_dropout(blocks, path)
+
+
+def use_dropout(blocks: list[nn.Module], path: str) -> int:
+    """On "masked_softmax" every nn.Dropout of the `blocks` draws 16 bits per number
+    (Dropout16: the feed-forward layer's dropout costs a quarter as much); on "sdpa"
+    each is PyTorch's own again. The same modules, no parameters: nothing else changes.
+    Returns how many blocks."""
+    wanted = Dropout16 if path == "masked_softmax" else nn.Dropout
+    for block in blocks:
+        for module in block.modules():
+            if isinstance(module, nn.Dropout):
+                module.__class__ = wanted
     return len(blocks)
 
 

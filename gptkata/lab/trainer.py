@@ -8,8 +8,9 @@ command line is read, gptkata.lab.train).
 
 The model comes from the reference solutions (kata 9's GPTLanguageModel, kata 10's
 FusedGPT, kata 16's ModernGPT, or kata 3's bigram table), the batches from kata 2's
-`get_batch` and the loss estimates from kata 4's `estimate_loss`. The parts of a
-run are separate modules, each readable in one sitting:
+`get_batch` and the loss estimates from kata 4's `estimate_loss`; `make train MINE=1`
+hands in a kit of the learner's own code instead (gptkata.lab.kit, gptkata.lab.mine).
+The parts of a run are separate modules, each readable in one sitting:
 
     gptkata.lab.run_state  what a run holds: Setup (fixed) and Progress (changing)
     gptkata.lab.loop       one optimisation step, the loss estimates, the loop
@@ -30,11 +31,10 @@ from tqdm import tqdm
 
 from gptkata import outputs, paths
 from gptkata.data import read_corpus
-from gptkata.lab import attention_paths, checkpoint, distributed, rundir, sizes, tokenizers
+from gptkata.lab import checkpoint, distributed, kit, precision, rundir, sizes, tokenizers
 from gptkata.lab.loop import describe, eval_entry, evaluate, save_or_stop, train_loop
 from gptkata.lab.machine import choose_device, set_threads, use_bf16
 from gptkata.lab.models import build_model, count_parameters, model_spec, scale_residual_init
-from gptkata.lab.optim import make_optimizer
 from gptkata.lab.presets import Preset
 from gptkata.lab.report import announce, write_results
 from gptkata.lab.resume import restore
@@ -49,8 +49,9 @@ class Finished:
     model: nn.Module
 
 
-def prepare(name: str, settings: Preset, out: Path, data_dir: Path | None) -> Setup:
-    """Device, processes, threads and the corpus, split and on the device."""
+def prepare(name: str, settings: Preset, out: Path, data_dir: Path | None, parts: kit.Kit) -> Setup:
+    """Device, processes, threads and the corpus, split (by `parts`' tokenizer) and on
+    the device."""
     device = choose_device(settings.device, distributed.local_rank())
     cluster = distributed.join(device)
     if device.type == "cpu":
@@ -58,12 +59,12 @@ def prepare(name: str, settings: Preset, out: Path, data_dir: Path | None) -> Se
     text = read_corpus(data_dir)
     n = int(0.9 * len(text))  # the first 90% trains, the rest validates
     if settings.tokenizer == "char":
-        codec = tokenizers.build("char", text, 0)  # every character of the corpus
+        codec = tokenizers.build("char", text, 0, parts.tokenizer)  # every character
     else:
         codec = tokenizers.build("bpe", text[:n], settings.vocab_size)  # never the val text
     train_data = torch.tensor(codec.encode(text[:n]), dtype=torch.long)
     val_data = torch.tensor(codec.encode(text[n:]), dtype=torch.long)
-    spec = model_spec(settings, codec.size)
+    spec = {**model_spec(settings, codec.size), **parts.model}  # parts.model: whose class
     check_size(settings, spec, device, min(len(train_data), len(val_data)))
     return Setup(
         name=name,
@@ -75,6 +76,7 @@ def prepare(name: str, settings: Preset, out: Path, data_dir: Path | None) -> Se
         vocab=codec.vocab,
         spec=spec,
         splits={"train": train_data.to(device), "val": val_data.to(device)},
+        kit=parts,
         val_characters=len(text) - n,
     )
 
@@ -120,17 +122,19 @@ def train(
     resume: bool = False,
     data_dir: Path | None = None,
     overwrite: bool = False,
+    parts: kit.Kit | None = None,
 ) -> Finished:
     """Train with `settings`, writing into `out` (runs/<name>/ by default); with
     `resume`, continue from the checkpoint there; with `overwrite`, start a new run in
-    a folder that holds one (which is moved aside first)."""
+    a folder that holds one (which is moved aside first). `parts`: whose code each part
+    of the run is (the reference's by default)."""
     out = Path(out or paths.RUNS / name)
     if resume and not (out / checkpoint.FILENAME).is_file():  # before anything is written
         raise checkpoint.CheckpointError(
             f"there is no checkpoint at {out / checkpoint.FILENAME} to resume; drop --resume "
             "to start a new run"
         )
-    setup = prepare(name, settings, out, data_dir)
+    setup = prepare(name, settings, out, data_dir, parts or kit.reference())
     try:
         claim = claim_output_dir(setup, resume, overwrite)
         try:
@@ -152,7 +156,9 @@ def start(setup: Setup, saved: dict | None):
         scale_residual_init(model, s.n_layer)
     model.to(setup.device)
     betas = (s.beta1, s.beta2)
-    optimizer = make_optimizer(model, s.learning_rate, s.weight_decay, betas, setup.device)
+    optimizer = setup.kit.make_optimizer(
+        model, s.learning_rate, s.weight_decay, betas, setup.device
+    )
     torch.manual_seed(s.seed + rank)  # dropout: different masks on every rank
     batches = torch.Generator().manual_seed(s.seed + rank)  # and different batches
     progress = Progress()
@@ -162,6 +168,7 @@ def start(setup: Setup, saved: dict | None):
             saved["step"], saved["elapsed_seconds"], saved["tokens"], saved["history"]
         )
         progress.saved_step = saved["step"]
+    precision.for_run(setup, model, progress)  # on a CPU, fp32 or bf16 by timing both
     return model, optimizer, progress, batches
 
 
@@ -188,6 +195,7 @@ def run(setup: Setup, resume: bool) -> Finished:
     announce(setup, model, resumed_from)
     if attention is not None and cluster.is_main:
         print(f"attention: {attention['kernel']}" + timed(attention["timings_ms"]))
+    precision.announce(setup, progress.history)  # on rank 0, where it was timed
     stopped_by = train_loop(setup, model, stepper, optimizer, progress, batches)
 
     started = time.perf_counter()
@@ -229,10 +237,16 @@ def choose_attention(setup: Setup, model: nn.Module, progress: Progress) -> dict
     """The fused or modern attention's kernel (gptkata.lab.attention_paths), chosen and
     set on `model`: what `configure` returns, or None for a model without that choice.
     A resumed run keeps the kernel it started with, step for step; the time the choice
-    took counts as training."""
+    took counts as training. A learner's own model keeps its own attention."""
     s = setup.settings
     if setup.spec.get("attention") != "fused" and setup.spec["model"] != "modern":
         return None
+    if setup.spec.get("code", "solutions") != "solutions":
+        return None
+    # imported here: its kernels build on the reference's attention, which a student
+    # edition does not have
+    from gptkata.lab import attention_paths
+
     wanted = s.attention_path
     if wanted == "auto" and progress.history.get("attention_path") in attention_paths.PATHS:
         wanted = progress.history["attention_path"]
@@ -247,7 +261,7 @@ def choose_attention(setup: Setup, model: nn.Module, progress: Progress) -> dict
 def final_figures(setup: Setup, progress: Progress, final: dict, final_seconds: float) -> dict:
     """The figures of log.json that the run's end decides: the tokens seen, the final
     losses (and bits per character), the final estimate's size and time, the wall time,
-    the throughput and the history."""
+    the throughput and the history; and whose code each part of the run was."""
     s, world_size = setup.settings, setup.cluster.world_size
     eval_batch_size = s.eval_batch_size or s.batch_size
     val_tokens = len(setup.splits["val"])
@@ -267,6 +281,7 @@ def final_figures(setup: Setup, progress: Progress, final: dict, final_seconds: 
         "wall_seconds": progress.elapsed_seconds,
         "tokens_per_second": progress.tokens / max(progress.elapsed_seconds, 1e-9),
         "history": progress.history,
+        "parts": setup.kit.log(),
     }
 
 

@@ -253,3 +253,32 @@ def test_an_optimiser_made_before_the_path_is_set_still_trains_the_attention():
     loss.backward()
     optimizer.step()
     assert not torch.equal(model.blocks[0].sa.c_attn.weight, before), "c_attn did not train"
+
+
+def test_the_masked_softmax_scales_after_the_product_and_drops_what_16_bit_dropout_drops():
+    q, k, v = (
+        torch.randn(2, 2, 6, 4, generator=torch.Generator().manual_seed(i)) for i in range(3)
+    )
+    mask = torch.ones(6, 6, dtype=torch.bool).triu(1)
+    torch.manual_seed(3)
+    got = attention_paths.masked_softmax(q, k, v, mask, 0.3)
+    weights = torch.softmax((q @ k.transpose(-2, -1) / 2).masked_fill(mask, float("-inf")), -1)
+    torch.manual_seed(3)
+    expected = attention_paths.dropout_16_bits(weights, 0.3) @ v
+    expect.close(
+        "masked_softmax(q, k, v, mask, 0.3)",
+        got,
+        expected,
+        atol=1e-5,
+        why="the same draws; only where 1 / (1 - p) is multiplied in differs",
+    )
+
+
+def test_the_masked_softmax_path_gives_the_feed_forward_16_bit_dropout_and_sdpa_takes_it_back():
+    model = tiny_fused(dropout=0.2)
+    attention_paths.use_path(model, "masked_softmax")
+    dropouts = [m for m in model.blocks.modules() if isinstance(m, torch.nn.Dropout)]
+    assert dropouts and all(type(m) is attention_paths.Dropout16 for m in dropouts), dropouts
+    assert all(m.p == 0.2 for m in dropouts), "the probability is kept"
+    attention_paths.use_path(model, "sdpa")
+    assert all(type(m) is torch.nn.Dropout for m in dropouts), "PyTorch's own on sdpa"

@@ -1,0 +1,158 @@
+"""The MFU rows of `make bench`: how close each training case comes to this machine's
+limit, the rate at which it multiplies matrices.
+
+Almost all of a GPT's arithmetic is matrix products, so a CPU's matrix-multiply rate
+bounds how fast any implementation can train it. The bench measures that rate in the
+same run (`peak_case`, a case of its own, in a fresh process like the others): one
+2048 x 2048 matrix product in fp32 and in bf16, on the bench's threads, the best of a
+few. The faster of the two is "the peak".
+
+The work of a training step is counted as PaLM's paper (and nanoGPT) count it, per
+token: 6 x parameters (a multiply and an add per parameter forward, twice that
+backward) plus attention's 12 x layers x block x channels (q @ k^T and weights @ v,
+forward and backward, over the whole block). Model FLOPs per second = that x tokens
+per second, and MFU (model FLOPs utilisation) = model FLOPs per second / the peak.
+The count is the model's, not the implementation's: recomputation, masked halves of
+(T, T) matrices and element-wise work earn nothing, so MFU says how much of the
+machine the implementation turns into training.
+
+Goals: the fused GPT at the lecture's sizes >= 60% of the faster peak, at the cpu
+preset's sizes >= 40% (`mfu_fused_lecture`, `mfu_fused_cpu` in runs/bench.json).
+Where a case falls short, the report names its largest cost: the top line of a
+per-operation profile of one training step (torch.profiler, self CPU time).
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+from torch.profiler import ProfilerActivity, profile
+
+from benchmarks.tables import table
+
+PEAK_CASE = "peak:matmul"
+SIZE = 2048
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
+# case: (the key in runs/bench.json, the goal as a share of the faster peak)
+GOALS = {"train-lecture:fused": ("mfu_fused_lecture", 0.60), "train:fused": ("mfu_fused_cpu", 0.40)}
+NAMES = {
+    "train:teaching": "teaching GPT, cpu-size case",
+    "train:fused": "fused GPT, cpu-size case",
+    "train-lecture:teaching": "teaching GPT, lecture sizes",
+    "train-lecture:fused": "fused GPT, lecture sizes",
+}
+
+
+def peak_case(repeats: int, size: int = SIZE) -> dict:
+    """GFLOPS of one (size x size) @ (size x size) product in fp32 and in bf16 on the
+    threads set: after a warm-up, the best of `repeats` (at least 3), taking turns."""
+    generator = torch.Generator().manual_seed(0)
+    pairs = {
+        name: [torch.randn(size, size, generator=generator).to(dtype) for _ in "ab"]
+        for name, dtype in DTYPES.items()
+    }
+    best = dict.fromkeys(DTYPES, float("inf"))
+    for turn in range(max(3, repeats) + 1):  # the first turn warms up
+        for name, (a, b) in pairs.items():
+            started = time.perf_counter()
+            torch.mm(a, b)
+            if turn:
+                best[name] = min(best[name], time.perf_counter() - started)
+    flops = 2 * size**3
+    return {"size": size, **{f"{name}_gflops": flops / s / 1e9 for name, s in best.items()}}
+
+
+def flops_per_token(parameters: int, n_layer: int, block_size: int, n_embd: int) -> int:
+    """Model FLOPs of training on one token: 6 N + 12 L T C."""
+    return 6 * parameters + 12 * n_layer * block_size * n_embd
+
+
+def profile_top(run_step, top: int = 3) -> list[dict]:
+    """The `top` operations by self CPU time over one call of `run_step()`: name,
+    share of all the operations' self time, milliseconds. A first profiled call is
+    thrown away: the profiler's own start-up slows it several times."""
+    with profile(activities=[ProfilerActivity.CPU]):
+        run_step()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        run_step()
+    events = [e for e in prof.key_averages() if e.self_cpu_time_total > 0]
+    total = sum(e.self_cpu_time_total for e in events) or 1.0
+    events.sort(key=lambda e: e.self_cpu_time_total, reverse=True)
+    return [
+        {"op": e.key, "share": e.self_cpu_time_total / total, "ms": e.self_cpu_time_total / 1e3}
+        for e in events[:top]
+    ]
+
+
+def summary(results: dict) -> dict:
+    """The peak and every training case's MFU for runs/bench.json (nothing without the
+    peak case): "peak_gflops", "mfu" per case, and the goals' keys."""
+    peak = results.get(PEAK_CASE)
+    if not peak:
+        return {}
+    peaks = {name: peak[f"{name}_gflops"] for name in DTYPES}
+    faster = max(peaks.values())
+    mfu = {}
+    for name, case in results.items():
+        if "flops_per_token" not in case:
+            continue
+        gflops = case["flops_per_token"] * case["tokens_per_s"] / 1e9
+        own = peaks.get(case.get("precision", "fp32"), faster)
+        mfu[name] = {"gflops": gflops, "mfu": gflops / faster, "of_own_peak": gflops / own}
+    figures = {"peak_gflops": peaks, "mfu": mfu}
+    figures.update({key: mfu[name]["mfu"] for name, (key, _) in GOALS.items() if name in mfu})
+    return figures
+
+
+def report_lines(report: dict) -> list[str]:
+    """The peak, a row per training case, the goals' verdicts and, where a case falls
+    short, its largest cost."""
+    if "peak_gflops" not in report:
+        return []
+    peaks, cases, s = report["peak_gflops"], report["cases"], report["settings"]
+    out = [
+        "",
+        f"Close to the machine's limit: a {SIZE} x {SIZE} matrix product on {s['threads']} "
+        f"thread(s) ran at {peaks['fp32']:.0f} GFLOPS in fp32 and {peaks['bf16']:.0f} in "
+        f"bf16 (the peak: {max(peaks.values()):.0f}); a training step's model FLOPs are "
+        "6 x parameters + 12 x layers x block x channels per token",
+    ]
+    rows = []
+    for name, figures in report["mfu"].items():
+        case = cases[name]
+        goal = GOALS.get(name)
+        rows.append(
+            [
+                NAMES.get(name, name),
+                case.get("precision", "fp32"),
+                f"{case['tokens_per_s']:,.0f}",
+                f"{figures['gflops']:.1f}",
+                f"{100 * figures['of_own_peak']:.0f}%",
+                f"{100 * figures['mfu']:.0f}%",
+                f">= {100 * goal[1]:.0f}%" if goal else "",
+            ]
+        )
+    header = ["", "precision", "tokens/s", "model GFLOPS", "of its peak", "MFU", "goal"]
+    out += table(header, rows)
+    for name, (key, goal) in GOALS.items():
+        if name in report["mfu"]:
+            out += goal_lines(key, report["mfu"][name]["mfu"], goal, cases[name])
+    return out
+
+
+def goal_lines(key: str, mfu: float, goal: float, case: dict) -> list[str]:
+    """'  mfu_fused_cpu = 33%   goal >= 40%: missed; largest cost: aten::mm, 41% ...'."""
+    if mfu >= goal:
+        return [f"  {key} = {100 * mfu:.0f}%   goal >= {100 * goal:.0f}%: met"]
+    line = f"  {key} = {100 * mfu:.0f}%   goal >= {100 * goal:.0f}%: missed"
+    top = case.get("profile") or []
+    if top:
+        first = top[0]
+        others = ", ".join(f"{p['op']} {100 * p['share']:.0f}%" for p in top[1:])
+        line += (
+            f"; largest cost (per-op profile of one step, self CPU time): {first['op']}, "
+            f"{100 * first['share']:.0f}% ({first['ms']:.0f} ms)"
+            + (f"; then {others}" if others else "")
+        )
+    return [line]
