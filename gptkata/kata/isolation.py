@@ -184,12 +184,10 @@ def probe(scratch: Path) -> None:
         raise Unavailable(f"bwrap could not start a sandbox ({said}). {INSTALL}")
 
 
-def tree_cpu_seconds(root: int) -> float:
-    """The processor seconds used by process `root` and all its descendants, those
-    still running and those already waited for, from /proc."""
-    parents: dict[int, list[int]] = {}
-    times: dict[int, float] = {}
-    tick = os.sysconf("SC_CLK_TCK")
+def processes() -> dict[int, list[str]]:
+    """Every process this namespace's /proc shows: pid -> the fields of its stat line
+    after the name (state, parent, ...; proc(5))."""
+    found = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -198,8 +196,17 @@ def tree_cpu_seconds(root: int) -> float:
                 stat = f.read().decode("ascii", "replace")
         except OSError:
             continue
-        fields = stat[stat.rfind(")") + 2 :].split()
-        pid = int(entry)
+        found[int(entry)] = stat[stat.rfind(")") + 2 :].split()
+    return found
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """The processor seconds used by process `root` and all its descendants, those
+    still running and those already waited for, from /proc."""
+    parents: dict[int, list[int]] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid, fields in processes().items():
         parents.setdefault(int(fields[1]), []).append(pid)
         times[pid] = sum(int(x) for x in fields[11:15]) / tick  # utime stime cutime cstime
     total, todo = 0.0, [root]

@@ -197,16 +197,8 @@ def _writable_then_again(function, path: str, _) -> None:
 def _descendants(root: int) -> set[int]:
     """The processes below `root`, from /proc (outside the sandbox's namespace)."""
     children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                stat = f.read().decode("ascii", "replace")
-        except OSError:
-            continue
-        parent = int(stat[stat.rfind(")") + 2 :].split()[1])
-        children.setdefault(parent, []).append(int(entry))
+    for pid, fields in isolation.processes().items():
+        children.setdefault(int(fields[1]), []).append(pid)
     found, todo = set(), [root]
     while todo:
         for child in children.get(todo.pop(), []):

@@ -37,6 +37,8 @@ import sys
 import time
 import traceback
 
+from gptkata.kata import isolation
+
 SOCKET_FD = "GPTKATA_ZYGOTE_FD"  # the descriptor of the grader's socket, in the environment
 LONGEST_MESSAGE = 1 << 16
 PR_SET_DUMPABLE = 4
@@ -136,18 +138,7 @@ def clean() -> None:
 
 def _processes() -> list[int]:
     """The live (not zombie) processes of this sandbox's process namespace."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                stat = f.read().decode("ascii", "replace")
-        except OSError:
-            continue
-        if stat[stat.rfind(")") + 2 :].split()[0] != "Z":
-            found.append(int(entry))
-    return found
+    return [pid for pid, fields in isolation.processes().items() if fields[0] != "Z"]
 
 
 def _mount_points() -> set[str]:
