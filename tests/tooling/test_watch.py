@@ -359,3 +359,17 @@ def test_under_chain_mine_the_screen_names_the_earlier_kata_whatever_failed_firs
     assert "gpt waits for tokenizer" in lines[2]  # the kata's own line
     assert "  gpt waits for tokenizer: not implemented yet: tokenizer.build_vocab" in lines
     assert "edit: exercises/tokenizer.py, function build_vocab (line 37)" in lines
+
+
+def test_watch_says_it_is_loading_before_the_slow_start(monkeypatch, capsys):
+    class Started(Exception):
+        pass
+
+    def warm_up():
+        said = capsys.readouterr().out
+        assert said.startswith("Loading torch and the tests once"), said
+        raise Started
+
+    monkeypatch.setattr(watch.warm, "warm_up", warm_up)
+    with pytest.raises(Started):
+        watch.main()
