@@ -234,21 +234,22 @@ def _mutmut(folder: Path, args: list[str], seconds: float) -> subprocess.Complet
 def survivor(folder: Path, kata: manifest.Kata, name: str, status: str) -> Mutant:
     """The survivor `name` (e.g. 'solutions.block.xǁBlockǁ__init____mutmut_3') as one line,
     read from mutmut's copy of the solution (mutants/solutions/<module>.py), which holds
-    the function as it is and each of its mutants under mangled names, with their line
-    spans beside it. The two are compared, and the change is placed in the solution by
-    the function's `def` line: never taken for another function of the same name."""
+    the function as it is and each of its mutants under mangled names (found by parsing
+    the copy: mutmut's own line spans of methods can point at another class's). The two
+    are compared, and the change is placed in the solution by the function's `def`
+    line: never taken for another function of the same name."""
     shown = f"solutions/{kata.module}.py"
     copy = folder / "mutants" / "solutions" / f"{kata.module}.py"
     key = name.rsplit(".", 1)[-1]
     base = key.rsplit("__mutmut_", 1)[0]  # 'x_top_p_filter' or 'xǁBlockǁ__init__'
     owner, _, function = base.removeprefix("x_").removeprefix("xǁ").rpartition("ǁ")
     try:
-        rows = copy.read_text(encoding="utf-8").splitlines()
-        spans = json.loads(copy.with_name(copy.name + ".spans").read_text())["spans"]
-        original, mutant = (
-            [row.replace(k, function) for row in rows[spans[k][0] : spans[k][1]]]
+        text = copy.read_text(encoding="utf-8")
+        rows, tree = text.splitlines(), ast.parse(text)
+        original, mutant = [
+            [row.replace(k, function) for row in _function_rows(rows, tree, k)]
             for k in (f"{base}__mutmut_orig", key)
-        )
+        ]
         offset = next(i for i, row in enumerate(original) if f"def {function}(" in row)
         source = (folder / "solutions" / f"{kata.module}.py").read_text(encoding="utf-8")
         found = one_line(shown, "\n".join(original), "\n".join(mutant))
@@ -256,6 +257,14 @@ def survivor(folder: Path, kata: manifest.Kata, name: str, status: str) -> Mutan
     except (OSError, KeyError, StopIteration, ValueError) as error:  # listed, so not clean
         return Mutant(shown, 0, f"({key})", f"not found in mutmut's copy: {error!r}", status)
     return Mutant(shown, number, found.line, found.mutant, status)
+
+
+def _function_rows(rows: list[str], tree: ast.Module, name: str) -> list[str]:
+    """The lines of the function or method called `name` (a mangled name is unique)."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == name:
+            return rows[node.lineno - 1 : node.end_lineno]
+    raise KeyError(name)
 
 
 def def_line(source: str, owner: str, function: str) -> int:

@@ -5,6 +5,7 @@ ids each call of the model was given."""
 import functools
 
 import torch
+from torch.nn import functional as F
 
 from gptkata.kata.select import Lazy, implementation
 
@@ -53,6 +54,18 @@ def inputs_seen(model) -> list[torch.Tensor]:
 
     model.forward = recording_forward
     return seen
+
+
+def sampled_by_hand(model, prompt: torch.Tensor, n: int, seed: int) -> torch.Tensor:
+    """`prompt` (B, T) extended by n ids drawn as generate draws them, step by step: the
+    model's logits at the last of the last block_size ids, a softmax over the
+    vocabulary, one torch.multinomial draw per row from a generator seeded with seed."""
+    ids, g = prompt, torch.Generator().manual_seed(seed)
+    for _ in range(n):
+        logits, _ = model(ids[:, -model.config.block_size :])
+        probs = F.softmax(logits[:, -1, :], dim=-1)  # (B, V): one distribution per row
+        ids = torch.cat((ids, torch.multinomial(probs, 1, generator=g)), dim=1)
+    return ids
 
 
 def bigram_val_loss(train: torch.Tensor, val: torch.Tensor, vocab_size: int = 65) -> float:

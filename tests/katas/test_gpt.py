@@ -24,6 +24,7 @@ from tests.katas.gpt_models import (
     lecture_model,
     make_model,
     parameter_count,
+    sampled_by_hand,
     small_model,
 )
 
@@ -36,16 +37,10 @@ ATOL = 1e-5
 def test_the_lecture_model_has_10_788_929_parameters():
     lecture = lecture_model()
     config = lecture.config
+    fields = ("vocab_size", "block_size", "n_embd", "n_head", "n_layer", "dropout")
     expect.equal(
-        "(vocab_size, block_size, n_embd, n_head, n_layer, dropout) of GPTConfig()",
-        (
-            config.vocab_size,
-            config.block_size,
-            config.n_embd,
-            config.n_head,
-            config.n_layer,
-            config.dropout,
-        ),
+        f"({', '.join(fields)}) of GPTConfig()",
+        tuple(getattr(config, field) for field in fields),
         (65, 256, 384, 6, 6, 0.2),
         "the lecture's defaults; keep the config as model.config",
     )
@@ -121,14 +116,8 @@ def test_the_model_holds_embeddings_blocks_a_final_layer_norm_and_a_head():
 )
 def test_the_parameter_count_follows_from_the_config(sizes, vocab_size, block_size, n_layer):
     n_embd, n_head = sizes
-    config = dict(
-        vocab_size=vocab_size,
-        block_size=block_size,
-        n_embd=n_embd,
-        n_head=n_head,
-        n_layer=n_layer,
-        dropout=0.0,
-    )
+    config = dict(vocab_size=vocab_size, block_size=block_size, n_embd=n_embd, n_head=n_head)
+    config.update(n_layer=n_layer, dropout=0.0)
     expect.equal(
         f"number of parameters of GPTLanguageModel(GPTConfig(**{config}))",
         sum(p.numel() for p in make_model(**config).parameters()),
@@ -248,6 +237,23 @@ def test_generate_keeps_the_prompt_and_is_reproducible(prompt, n, seed):
     expect.equal(call + ": all ids in range(65)", bool(((out >= 0) & (out < 65)).all()), True)
 
 
+def test_generate_draws_each_id_from_the_softmax_of_the_last_positions_logits():
+    model = small_model()
+    with torch.no_grad():  # sharp distributions: an untrained model's are nearly uniform,
+        model.lm_head.weight.mul_(30)  # and then a softmax over any dimension draws alike
+    prompt = torch.randint(65, (3, 5), generator=torch.Generator().manual_seed(2))
+    out = model.generate(prompt, 4, generator=torch.Generator().manual_seed(3))
+    expected = sampled_by_hand(model, prompt, 4, seed=3)
+    expect.equal(
+        "model.generate(prompt of shape (3, 5), 4, generator seeded with 3)",
+        out,
+        expected,
+        "each step: softmax over the vocabulary (dim=-1) of the last position's logits, "
+        "one torch.multinomial draw per row with the generator; a softmax over the batch "
+        "(dim=0 of the (B, V) logits) mixes the rows' scores",
+    )
+
+
 def test_generate_shows_the_model_only_the_last_block_size_ids():
     model = small_model()
     seen = inputs_seen(model)
@@ -271,22 +277,30 @@ def test_generate_shows_the_model_only_the_last_block_size_ids():
 
 
 @pytest.mark.bad_input
-def test_bad_prompts_and_a_negative_count_are_value_errors():
-    model = small_model()
-    expect.value_error(
-        "model.generate(torch.zeros((1, 2)), 0), a float prompt",
-        model.generate,
-        torch.zeros((1, 2)),
-        0,
-        mentions=("float32",),
-    )
-    expect.value_error(
-        "model.generate(prompt, -1)",
-        model.generate,
-        torch.zeros((1, 2), dtype=torch.long),
-        -1,
-        mentions=("-1",),
-    )
+def test_bad_prompts_and_counts_are_value_errors():
+    model, ids = small_model(), torch.zeros((1, 2), dtype=torch.long)
+    for call, prompt, count, mentions in (
+        (
+            "model.generate(torch.zeros((1, 2)), 0), a float prompt",
+            ids.float(),
+            0,
+            ("idx must", "float32"),
+        ),
+        (
+            "model.generate(torch.zeros((1, 0), dtype=torch.long), 3)",
+            ids[:, :0],
+            3,
+            ("idx", "empty"),
+        ),
+        ("model.generate(prompt, -1)", ids, -1, ("-1",)),
+        (
+            "model.generate(prompt, max_new_tokens=2.5)",
+            ids,
+            2.5,
+            ("max_new_tokens", "whole number", "2.5"),
+        ),
+    ):
+        expect.value_error(call, model.generate, prompt, count, mentions=mentions)
 
 
 def test_a_short_training_run_beats_any_bigram(shakespeare):
@@ -322,14 +336,14 @@ def test_ids_outside_the_vocabulary_are_a_value_error():
             f"model(torch.tensor([[0, {bad}]])) with vocab_size 65",
             model,
             torch.tensor([[0, bad]]),
-            mentions=("idx", "[0, 65)"),
+            mentions=("idx holds", "[0, 65)"),
         )
     expect.value_error(
         "model.generate(torch.tensor([[70]]), 2) with vocab_size 65",
         model.generate,
         torch.tensor([[70]]),
         2,
-        mentions=("idx", "[0, 65)"),
+        mentions=("idx holds", "[0, 65)"),
     )
 
 
@@ -341,19 +355,14 @@ def test_targets_that_do_not_match_idx_are_a_value_error():
         ("model(idx of (2, 3), targets of (3, 2))", idx.view(3, 2), "(3, 2)"),
         ("model(idx of (2, 3), targets of (6,))", idx.view(6), "(6,)"),
         ("model(idx, torch.zeros((2, 3))), float targets", torch.zeros((2, 3)), "torch.float32"),
-        ("model(idx, targets holding 65) with vocab_size 65", torch.full((2, 3), 65), "[0, 65)"),
     ):
-        expect.value_error(call, model, idx, targets, mentions=("targets", mentions))
-
-
-@pytest.mark.bad_input
-def test_an_empty_prompt_is_a_value_error():
+        expect.value_error(call, model, idx, targets, mentions=("targets must", mentions))
     expect.value_error(
-        "model.generate(torch.zeros((1, 0), dtype=torch.long), 3)",
-        small_model().generate,
-        torch.zeros((1, 0), dtype=torch.long),
-        3,
-        mentions=("idx", "empty"),
+        "model(idx, targets holding 65) with vocab_size 65",
+        model,
+        idx,
+        torch.full((2, 3), 65),
+        mentions=("targets holds", "[0, 65)"),
     )
 
 
@@ -368,23 +377,23 @@ def test_a_vocab_size_of_zero_is_refused_naming_the_field():
         )
 
 
+def test_a_vocabulary_of_one_id_is_a_vocabulary():
+    model = expect.returns(
+        "GPTLanguageModel(GPTConfig(vocab_size=1, ...))",
+        make_model,
+        vocab_size=1,
+        why="vocab_size must be at least 1, and 1 is: only 0 or less is refused",
+    )
+    logits, _ = model(torch.zeros((1, 3), dtype=torch.long))
+    expect.tensor_like("model(zeros (1, 3))[0] with vocab_size 1", logits, (1, 3, 1), torch.float32)
+
+
 @pytest.mark.bad_input
 def test_a_dropout_outside_zero_to_one_is_refused_naming_the_dropout():
-    for bad in (1.0, -0.1):
+    for bad in (1.0, -0.1, "0.1"):
         expect.value_error(
-            f"GPTLanguageModel(GPTConfig(dropout={bad}, ...))",
+            f"GPTLanguageModel(GPTConfig(dropout={bad!r}, ...))",
             make_model,
             dropout=bad,
             mentions=("dropout", "[0, 1)", str(bad)),
         )
-
-
-@pytest.mark.bad_input
-def test_a_max_new_tokens_that_is_not_a_whole_number_is_refused():
-    expect.value_error(
-        "model.generate(prompt, max_new_tokens=2.5)",
-        small_model().generate,
-        torch.zeros((1, 2), dtype=torch.long),
-        max_new_tokens=2.5,
-        mentions=("max_new_tokens", "whole number", "2.5"),
-    )

@@ -162,15 +162,18 @@ class B:
     def forward(self, x):
         return x * 2
 """
-# mutmut's copy: each function as it is and its mutants under mangled names, with
-# [start, end) line spans beside it (mutants/solutions/<module>.py and its .spans)
-COPY = """class B:
+# mutmut's copy: each function as it is and its mutants under mangled names, with a
+# line-span index beside it that, for methods, can point at another class's lines
+COPY = """class A:
+    def xǁAǁforward__mutmut_orig(self, x):
+        return x + 1
+class B:
     def xǁBǁforward__mutmut_orig(self, x):
         return x * 2
     def xǁBǁforward__mutmut_1(self, x):
         return x / 2
 """
-SPANS = '{"spans": {"xǁBǁforward__mutmut_orig": [1, 3], "xǁBǁforward__mutmut_1": [3, 5]}}'
+SPANS = '{"spans": {"xǁBǁforward__mutmut_orig": [1, 3], "xǁBǁforward__mutmut_1": [6, 8]}}'
 
 
 def test_a_survivor_is_placed_at_its_own_method_not_at_one_of_the_same_name(tmp_path):
