@@ -122,7 +122,7 @@ PRESETS: dict[str, Preset] = {
         weight_decay=0.0,
         eval_interval=250,
     ),
-    # A GPT trained for 1,500 steps on 2 CPU cores, then a final estimate of 2-3 seconds:
+    # A GPT trained for 1,400 steps on 2 CPU cores, then a final estimate of 2-3 seconds:
     # kata 10's fused GPT (its attention kernel and its precision timed per machine), 3
     # layers of 3 heads of 32 channels (n_embd 96), nanoGPT's CPU model made narrower and
     # shallower: it sees about 3.1M characters, and a smaller model learns more from
@@ -141,7 +141,7 @@ PRESETS: dict[str, Preset] = {
         n_embd=96,
         block_size=64,
         batch_size=32,
-        max_steps=1_500,
+        max_steps=1_400,
         learning_rate=3e-3,
         min_lr=1e-4,
         warmup_steps=50,

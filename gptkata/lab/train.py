@@ -1,6 +1,6 @@
 """`make train`: train the reference GPT (or the bigram model) for real - or your own.
 
-    make train                                 the cpu preset: 1,500 steps, 1-2 minutes
+    make train                                 the cpu preset: 1,400 steps, about a minute
     make train MINE=1 [MODEL=fused|modern]     your own GPT on your katas (gptkata.lab.mine)
     make train PRESET=bigram                   the seed notebook's bigram model, seconds
     make train PRESET=lecture                  the lecture's 10.8M-parameter GPT, for a GPU
