@@ -125,7 +125,7 @@ PRESETS: dict[str, Preset] = {
     # A GPT trained for 1,400 steps on 2 CPU cores, then a final estimate of 2-3 seconds:
     # kata 10's fused GPT (its attention kernel and its precision timed per machine), 3
     # layers of 3 heads of 32 channels (n_embd 96), nanoGPT's CPU model made narrower and
-    # shallower: it sees about 3.1M characters, and a smaller model learns more from
+    # shallower: it sees about 2.9M characters, and a smaller model learns more from
     # that little text, and takes more steps in the same time, than a larger one (3
     # layers beat 4 layers of 2 heads by 0.036 in the same time on an AVX2 CPU in fp32).
     # A step budget, as nanoGPT's recipe has, which ends before the recipe on the CPUs
