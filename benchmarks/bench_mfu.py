@@ -4,8 +4,9 @@ limit, the rate at which it multiplies matrices.
 Almost all of a GPT's arithmetic is matrix products, so a CPU's matrix-multiply rate
 bounds how fast any implementation can train it. The bench measures that rate in the
 same run (`peak_case`, a case of its own, in a fresh process like the others): one
-2048 x 2048 matrix product in fp32 and in bf16, on the bench's threads, the best of a
-few. The faster of the two is "the peak".
+2048 x 2048 matrix product in fp32 and in bf16, on the bench's threads, the best of
+at least TURNS, taking turns: a shared machine's rate dips for seconds at a time, and a
+peak measured in a dip would flatter every MFU. The faster of the two is "the peak".
 
 The work of a training step is counted as PaLM's paper (and nanoGPT) count it, per
 token: 6 x parameters (a multiply and an add per parameter forward, twice that
@@ -32,6 +33,7 @@ from torch.profiler import ProfilerActivity, profile
 from benchmarks.tables import table
 
 PEAK_CASE = "peak:matmul"
+TURNS = 12  # products of each precision; the best counts (about 3 s on 2 cores)
 SIZE = 2048
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 # case: (the key in runs/bench.json, the goal as a share of the faster peak)
@@ -46,14 +48,14 @@ NAMES = {
 
 def peak_case(repeats: int, size: int = SIZE) -> dict:
     """GFLOPS of one (size x size) @ (size x size) product in fp32 and in bf16 on the
-    threads set: after a warm-up, the best of `repeats` (at least 3), taking turns."""
+    threads set: after a warm-up, the best of `repeats` (at least TURNS), taking turns."""
     generator = torch.Generator().manual_seed(0)
     pairs = {
         name: [torch.randn(size, size, generator=generator).to(dtype) for _ in "ab"]
         for name, dtype in DTYPES.items()
     }
     best = dict.fromkeys(DTYPES, float("inf"))
-    for turn in range(max(3, repeats) + 1):  # the first turn warms up
+    for turn in range(max(TURNS, repeats) + 1):  # the first turn warms up
         for name, (a, b) in pairs.items():
             started = time.perf_counter()
             torch.mm(a, b)

@@ -84,15 +84,18 @@ def masked_softmax(
 
 
 def keep_16_bits(x: torch.Tensor, p: float) -> tuple[torch.Tensor, float]:
-    """Which numbers of `x` dropout with probability p (0 < p) keeps - a bool tensor of
-    x's shape, from 16 random bits per number - and the scale of the kept ones."""
+    """Which numbers of `x` dropout with probability p (0 < p) keeps - 1 where kept, 0
+    where dropped, a tensor of x's shape and dtype, from 16 random bits per number - and
+    the scale of the kept ones. In x's dtype, so that multiplying x by it, forward and
+    backward, does not copy a bool mask into x's dtype each time."""
     threshold = round(p * 2**16)
     if threshold >= 2**16:  # p of 1 (or within 1 / 131072 of it): everything is dropped
-        return torch.zeros_like(x, dtype=torch.bool), 0.0
+        return torch.zeros_like(x), 0.0
     n = x.numel()
     draws = torch.randint(-(2**63), 2**63 - 1, ((n + 3) // 4,), dtype=torch.int64, device=x.device)
     bits = draws.view(torch.int16)[:n].view(x.shape)  # uniform over -2**15 .. 2**15 - 1
-    return bits >= threshold - 2**15, 2**16 / (2**16 - threshold)
+    kept = (bits >= threshold - 2**15).to(x.dtype)  # converted once, not at each use
+    return kept, 2**16 / (2**16 - threshold)
 
 
 def dropout_16_bits(x: torch.Tensor, p: float) -> torch.Tensor:
