@@ -39,9 +39,6 @@ computed from each slot's position, not from its index.
     generate_sliding(model, idx, max_new_tokens, generator=None)
                                               model.generate's ids, at a constant cost per id
 
-    cache.k, cache.v     (B, n_head, window, head_size)   allocated on the first update
-    cache.positions      (window,)  the position held in each slot (-1: empty)
-
 Why it is exact, even with many layers: layer l's output at position t depends only
 on layer l's inputs at t - window + 1 .. t. The cache of layer l holds the keys and
 values made from those very inputs, when each position was new; the full forward
@@ -57,7 +54,6 @@ number of slots filled (which stops growing at `window`), and not its slot.
 # %%
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from numbers import Integral, Real
 
@@ -68,6 +64,11 @@ from torch.nn import functional as F
 from gptkata.kata.select import earlier
 
 rope = earlier(__name__, "rope")
+bigram = earlier(__name__, "bigram")
+# Checks given in earlier katas, not written again here.
+_check_eps = earlier(__name__, "block")._check_eps
+_check_max_new_tokens = earlier(__name__, "gpt")._check_max_new_tokens
+_check_kv = earlier(__name__, "kv_cache")._check_kv
 
 
 # %%
@@ -76,10 +77,8 @@ class RMSNorm(nn.Module):
 
     def __init__(self, dim: int, eps: float = 1e-6):
         """A learned `weight` of `dim` ones (no bias), and `eps`. An eps that is
-        negative, NaN or infinite is a ValueError: a negative eps can make
-        mean(x^2) + eps negative, and its inverse square root NaN."""
-        if isinstance(eps, bool) or not isinstance(eps, Real) or not 0 <= eps < math.inf:
-            raise ValueError(f"eps must be a finite number of 0 or more, got {eps!r}")
+        negative, NaN or infinite is a ValueError (`_check_eps`, the block kata's)."""
+        _check_eps(eps)
         # -- your code below --
         super().__init__()
         self.eps = eps
@@ -139,9 +138,8 @@ def hidden_size(n_embd: int) -> int:
 
 # %%
 def _check_count(value: int, name: str, least: int = 1) -> None:
-    """A ValueError naming `name` unless `value` is a whole number of at least `least`:
-    every size of the model, the window and max_new_tokens count something (a bool is
-    no count, though Python treats True as 1)."""
+    """A ValueError naming `name` unless `value` is a whole number of at least `least`
+    (a size or the window; a bool is no count, though Python treats True as 1)."""
     if isinstance(value, bool) or not isinstance(value, Integral):
         raise ValueError(f"{name} must be a whole number, got {value!r}")
     if value < least:
@@ -177,10 +175,8 @@ class ModernGPT(nn.Module):
         """Keep `config`; build `token_embedding_table` (vocab_size x n_embd), `blocks`
         (an nn.Sequential of n_layer ModernBlocks), `norm_f` (RMSNorm) and `lm_head`
         (Linear(n_embd, vocab_size, bias=False)); no position table. Then
-        `self.apply(self._init_weights)`: GPT-2's Normal(0, 0.02) for every Linear and
-        Embedding weight, as in the gpt kata. A config with a size that is not a whole
-        number (at least 1; n_layer may be 0) or a dropout outside [0, 1) is a
-        ValueError (`_check_config`)."""
+        `self.apply(self._init_weights)`: GPT-2's Normal(0, 0.02), as in the gpt kata.
+        A config of bad sizes or dropout is a ValueError (`_check_config`)."""
         _check_config(config)
         # -- your code below --
         super().__init__()
@@ -228,8 +224,9 @@ class ModernGPT(nn.Module):
         generate but without cropping: every step runs the whole sequence, and the
         softmax of the last position's logits gives one torch.multinomial draw with
         `generator`. Bad ids and a max_new_tokens that is not a whole number of 0 or
-        more are ValueErrors (`_check_generation`)."""
-        _check_generation(idx, max_new_tokens, self.config.vocab_size)
+        more are ValueErrors (`_check_max_new_tokens`, `_check_ids`)."""
+        _check_max_new_tokens(max_new_tokens)
+        _check_ids(idx, self.config.vocab_size)
         # -- your code below --
         for _ in range(max_new_tokens):
             logits, _ = self(idx)  # (B, T, V): the whole sequence, never cropped
@@ -255,36 +252,13 @@ def _check_config(config: ModernConfig) -> None:
 def _check_ids(
     ids: torch.Tensor, vocab_size: int, name: str = "idx", shape: tuple[int, ...] | None = None
 ) -> None:
-    """A ValueError naming the argument `name` unless `ids` is a non-empty (B, T)
-    torch.long tensor of ids in [0, vocab_size) - of exactly `shape`, when it is given.
-    The range costs one min and one max, cheap next to the model (nn.Embedding would
-    say IndexError, or on a GPU stop the process)."""
-    if not isinstance(ids, torch.Tensor) or ids.dim() != 2 or ids.dtype != torch.long:
-        described = (
-            f"shape {tuple(ids.shape)} and dtype {ids.dtype}"
-            if isinstance(ids, torch.Tensor)
-            else type(ids).__name__
-        )
-        raise ValueError(f"{name} must be a non-empty (B, T) torch.long tensor, got {described}")
+    """The bigram kata's check ((B, T) torch.long ids in [0, vocab_size), of `shape` if
+    given), and T >= 1: with no position table, (B, 0) ids would give (B, 0) logits."""
+    bigram._check_ids(ids, vocab_size, name, shape)
     if ids.shape[1] == 0:
         raise ValueError(
             f"{name} is empty, shape {tuple(ids.shape)}: it needs at least one id per row"
         )
-    if shape is not None and tuple(ids.shape) != shape:
-        raise ValueError(f"{name} must have the shape of idx {shape}, got {tuple(ids.shape)}")
-    if ids.min() < 0 or ids.max() >= vocab_size:
-        raise ValueError(
-            f"{name} holds ids from {ids.min().item()} to {ids.max().item()}, but ids must "
-            f"be in [0, {vocab_size}) for vocab_size {vocab_size}"
-        )
-
-
-# %%
-def _check_generation(idx: torch.Tensor, max_new_tokens: int, vocab_size: int) -> None:
-    """`_check_ids(idx, vocab_size)`, and a ValueError naming max_new_tokens unless it
-    is a whole number of 0 or more (`_check_count`)."""
-    _check_count(max_new_tokens, "max_new_tokens", least=0)
-    _check_ids(idx, vocab_size)
 
 
 # %%
@@ -342,22 +316,6 @@ class RollingKVCache:
         self.positions[slots] = kept
         self.seen += T
         return keys, values, key_positions
-
-
-# %%
-def _check_kv(k: torch.Tensor, v: torch.Tensor, cached: torch.Tensor | None) -> None:
-    """A ValueError naming the shapes unless k and v are (B, n_head, T, head_size) of
-    the same shape, and, when the cache holds keys, of their B, n_head and head_size."""
-    if k.dim() != 4 or k.shape != v.shape:
-        raise ValueError(
-            f"k and v must both be (B, n_head, T, head_size), of the same shape, got "
-            f"{tuple(k.shape)} and {tuple(v.shape)}"
-        )
-    if cached is not None and (k.shape[:2] != cached.shape[:2] or k.shape[3] != cached.shape[3]):
-        B, nh, _, hs = cached.shape
-        raise ValueError(
-            f"k and v must be ({B}, {nh}, T, {hs}) like the cached keys, got {tuple(k.shape)}"
-        )
 
 
 # %%
@@ -422,9 +380,10 @@ def generate_sliding(
     `forward_sliding` once, then each new id alone; sampling is generate's (softmax
     of the last logits, one torch.multinomial draw with `generator`). Runs in eval
     mode and restores the model's mode. Bad ids and a max_new_tokens that is not a
-    whole number of 0 or more are ValueErrors (`_check_generation`).
+    whole number of 0 or more are ValueErrors (`_check_max_new_tokens`, `_check_ids`).
     """
-    _check_generation(idx, max_new_tokens, model.config.vocab_size)
+    _check_max_new_tokens(max_new_tokens)
+    _check_ids(idx, model.config.vocab_size)
     # -- your code below --
     was_training = model.training
     model.eval()
