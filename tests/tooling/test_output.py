@@ -27,3 +27,5 @@ def test_piped_progress_says_it_runs_the_tests_before_the_view(tmp_path):
     lines = run.stdout.splitlines()
     assert lines[0] == "Running the kata tests..."
     assert any(line.startswith("GPT Kata - your progress") for line in lines[1:])
+    again = gptkata(root, "progress").stdout  # nothing changed: the stored results
+    assert "Running the kata tests" not in again and "GPT Kata - your progress" in again
