@@ -15,6 +15,8 @@ from gptkata.lab.run_state import Setup
 from gptkata.lab.sample import draw_attention, sample_text
 
 HEATMAP_CHARS = 48  # characters of the sample shown on attention.png
+# the first line's name of each GPT (preset.attention): the kata that builds it
+GPT_NAMES = {"teaching": "GPTLanguageModel (kata 9)", "fused": "FusedGPT (kata 10)"}
 
 
 def announce(setup: Setup, model: nn.Module, resumed_from: int | None) -> None:
@@ -23,7 +25,7 @@ def announce(setup: Setup, model: nn.Module, resumed_from: int | None) -> None:
     s, spec = setup.settings, setup.spec
     if spec["model"] == "gpt":
         shape = (
-            f"GPT ({spec['attention']} attention) of {s.n_layer} layers x {s.n_head} heads x "
+            f"{GPT_NAMES[spec['attention']]} of {s.n_layer} layers x {s.n_head} heads x "
             f"{s.n_embd} channels, block {s.block_size}"
         )
     elif spec["model"] == "modern":
