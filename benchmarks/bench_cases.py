@@ -104,7 +104,7 @@ def train_case(
         "precision_why": chosen["why"],
         "attention_kernel": kernel,
         "attention_timings_ms": timings,
-        "profile": bench_mfu.profile_top(lambda: run_steps(1)),
+        **bench_mfu.profile_step(lambda: run_steps(1)),
     }
 
 

@@ -15,7 +15,7 @@ The lab has a third way, `masked_softmax`: the attention kata's recipe with the
 heads as a batch dimension - one batched q @ k^T, the causal mask made once and
 kept, softmax, dropout, one batched product with v. It computes the same function
 (the tests compare it to SDPA) with fewer passes over the (T, T) matrix than the
-math kernel, and a cheaper dropout (`dropout_16_bits`, which then serves the
+math kernel, and a cheaper dropout (`dropout_few_bits`, which then serves the
 feed-forward layers too), but it stores that matrix, which flash does not.
 
 Which is fastest depends on the CPU (AVX2 or AVX-512, its caches), on the sizes
@@ -68,60 +68,75 @@ def masked_softmax(
     """Causal attention of q, k, v (B, n_head, T, head_size) -> (B, n_head, T, head_size).
 
     `mask` (at least T x T) is True above the diagonal, where a position would look
-    into its future. The scale goes onto q (T x head_size numbers) rather than onto
-    the scores (T x T), and the -inf of the mask into the scores in place (no copy of
-    the (T, T) matrix); dropout zeroes some weights while training (dropout_p > 0), and
-    its 1 / (1 - p) goes onto the (T, head_size) result rather than the (T, T) weights.
+    into its future. The mask becomes a (T, T) bias, 0 or -inf, that one batched
+    product adds to the scaled scores as it writes them (`torch.baddbmm`: no second
+    pass over the (B * n_head, T, T) matrix, and nothing to mask in the backward pass,
+    where the softmax already gives the masked places a gradient of 0). Dropout zeroes
+    some weights while training (dropout_p > 0), and its 1 / (1 - p) goes onto the
+    (T, head_size) result rather than the (T, T) weights.
     """
-    T = q.shape[-2]
-    scores = (q * q.shape[-1] ** -0.5) @ k.transpose(-2, -1)  # (B, nh, T, T)
-    scores.masked_fill_(mask[:T, :T], float("-inf"))  # a new tensor: nothing needs it unmasked
-    weights = torch.softmax(scores, dim=-1)
+    B, H, T, D = q.shape
+    bias = torch.zeros(T, T, dtype=q.dtype, device=q.device).masked_fill_(mask[:T, :T], -torch.inf)
+    flat_k = k.reshape(B * H, T, D).transpose(1, 2)
+    scores = torch.baddbmm(bias.expand(B * H, T, T), q.reshape(B * H, T, D), flat_k, alpha=D**-0.5)
+    weights = torch.softmax(scores, dim=-1).view(B, H, T, T)
     if dropout_p <= 0:
         return weights @ v  # (B, nh, T, head_size)
-    keep, scale = keep_16_bits(weights, dropout_p)
+    keep, scale = keep_few_bits(weights, dropout_p)
     return (weights * keep) @ v * scale
 
 
-def keep_16_bits(x: torch.Tensor, p: float) -> tuple[torch.Tensor, float]:
+def random_bits(p: float) -> int:
+    """How many random bits decide each number's dropout: 8 where p in 1/256ths is
+    within 1% of p and 1 - p within 1% of 1 - p (0.2 is 51/256, 0.4% off), else 16
+    (p in 1/65,536ths: 0.1 would be 26/256, 1.6% off; 0.999 would be 1)."""
+    error = abs(round(p * 2**8) - p * 2**8) / 2**8
+    return 8 if error <= 0.01 * min(p, 1 - p) else 16
+
+
+def keep_few_bits(x: torch.Tensor, p: float) -> tuple[torch.Tensor, float]:
     """Which numbers of `x` dropout with probability p (0 < p) keeps - 1 where kept, 0
-    where dropped, a tensor of x's shape and dtype, from 16 random bits per number - and
-    the scale of the kept ones. In x's dtype, so that multiplying x by it, forward and
-    backward, does not copy a bool mask into x's dtype each time."""
-    threshold = round(p * 2**16)
-    if threshold >= 2**16:  # p of 1 (or within 1 / 131072 of it): everything is dropped
+    where dropped, a tensor of x's shape and dtype, from `random_bits(p)` random bits
+    per number - and the scale of the kept ones. In x's dtype, so that multiplying x by
+    it, forward and backward, does not copy a bool mask into x's dtype each time."""
+    bits = random_bits(p)
+    threshold = round(p * 2**bits)
+    if threshold >= 2**bits:  # p of 1 (or within half a step of it): everything is dropped
         return torch.zeros_like(x), 0.0
-    n = x.numel()
-    draws = torch.randint(-(2**63), 2**63 - 1, ((n + 3) // 4,), dtype=torch.int64, device=x.device)
-    bits = draws.view(torch.int16)[:n].view(x.shape)  # uniform over -2**15 .. 2**15 - 1
-    kept = (bits >= threshold - 2**15).to(x.dtype)  # converted once, not at each use
-    return kept, 2**16 / (2**16 - threshold)
+    n, per_draw = x.numel(), 64 // bits
+    draws = torch.randint(
+        -(2**63), 2**63 - 1, (-(-n // per_draw),), dtype=torch.int64, device=x.device
+    )
+    small = draws.view(torch.int8 if bits == 8 else torch.int16)[:n].view(x.shape)
+    kept = (small >= threshold - 2 ** (bits - 1)).to(x.dtype)  # converted once, not at each use
+    return kept, 2**bits / (2**bits - threshold)
 
 
-def dropout_16_bits(x: torch.Tensor, p: float) -> torch.Tensor:
-    """Dropout (while training: p > 0) from 16 random bits per number of `x`.
+def dropout_few_bits(x: torch.Tensor, p: float) -> torch.Tensor:
+    """Dropout (while training: p > 0) from 8 or 16 random bits per number of `x`.
 
     F.dropout draws one random number per number; on a CPU, at the lecture's sizes,
     drawing them for the (B, nh, T, T) attention weights costs more than the softmax
     (dropout was a third of the fused GPT's training step). Here one 64-bit draw serves
-    four numbers: a number is kept where its 16 bits clear a threshold, so it is
-    dropped with probability round(p * 65536) / 65536 (0.2 becomes 0.19999695), and the
+    eight numbers (or four): a number is kept where its bits clear a threshold, so it
+    is dropped with probability p rounded to 1/256 (0.2 becomes 51/256 = 0.19921875)
+    where that is within 1% of p, else to 1/65,536 (0.1 becomes 0.10000610), and the
     kept ones are scaled by 1 / (1 - that probability), which keeps every number's
-    expectation exact. GPU attention kernels do the same with 8 bits. The draws come
-    from PyTorch's generator, so a seed repeats them.
+    expectation exact. GPU attention kernels draw 8 bits too. The draws come from
+    PyTorch's generator, so a seed repeats them.
     """
     if p <= 0:
         return x
-    keep, scale = keep_16_bits(x, p)
+    keep, scale = keep_few_bits(x, p)
     return x * keep * scale
 
 
-class Dropout16(nn.Dropout):
-    """nn.Dropout from 16 random bits per number (`dropout_16_bits`): on the
+class DropoutFewBits(nn.Dropout):
+    """nn.Dropout from 8 or 16 random bits per number (`dropout_few_bits`): on the
     masked-softmax path, the blocks' other dropouts (the feed-forward layer's) too."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return dropout_16_bits(x, self.p) if self.training else x
+        return dropout_few_bits(x, self.p) if self.training else x
 
 
 class PathAttention(CausalSelfAttention):
@@ -145,7 +160,7 @@ class PathAttention(CausalSelfAttention):
         p = self.dropout if self.training else 0.0
         y = masked_softmax(q, k, v, self.future, p)
         y = y.transpose(1, 2).contiguous().view(B, T, C)
-        return dropout_16_bits(self.c_proj(y), p)  # resid_dropout's, from fewer draws
+        return dropout_few_bits(self.c_proj(y), p)  # resid_dropout's, from fewer draws
 
 
 class PathRopeAttention(RopeAttention):
@@ -171,7 +186,7 @@ class PathRopeAttention(RopeAttention):
         p = self.dropout if self.training else 0.0
         y = masked_softmax(q, k, v, self.future, p)
         y = self.c_proj(y.transpose(1, 2).contiguous().view(B, T, C))
-        return dropout_16_bits(y, p)  # resid_dropout's, from fewer draws
+        return dropout_few_bits(y, p)  # resid_dropout's, from fewer draws
 
 
 def use_path(model: nn.Module, path: str) -> int:
@@ -207,11 +222,11 @@ def use_path(model: nn.Module, path: str) -> int:
 
 
 def use_dropout(blocks: list[nn.Module], path: str) -> int:
-    """On "masked_softmax" every nn.Dropout of the `blocks` draws 16 bits per number
-    (Dropout16: the feed-forward layer's dropout costs a quarter as much); on "sdpa"
-    each is PyTorch's own again. The same modules, no parameters: nothing else changes.
+    """On "masked_softmax" every nn.Dropout of the `blocks` draws 8 or 16 bits per
+    number (DropoutFewBits: the feed-forward layer's dropout costs a fraction of
+    F.dropout's); on "sdpa" each is PyTorch's own again. The same modules, no parameters: nothing else changes.
     Returns how many blocks."""
-    wanted = Dropout16 if path == "masked_softmax" else nn.Dropout
+    wanted = DropoutFewBits if path == "masked_softmax" else nn.Dropout
     for block in blocks:
         for module in block.modules():
             if isinstance(module, nn.Dropout):

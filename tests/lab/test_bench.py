@@ -3,8 +3,9 @@
 import subprocess
 
 import pytest
+import torch
 
-from benchmarks import bench, bench_report, tables
+from benchmarks import bench, bench_mfu, bench_report, tables
 
 
 def fake_results() -> dict:
@@ -189,7 +190,7 @@ def mfu_results(lecture_fused_rate: float, cpu_fused_rate: float) -> dict:
     ]
     for name in results:
         if name.startswith("train"):
-            results[name].update(flops_per_token=100_000_000, profile=top)
+            results[name].update(flops_per_token=100_000_000, profile=top, matrix_share=0.5)
     results["train:fused"]["tokens_per_s"] = cpu_fused_rate
     results["peak:matmul"] = {"size": 2048, "fp32_gflops": 200.0, "bf16_gflops": 400.0}
     return results
@@ -208,6 +209,9 @@ def test_mfu_is_model_flops_per_second_over_the_faster_peak_measured_in_the_same
     assert "mfu_fused_lecture = 65%   goal >= 60%: met" in text
     assert "mfu_fused_cpu = 30%   goal >= 40%: missed; largest cost (per-op profile" in text
     assert "aten::mm, 41% (410 ms); then aten::bernoulli_ 20%" in text
+    # 30% with the matrix products half of the step: 60% if nothing else cost anything
+    assert "took 50% of the step: with all else free it would reach 60%" in text
+    assert text.count("with all else free") == 1, "a goal met needs no bound"
 
 
 def test_without_the_peak_case_there_are_no_mfu_rows():
@@ -227,3 +231,17 @@ def test_a_timed_precision_is_printed_with_its_reason():
     text = "\n".join(bench_report.report_lines(bench_report.summarise(results, settings)))
     assert "fused GPT: precision fp32 (timed per forward and backward step: fp32 10.0 ms" in text
     assert "teaching GPT: precision" not in text, "a precision that was not timed has no line"
+
+
+def test_the_profile_names_the_costliest_operations_and_the_matrix_products_share():
+    a = torch.randn(256, 256)
+    small = torch.randn(16)
+
+    def step() -> None:
+        torch.mm(a, a)
+        small.add(1.0)
+
+    profiled = bench_mfu.profile_step(step, top=2)
+    assert profiled["profile"][0]["op"] == "aten::mm"
+    assert [p["op"] for p in profiled["profile"]] == ["aten::mm", "aten::add"]
+    assert 0.5 < profiled["matrix_share"] < 1.0, "one product and one tiny addition"

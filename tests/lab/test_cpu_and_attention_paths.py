@@ -169,27 +169,47 @@ def test_masked_softmax_never_looks_into_the_future_and_drops_weights_while_trai
     assert not torch.allclose(dropped, out), "dropout 0.5 changed nothing"
 
 
-def test_dropout_from_16_bits_drops_p_of_the_numbers_and_keeps_the_expectation():
+def test_dropout_from_8_bits_drops_p_of_the_numbers_and_keeps_the_expectation():
     x = torch.ones(1000, 1000)
     torch.manual_seed(0)
-    out = attention_paths.dropout_16_bits(x, 0.2)
+    out = attention_paths.dropout_few_bits(x, 0.2)
     dropped = (out == 0).float().mean().item()
     assert abs(dropped - 0.2) < 0.002, f"dropped {dropped:.4f} of the numbers, not about 0.2"
-    kept = 65536 / (65536 - round(0.2 * 65536))  # 1 / (1 - p as 16 bits hold it)
+    kept = 256 / (256 - 51)  # 1 / (1 - p as 8 bits hold it: 51/256)
     assert out.unique().tolist() == [0.0, pytest.approx(kept)]
     assert abs(out.mean().item() - 1.0) < 0.003, "the expectation of each number is kept"
     torch.manual_seed(0)
-    assert torch.equal(attention_paths.dropout_16_bits(x, 0.2), out), "a seed repeats it"
-    assert attention_paths.dropout_16_bits(x, 0.0) is x
-    assert not attention_paths.dropout_16_bits(x, 1.0).any()
+    assert torch.equal(attention_paths.dropout_few_bits(x, 0.2), out), "a seed repeats it"
+    assert attention_paths.dropout_few_bits(x, 0.0) is x
+    assert not attention_paths.dropout_few_bits(x, 1.0).any()
 
 
-def test_every_number_is_dropped_independently_of_its_neighbours():
+@pytest.mark.parametrize(
+    ("p", "bits"), [(0.2, 8), (0.5, 8), (0.25, 8), (0.1, 16), (0.999, 16), (0.001, 16)]
+)
+def test_8_bits_serve_a_p_they_hold_within_1_percent_and_16_bits_the_others(p, bits):
+    assert attention_paths.random_bits(p) == bits
+
+
+@pytest.mark.parametrize("p", [0.1, 0.999])
+def test_dropout_from_16_bits_keeps_p_and_the_expectation_where_8_bits_would_not(p):
+    x = torch.ones(1000, 1000)
+    torch.manual_seed(0)
+    out = attention_paths.dropout_few_bits(x, p)
+    kept = 65536 / (65536 - round(p * 65536))  # 1 / (1 - p as 16 bits hold it)
+    assert out.unique().tolist() == [0.0, pytest.approx(kept)]
+    dropped = (out == 0).float().mean().item()
+    assert abs(dropped - p) < 0.002, f"dropped {dropped:.4f} of the numbers, not about {p}"
+
+
+@pytest.mark.parametrize(("p", "per_draw"), [(0.5, 8), (0.1, 4)])
+def test_every_number_is_dropped_independently_of_its_neighbours(p, per_draw):
     torch.manual_seed(1)
-    kept = attention_paths.dropout_16_bits(torch.ones(400_000), 0.5) > 0
-    pairs = kept.view(-1, 4).float()  # four numbers share one 64-bit draw
-    both = (pairs[:, :-1] * pairs[:, 1:]).mean().item()
-    assert abs(both - 0.25) < 0.005, f"neighbours both kept {both:.4f} of the time, not 0.25"
+    kept = attention_paths.dropout_few_bits(torch.ones(800_000), p) > 0
+    numbers = kept.view(-1, per_draw).float()  # the numbers that share one 64-bit draw
+    both = (numbers[:, :-1] * numbers[:, 1:]).mean().item()
+    expected = (1 - p) ** 2
+    assert abs(both - expected) < 0.005, f"neighbours both kept {both:.4f}, not {expected}"
 
 
 def test_an_unknown_path_or_a_model_without_fused_attention_is_a_value_error():
@@ -255,7 +275,7 @@ def test_an_optimiser_made_before_the_path_is_set_still_trains_the_attention():
     assert not torch.equal(model.blocks[0].sa.c_attn.weight, before), "c_attn did not train"
 
 
-def test_the_masked_softmax_scales_after_the_product_and_drops_what_16_bit_dropout_drops():
+def test_the_masked_softmax_scales_after_the_product_and_drops_what_its_few_bit_dropout_drops():
     q, k, v = (
         torch.randn(2, 2, 6, 4, generator=torch.Generator().manual_seed(i)) for i in range(3)
     )
@@ -264,7 +284,7 @@ def test_the_masked_softmax_scales_after_the_product_and_drops_what_16_bit_dropo
     got = attention_paths.masked_softmax(q, k, v, mask, 0.3)
     weights = torch.softmax((q @ k.transpose(-2, -1) / 2).masked_fill(mask, float("-inf")), -1)
     torch.manual_seed(3)
-    expected = attention_paths.dropout_16_bits(weights, 0.3) @ v
+    expected = attention_paths.dropout_few_bits(weights, 0.3) @ v
     expect.close(
         "masked_softmax(q, k, v, mask, 0.3)",
         got,
@@ -274,11 +294,11 @@ def test_the_masked_softmax_scales_after_the_product_and_drops_what_16_bit_dropo
     )
 
 
-def test_the_masked_softmax_path_gives_the_feed_forward_16_bit_dropout_and_sdpa_takes_it_back():
+def test_the_masked_softmax_path_gives_the_feed_forward_few_bit_dropout_and_sdpa_takes_it_back():
     model = tiny_fused(dropout=0.2)
     attention_paths.use_path(model, "masked_softmax")
     dropouts = [m for m in model.blocks.modules() if isinstance(m, torch.nn.Dropout)]
-    assert dropouts and all(type(m) is attention_paths.Dropout16 for m in dropouts), dropouts
+    assert dropouts and all(type(m) is attention_paths.DropoutFewBits for m in dropouts), dropouts
     assert all(m.p == 0.2 for m in dropouts), "the probability is kept"
     attention_paths.use_path(model, "sdpa")
     assert all(type(m) is torch.nn.Dropout for m in dropouts), "PyTorch's own on sdpa"
