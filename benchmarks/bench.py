@@ -31,12 +31,12 @@ machine). The report says how much of the CPUs other processes used during the
 run (from /proc/stat, less the cases' own CPU time): timings taken while other
 processes use the cores are not comparable, so run it on a quiet machine.
 
-How close training comes to the machine's limit (benchmarks.bench_mfu): a case of its
-own measures the matrix-multiply rate of this machine in fp32 and bf16 (the peak), and
-each training case's model FLOPs per second is reported as a share of the faster one
-(MFU; goals: the fused GPT >= 60% at the lecture's sizes, >= 40% at the cpu preset's,
-`mfu_fused_lecture` and `mfu_fused_cpu`), with a per-operation profile's top line
-where a case falls short.
+How close training comes to the machine's limit (benchmarks.bench_mfu): each training
+case measures the matrix-multiply rate of this machine in fp32 and bf16 (the peak) in
+turns with its own timed steps, and reports its model FLOPs per second as a share of
+the faster one (MFU; goals: the fused GPT >= 60% at the lecture's sizes, >= 40% at the
+cpu preset's, `mfu_fused_lecture` and `mfu_fused_cpu`), with a per-operation profile's
+top line where a case falls short.
 
 Then kata 12's BPE tokenizer on the whole corpus (benchmarks.bench_bpe): training a
 1,024-id vocabulary and encoding the corpus, each with a goal of 5 seconds.

@@ -21,7 +21,6 @@ from solutions import batching, fast_attention, gpt, kv_cache
 
 CASES = ("train:teaching", "train:fused", "generate:naive", "generate:kv_cache", "bpe:reference")
 CASES += ("train-lecture:teaching", "train-lecture:fused")  # benchmarks.bench_lecture
-CASES += (bench_mfu.PEAK_CASE,)  # the machine's matrix-multiply rate (benchmarks.bench_mfu)
 ALL_CASES = CASES + sliding_cache.CASES
 VOCAB_SIZE = 65  # tiny Shakespeare's characters
 CONTEXTS = (64, 128, 256)  # plus block_size + 1, the first context that is cropped
@@ -53,8 +52,9 @@ def train_case(
     `batch_size` sequences per step instead of the preset's, if given), in the
     precision `precision_wanted` ("auto": timed, as the trainer times it,
     gptkata.lab.precision). The fused GPT's attention kernel is chosen as the trainer
-    chooses it: timed (gptkata.lab.attention_paths). Also the model FLOPs per token and
-    a per-operation profile of one step (benchmarks.bench_mfu)."""
+    chooses it: timed (gptkata.lab.attention_paths). Also the model FLOPs per token, the
+    machine's matrix-multiply peak timed in turns with the steps, and a per-operation
+    profile of one step (benchmarks.bench_mfu)."""
     p = PRESETS[preset_name]
     batch_size = batch_size or p.batch_size
     device = torch.device("cpu")
@@ -69,12 +69,38 @@ def train_case(
     if model_kind == "fused":
         attention = attention_paths.configure(model, "auto", batch_size, device, bf16)
         kernel, timings = attention["kernel"], attention["timings_ms"]
+    run_steps = step_runner(model, p, batch_size, bf16)
+    seconds, memory, peak_gflops = time_steps(run_steps, steps, repeats)
+    attention_ms = attention_seconds(model, batch_size, p.block_size, bf16, repeats) * 1e3
+    parameters = sum(w.numel() for w in model.parameters())
+    return {
+        "attention_ms_per_step": attention_ms,
+        "tokens_per_s": batch_size * p.block_size / seconds,
+        "ms_per_step": seconds * 1e3,
+        "parameters": parameters,
+        "flops_per_token": bench_mfu.flops_per_token(parameters, p.n_layer, p.block_size, p.n_embd),
+        "peak_gflops": peak_gflops,
+        **memory,
+        "batch_size": batch_size,
+        "precision": chosen["precision"],
+        "precision_timings_ms": chosen["timings_ms"],
+        "precision_why": chosen["why"],
+        "attention_kernel": kernel,
+        "attention_timings_ms": timings,
+        **bench_mfu.profile_step(lambda: run_steps(1)),
+    }
+
+
+def step_runner(model, p, batch_size: int, bf16: bool):
+    """`run_steps(n)`: n of make train's steps (gptkata.lab.loop) for `model` with the
+    preset `p`'s optimiser and clipping, on batches of random ids."""
+    device = torch.device("cpu")
     betas = (p.beta1, p.beta2)
     optimizer = optim.make_optimizer(model, p.learning_rate, p.weight_decay, betas, device)
     generator = torch.Generator().manual_seed(1337)
     data = torch.randint(VOCAB_SIZE, (100_000,), generator=generator)
 
-    def run_steps(n: int) -> None:  # make train's step (gptkata.lab.loop), on random ids
+    def run_steps(n: int) -> None:
         for _ in range(n):
             x, y = batching.get_batch(data, batch_size, p.block_size, generator)
             with machine.autocast(device, bf16):
@@ -85,27 +111,24 @@ def train_case(
                 torch.nn.utils.clip_grad_norm_(model.parameters(), p.grad_clip)
             optimizer.step()
 
+    return run_steps
+
+
+def time_steps(run_steps, steps: int, repeats: int) -> tuple[float, dict, dict]:
+    """Seconds per step of `run_steps(steps)`, the best of `repeats` turns after a
+    warm-up; the memory the first turn took ("peak_rss_mib", "run_added_mib"); and the
+    machine's matrix-multiply peak (bench_mfu.PeakMeter), timed in turns with the
+    steps, its matrices made after the memory figures so that they are not counted."""
     before = rss_mib()
     run_steps(min(3, steps))  # warm up: first calls allocate and pick kernels
-    seconds = best_seconds(lambda: run_steps(steps), repeats)[0] / steps
-    attention_ms = attention_seconds(model, batch_size, p.block_size, bf16, repeats) * 1e3
-    parameters = sum(w.numel() for w in model.parameters())
-    return {
-        "attention_ms_per_step": attention_ms,
-        "tokens_per_s": batch_size * p.block_size / seconds,
-        "ms_per_step": seconds * 1e3,
-        "parameters": parameters,
-        "flops_per_token": bench_mfu.flops_per_token(parameters, p.n_layer, p.block_size, p.n_embd),
-        "peak_rss_mib": peak_rss_mib(),
-        "run_added_mib": peak_rss_mib() - before,
-        "batch_size": batch_size,
-        "precision": chosen["precision"],
-        "precision_timings_ms": chosen["timings_ms"],
-        "precision_why": chosen["why"],
-        "attention_kernel": kernel,
-        "attention_timings_ms": timings,
-        **bench_mfu.profile_step(lambda: run_steps(1)),
-    }
+    seconds = best_seconds(lambda: run_steps(steps), 1)[0] / steps
+    memory = {"peak_rss_mib": peak_rss_mib(), "run_added_mib": peak_rss_mib() - before}
+    peak = bench_mfu.PeakMeter(repeats)
+    peak.turn()
+    for _ in range(repeats - 1):
+        seconds = min(seconds, best_seconds(lambda: run_steps(steps), 1)[0] / steps)
+        peak.turn()
+    return seconds, memory, peak.gflops()
 
 
 def case_precision(model, fused: bool, batch_size: int, block_size: int, wanted: str) -> dict:
@@ -210,8 +233,6 @@ def run_case(name: str, args: argparse.Namespace) -> dict:
         return sliding_cache.run_case(variant, args)
     if kind == "bpe":
         return bench_bpe.bpe_case(args.bpe_vocab_size, args.repeats)
-    if name == bench_mfu.PEAK_CASE:
-        return bench_mfu.peak_case(args.repeats)
     if kind == "train":
         return train_case(
             variant, args.preset, args.train_steps, args.repeats, precision_wanted=args.precision

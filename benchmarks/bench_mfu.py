@@ -2,11 +2,12 @@
 limit, the rate at which it multiplies matrices.
 
 Almost all of a GPT's arithmetic is matrix products, so a CPU's matrix-multiply rate
-bounds how fast any implementation can train it. The bench measures that rate in the
-same run (`peak_case`, a case of its own, in a fresh process like the others): one
-2048 x 2048 matrix product in fp32 and in bf16, on the bench's threads, the best of
-at least TURNS, taking turns: a shared machine's rate dips for seconds at a time, and a
-peak measured in a dip would flatter every MFU. The faster of the two is "the peak".
+bounds how fast any implementation can train it. Each training case measures that rate
+itself, in turns with its own timed steps (`PeakMeter`): 2048 x 2048 matrix products
+in fp32 and in bf16, on the bench's threads, the best of at least TURNS of each. A
+shared machine's rate drifts for minutes at a time, and a peak measured in another
+minute than the steps would misstate the MFU either way; a peak measured in a dip
+would flatter it. The faster of the two precisions is "the peak".
 
 The work of a training step is counted as PaLM's paper (and nanoGPT) count it, per
 token: 6 x parameters (a multiply and an add per parameter forward, twice that
@@ -34,8 +35,7 @@ from torch.profiler import ProfilerActivity, profile
 
 from benchmarks.tables import table
 
-PEAK_CASE = "peak:matmul"
-TURNS = 12  # products of each precision; the best counts (about 3 s on 2 cores)
+TURNS = 12  # products of each precision; the best counts (about 1.5 s on 2 cores)
 SIZE = 2048
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 # case: (the key in runs/bench.json, the goal as a share of the faster peak)
@@ -48,23 +48,36 @@ NAMES = {
 }
 
 
-def peak_case(repeats: int, size: int = SIZE) -> dict:
-    """GFLOPS of one (size x size) @ (size x size) product in fp32 and in bf16 on the
-    threads set: after a warm-up, the best of `repeats` (at least TURNS), taking turns."""
-    generator = torch.Generator().manual_seed(0)
-    pairs = {
-        name: [torch.randn(size, size, generator=generator).to(dtype) for _ in "ab"]
-        for name, dtype in DTYPES.items()
-    }
-    best = dict.fromkeys(DTYPES, float("inf"))
-    for turn in range(max(TURNS, repeats) + 1):  # the first turn warms up
-        for name, (a, b) in pairs.items():
-            started = time.perf_counter()
-            torch.mm(a, b)
-            if turn:
-                best[name] = min(best[name], time.perf_counter() - started)
-    flops = 2 * size**3
-    return {"size": size, **{f"{name}_gflops": flops / s / 1e9 for name, s in best.items()}}
+class PeakMeter:
+    """The machine's matrix-multiply rate, measured in turns with a training case's
+    own steps: `turn()` times a few (SIZE x SIZE) @ (SIZE x SIZE) products in fp32 and
+    in bf16 on the threads set, and `gflops()` gives the best of all the turns' products
+    of each precision. Taken in the same minutes as the steps it is set against, so a
+    machine that runs slower for a while slows both alike."""
+
+    def __init__(self, turns: int, size: int = SIZE):
+        generator = torch.Generator().manual_seed(0)
+        self.pairs = {
+            name: [torch.randn(size, size, generator=generator).to(dtype) for _ in "ab"]
+            for name, dtype in DTYPES.items()
+        }
+        self.per_turn = -(-TURNS // turns)  # at least TURNS products of each in all
+        self.best = dict.fromkeys(DTYPES, float("inf"))
+        self.size = size
+        for a, b in self.pairs.values():
+            torch.mm(a, b)  # a warm-up product, not counted
+
+    def turn(self) -> None:
+        """Time `per_turn` products of each precision, taking turns."""
+        for _ in range(self.per_turn):
+            for name, (a, b) in self.pairs.items():
+                started = time.perf_counter()
+                torch.mm(a, b)
+                self.best[name] = min(self.best[name], time.perf_counter() - started)
+
+    def gflops(self) -> dict:
+        """{"fp32": GFLOPS, "bf16": GFLOPS} of the fastest product of each precision."""
+        return {name: 2 * self.size**3 / s / 1e9 for name, s in self.best.items()}
 
 
 def flops_per_token(parameters: int, n_layer: int, block_size: int, n_embd: int) -> int:
@@ -98,41 +111,45 @@ def profile_step(run_step, top: int = 3) -> dict:
 
 
 def summary(results: dict) -> dict:
-    """The peak and every training case's MFU for runs/bench.json (nothing without the
-    peak case): "peak_gflops", "mfu" per case, and the goals' keys."""
-    peak = results.get(PEAK_CASE)
-    if not peak:
-        return {}
-    peaks = {name: peak[f"{name}_gflops"] for name in DTYPES}
-    faster = max(peaks.values())
+    """Every training case's MFU for runs/bench.json (nothing for a case without its
+    measured peak): "mfu" per case - model GFLOPS, MFU against the faster of the
+    case's own peaks, and against the peak of its own precision - and the goals' keys."""
     mfu = {}
     for name, case in results.items():
-        if "flops_per_token" not in case:
+        if "flops_per_token" not in case or "peak_gflops" not in case:
             continue
+        peaks = case["peak_gflops"]
         gflops = case["flops_per_token"] * case["tokens_per_s"] / 1e9
-        own = peaks.get(case.get("precision", "fp32"), faster)
-        mfu[name] = {"gflops": gflops, "mfu": gflops / faster, "of_own_peak": gflops / own}
-    figures = {"peak_gflops": peaks, "mfu": mfu}
+        own = peaks.get(case.get("precision", "fp32"), max(peaks.values()))
+        mfu[name] = {
+            "gflops": gflops,
+            "mfu": gflops / max(peaks.values()),
+            "of_own_peak": gflops / own,
+            "peak_gflops": peaks,
+        }
+    if not mfu:
+        return {}
+    figures = {"mfu": mfu}
     figures.update({key: mfu[name]["mfu"] for name, (key, _) in GOALS.items() if name in mfu})
     return figures
 
 
 def report_lines(report: dict) -> list[str]:
-    """The peak, a row per training case, the goals' verdicts and, where a case falls
-    short, its largest cost."""
-    if "peak_gflops" not in report:
+    """A row per training case with the peaks measured beside it, the goals' verdicts
+    and, where a case falls short, its largest cost."""
+    if not report.get("mfu"):
         return []
-    peaks, cases, s = report["peak_gflops"], report["cases"], report["settings"]
+    cases, s = report["cases"], report["settings"]
     out = [
         "",
-        f"Close to the machine's limit: a {SIZE} x {SIZE} matrix product on {s['threads']} "
-        f"thread(s) ran at {peaks['fp32']:.0f} GFLOPS in fp32 and {peaks['bf16']:.0f} in "
-        f"bf16 (the peak: {max(peaks.values()):.0f}); a training step's model FLOPs are "
-        "6 x parameters + 12 x layers x block x channels per token",
+        f"Close to the machine's limit: each training case timed a {SIZE} x {SIZE} matrix "
+        f"product on {s['threads']} thread(s), fp32 and bf16, in turns with its steps (the "
+        "peak: the faster); a training step's model FLOPs are 6 x parameters + 12 x layers "
+        "x block x channels per token",
     ]
     rows = []
     for name, figures in report["mfu"].items():
-        case = cases[name]
+        case, peaks = cases[name], figures["peak_gflops"]
         goal = GOALS.get(name)
         rows.append(
             [
@@ -140,13 +157,14 @@ def report_lines(report: dict) -> list[str]:
                 case.get("precision", "fp32"),
                 f"{case['tokens_per_s']:,.0f}",
                 f"{figures['gflops']:.1f}",
+                f"{peaks['fp32']:.0f} / {peaks['bf16']:.0f}",
                 f"{100 * figures['of_own_peak']:.0f}%",
                 f"{100 * figures['mfu']:.0f}%",
                 f">= {100 * goal[1]:.0f}%" if goal else "",
             ]
         )
-    header = ["", "precision", "tokens/s", "model GFLOPS", "of its peak", "MFU", "goal"]
-    out += table(header, rows)
+    header = ["", "precision", "tokens/s", "model GFLOPS", "peak fp32 / bf16"]
+    out += table(header + ["of its peak", "MFU", "goal"], rows)
     for name, (key, goal) in GOALS.items():
         if name in report["mfu"]:
             out += goal_lines(key, report["mfu"][name]["mfu"], goal, cases[name])

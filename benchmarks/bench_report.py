@@ -159,7 +159,7 @@ def combined_report(results: dict, settings: dict) -> dict:
     """The report of the cases that ran: the fast ones (`summarise`), the sliding
     cache's (benchmarks.sliding_cache), or both."""
     report = {"settings": settings}
-    optional = ("bpe:", "train-lecture:", "peak:")  # reported when they ran
+    optional = ("bpe:", "train-lecture:")  # reported when they ran
     if all(name in results for name in bench_cases.CASES if not name.startswith(optional)):
         report.update(summarise(results, settings))
     if all(name in results for name in sliding_cache.CASES):

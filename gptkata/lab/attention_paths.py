@@ -79,7 +79,9 @@ def masked_softmax(
     bias = torch.zeros(T, T, dtype=q.dtype, device=q.device).masked_fill_(mask[:T, :T], -torch.inf)
     flat_k = k.reshape(B * H, T, D).transpose(1, 2)
     scores = torch.baddbmm(bias.expand(B * H, T, T), q.reshape(B * H, T, D), flat_k, alpha=D**-0.5)
-    weights = torch.softmax(scores, dim=-1).view(B, H, T, T)
+    # under bf16 autocast the softmax runs in float32 and the product with v would cast
+    # its result to v's bf16: cast once here, so that dropout too works on half the bytes
+    weights = torch.softmax(scores, dim=-1).view(B, H, T, T).to(v.dtype)
     if dropout_p <= 0:
         return weights @ v  # (B, nh, T, head_size)
     keep, scale = keep_few_bits(weights, dropout_p)
@@ -108,8 +110,10 @@ def keep_few_bits(x: torch.Tensor, p: float) -> tuple[torch.Tensor, float]:
         -(2**63), 2**63 - 1, (-(-n // per_draw),), dtype=torch.int64, device=x.device
     )
     small = draws.view(torch.int8 if bits == 8 else torch.int16)[:n].view(x.shape)
-    kept = (small >= threshold - 2 ** (bits - 1)).to(x.dtype)  # converted once, not at each use
-    return kept, 2**bits / (2**bits - threshold)
+    kept = small >= threshold - 2 ** (bits - 1)
+    # converted once, not at each use; from its bytes read as uint8, which PyTorch
+    # converts many times faster on a CPU than the same tensor as bool
+    return kept.view(torch.uint8).to(x.dtype), 2**bits / (2**bits - threshold)
 
 
 def dropout_few_bits(x: torch.Tensor, p: float) -> torch.Tensor:

@@ -302,3 +302,21 @@ def test_the_masked_softmax_path_gives_the_feed_forward_few_bit_dropout_and_sdpa
     assert all(m.p == 0.2 for m in dropouts), "the probability is kept"
     attention_paths.use_path(model, "sdpa")
     assert all(type(m) is torch.nn.Dropout for m in dropouts), "PyTorch's own on sdpa"
+
+
+def test_under_bf16_autocast_the_masked_softmax_gives_bf16_close_to_float32():
+    q, k, v = (
+        torch.randn(2, 3, 16, 8, generator=torch.Generator().manual_seed(i)) for i in range(3)
+    )
+    mask = torch.ones(16, 16, dtype=torch.bool).triu(1)
+    exact = attention_paths.masked_softmax(q, k, v, mask, 0.0)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        half = [t.to(torch.bfloat16) for t in (q, k, v)]  # as a bf16 linear layer gives them
+        got = attention_paths.masked_softmax(*half, mask, 0.0)
+        torch.manual_seed(0)
+        dropped = attention_paths.masked_softmax(*half, mask, 0.2)
+    assert got.dtype == dropped.dtype == torch.bfloat16
+    expect.close("masked_softmax under bf16 autocast", got.float(), exact, atol=0.05)
+    keep, scale = attention_paths.keep_few_bits(torch.ones(1000, dtype=torch.bfloat16), 0.2)
+    assert keep.dtype == torch.bfloat16 and set(keep.unique().tolist()) == {0.0, 1.0}
+    assert scale == 256 / 205
