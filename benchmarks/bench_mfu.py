@@ -53,7 +53,8 @@ class PeakMeter:
     own steps: `turn()` times a few (SIZE x SIZE) @ (SIZE x SIZE) products in fp32 and
     in bf16 on the threads set, and `gflops()` gives the best of all the turns' products
     of each precision. Taken in the same minutes as the steps it is set against, so a
-    machine that runs slower for a while slows both alike."""
+    machine that runs slower for a while slows both - though not always alike: a step's
+    element-wise work, bound by memory, drifts more than a large product's arithmetic."""
 
     def __init__(self, turns: int, size: int = SIZE):
         generator = torch.Generator().manual_seed(0)
