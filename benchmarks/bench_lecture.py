@@ -100,6 +100,8 @@ def why_slower(
     )
     if "attention_ms_per_step" in fused:
         line += f" (the fused layers took {fused['attention_ms_per_step']:.0f} ms)"
+    if goal is not None and bound < goal:
+        line += f": the {goal:g}x goal is out of reach on this machine"
     out.append(line + ".")
     return out
 

@@ -166,6 +166,10 @@ def report_lines(report: dict) -> list[str]:
         )
     header = ["", "precision", "tokens/s", "model GFLOPS", "peak fp32 / bf16"]
     out += table(header + ["of its peak", "MFU", "goal"], rows)
+    out.append(
+        "  MFU: the model's GFLOPS as a share of the faster peak; 'of its peak': of the peak "
+        "of the precision the case ran in (the same figure where that precision is the faster)"
+    )
     for name, (key, goal) in GOALS.items():
         if name in report["mfu"]:
             out += goal_lines(key, report["mfu"][name]["mfu"], goal, cases[name])

@@ -137,7 +137,7 @@ def report_lines(report: dict) -> list[str]:
     out += table(
         [
             "",
-            f"{s['new_tokens']} new ids/s",
+            f"ids/s, {s['new_tokens']} new",
             *(f"ms/id @{n}" for n in contexts),
             "peak RSS MiB",
             "run added MiB",

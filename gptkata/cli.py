@@ -36,7 +36,7 @@ def one_kata(name: str) -> manifest.Kata:
     (several names, an unknown one)."""
     names = ", ".join(k.name for k in manifest.KATAS)
     if len(name.replace(",", " ").split()) > 1:
-        raise ValueError(f"KATA= names one kata, not {name!r}; the katas are: {names}")
+        raise ValueError(f"KATA= (--kata) names one kata, not {name!r}; the katas are: {names}")
     return manifest.get(name.strip())
 
 
@@ -154,7 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    def command(name: str, run, help: str, kata_help: str = "the kata (default: the current one)"):
+    def command(
+        name: str, run, help: str, kata_help: str = "the kata, one name (default: the current one)"
+    ):
         sub = commands.add_parser(name, help=help, description=help)
         # nargs="+": `--kata a b` (KATA="a b" unquoted) is one line naming the katas, not
         # a stray argument for argparse or pytest; one_kata then says KATA= takes one name
@@ -165,7 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
     def chain_option(sub):
         sub.add_argument("--chain", default="reference", choices=select.CHAINS)
 
-    test = command("test", cmd_test, "run the kata tests", "only this kata (default: all)")
+    test = command(
+        "test", cmd_test, "run the kata tests", "only this kata, one name (default: all)"
+    )
     test.add_argument(
         "--impl", default="exercises", help="exercises, solutions, or a folder of kata modules"
     )
@@ -185,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
         "reset",
         cmd_reset,
         "back to the pristine stub; your version is backed up first",
-        "the kata to start over (required)",
+        "the kata to start over, one name (required)",
     )
     return parser
 

@@ -77,6 +77,22 @@ def test_the_table_lines_up_and_names_the_verdicts():
     assert "generate_speedup_kv_cache = 1.50x   goal >= 5x: missed (1.50x is 70% short)" in text
     rows = [line for line in lines if line.startswith("  teaching GPT") or "fused GPT" in line]
     assert len({len(r) for r in rows}) == 1, rows  # right-aligned columns of equal width
+    assert "It times the reference code (solutions/), not your exercises" in text
+    assert "ids/s, 500 new" in text and "ids/s, 255 new" in text
+    assert "only the first 255 of the 500 new ids are cheap, which can keep the 5x goal" in text
+    assert 'make bench ARGS="--block-size 512" times the same 500 ids' in text
+
+
+def test_a_speed_up_goal_that_free_attention_could_not_reach_is_called_out_of_reach():
+    results = fake_results()
+    results["train:fused"]["tokens_per_s"] = 12_000.0  # 1.2x: missed
+    results["train:teaching"]["attention_ms_per_step"] = 19.2  # a quarter of its 76.8 ms
+    text = "\n".join(bench_report.report_lines(bench_report.summarise(results, SETTINGS)))
+    assert "train_speedup_fused = 1.20x   goal >= 2x: missed" in text
+    assert "at most 1.33x faster: the 2x goal is out of reach on this machine." in text
+    results["train:teaching"]["attention_ms_per_step"] = 57.6  # three quarters: 4x possible
+    text = "\n".join(bench_report.report_lines(bench_report.summarise(results, SETTINGS)))
+    assert "at most 4.00x faster." in text and "out of reach on this machine" not in text
 
 
 # The second hardening pass, finding 12: these flags were tracebacks from inside a case.
@@ -213,6 +229,7 @@ def test_mfu_is_model_flops_per_second_over_the_faster_peak_measured_beside_the_
     text = "\n".join(bench_report.report_lines(report))
     assert "each training case timed a 2048 x 2048 matrix product on" in text
     assert "150 / 300" in text and "200 / 400" in text, "each row names its peaks"
+    assert "'of its peak': of the peak of the precision the case ran in" in text
     assert "mfu_fused_lecture = 65%   goal >= 60%: met" in text
     assert "mfu_fused_cpu = 30%   goal >= 40%: missed; largest cost (per-op profile" in text
     assert "aten::mm, 41% (410 ms); then aten::bernoulli_ 20%" in text

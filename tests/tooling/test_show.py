@@ -4,6 +4,9 @@ the stubs still in the file and the test names."""
 import ast
 import re
 
+import pytest
+
+from gptkata import cli
 from gptkata.kata import manifest, show
 from gptkata.kata.results import as_sentence
 from tests.tooling.repo import solve_all_but
@@ -53,3 +56,12 @@ def test_a_functions_line_in_show_is_its_first_sentence_whole():
     )
     assert all(len(line) <= 40 for line in lines)
     assert show.first_sentence("Mean loss, e.g. 2.47. Then more.") == ["Mean loss, e.g. 2.47."]
+
+
+@pytest.mark.parametrize("names", [["tokenizer", "batching"], ["tokenizer,batching"]])
+def test_several_kata_names_are_a_one_line_error_saying_kata_takes_one(names, capsys):
+    assert cli.main(["show", "--kata", *names]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert err.startswith("python -m gptkata show: KATA= (--kata) names one kata, not")
+    assert "the katas are: tokenizer, batching, bigram" in err
