@@ -121,14 +121,14 @@ def time_steps(run_steps, steps: int, repeats: int) -> tuple[float, dict, dict]:
     steps, its matrices made after the memory figures so that they are not counted."""
     before = rss_mib()
     run_steps(min(3, steps))  # warm up: first calls allocate and pick kernels
-    seconds = best_seconds(lambda: run_steps(steps), 1)[0] / steps
+    times = [best_seconds(lambda: run_steps(steps), 1)[0]]
     memory = {"peak_rss_mib": peak_rss_mib(), "run_added_mib": peak_rss_mib() - before}
     peak = bench_mfu.PeakMeter(repeats)
     peak.turn()
-    for _ in range(repeats - 1):
-        seconds = min(seconds, best_seconds(lambda: run_steps(steps), 1)[0] / steps)
+    for _ in range(repeats - 1):  # a turn of steps, then a turn of the peak's products
+        times.append(best_seconds(lambda: run_steps(steps), 1)[0])
         peak.turn()
-    return seconds, memory, peak.gflops()
+    return min(times) / steps, memory, peak.gflops()
 
 
 def case_precision(model, fused: bool, batch_size: int, block_size: int, wanted: str) -> dict:

@@ -12,8 +12,8 @@ PyTorch picks one of its kernels for each call:
              whenever dropout is on (training at the lecture preset's 0.2)
 
 The lab has a third way, `masked_softmax`: the attention kata's recipe with the
-heads as a batch dimension - one batched q @ k^T, the causal mask made once and
-kept, softmax, dropout, one batched product with v. It computes the same function
+heads as a batch dimension - one batched q @ k^T that adds the causal mask as it
+writes the scores, softmax, dropout, one batched product with v. It computes the same function
 (the tests compare it to SDPA) with fewer passes over the (T, T) matrix than the
 math kernel, and a cheaper dropout (`dropout_few_bits`, which then serves the
 feed-forward layers too), but it stores that matrix, which flash does not.
